@@ -1,0 +1,277 @@
+package sfdc
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// DefaultMaxBytes is the default size limit of a payload: 6 MiB, the
+// largest request body a synchronous Apex callout can send.
+const DefaultMaxBytes = 6 << 20
+
+// Conditions that make a body unreadable. Each DecodeError wraps one of
+// them, so callers test with errors.Is.
+var (
+	ErrTooLarge     = errors.New("payload is larger than the size limit")
+	ErrInvalidUTF8  = errors.New("payload is not valid UTF-8")
+	ErrInvalidJSON  = errors.New("payload is not valid JSON")
+	ErrNotObject    = errors.New("payload is not a JSON object")
+	ErrDuplicateKey = errors.New("payload has a duplicate key")
+	ErrTrailingData = errors.New("payload has data after the JSON object")
+	ErrWrongShape   = errors.New("payload value does not fit the expected type")
+)
+
+// DecodeError says why a body could not be decoded and where.
+type DecodeError struct {
+	Err    error  // one of the Err* conditions above
+	Offset int64  // byte offset of the problem, when known (-1 otherwise)
+	Path   string // JSON Pointer of the problem, when known
+	Detail string // what was found and what to send instead
+}
+
+func (e *DecodeError) Error() string {
+	msg := "sfdc: " + e.Err.Error()
+	if e.Path != "" {
+		msg += " at " + e.Path
+	}
+	if e.Offset >= 0 {
+		msg += fmt.Sprintf(" (byte %d)", e.Offset)
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Decoded is a typed payload with the exact bytes it came from.
+type Decoded[T any] struct {
+	Value T
+	// Raw is the body exactly as received, unknown fields included.
+	Raw []byte
+	// Hash is the hex SHA-256 of the body's canonical form (object keys
+	// sorted, insignificant whitespace removed, numbers as written), so the
+	// same document formatted differently has the same hash.
+	Hash string
+}
+
+// Option configures Decode.
+type Option func(*decodeConfig)
+
+type decodeConfig struct {
+	maxBytes int64
+}
+
+// WithMaxBytes sets the size limit (default DefaultMaxBytes).
+func WithMaxBytes(n int64) Option {
+	return func(c *decodeConfig) { c.maxBytes = n }
+}
+
+func newDecodeConfig(opts []Option) decodeConfig {
+	c := decodeConfig{maxBytes: DefaultMaxBytes}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// DecodeReader reads at most the size limit from r and decodes it like
+// Decode. A longer body fails with ErrTooLarge without being read further.
+func DecodeReader[T any](r io.Reader, opts ...Option) (*Decoded[T], error) {
+	c := newDecodeConfig(opts)
+	data, err := io.ReadAll(io.LimitReader(r, c.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("sfdc: reading payload: %w", err)
+	}
+	return Decode[T](data, opts...)
+}
+
+// Decode checks data strictly and fills a T from it. It fails with a
+// *DecodeError when data is over the size limit, is not valid UTF-8, is not
+// exactly one JSON object, repeats a key within an object, or holds a value
+// of the wrong JSON type for a field of T. Fields T does not declare are
+// ignored (they remain in Raw).
+func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
+	c := newDecodeConfig(opts)
+	if int64(len(data)) > c.maxBytes {
+		return nil, &DecodeError{Err: ErrTooLarge, Offset: -1,
+			Detail: fmt.Sprintf("the limit is %d bytes; send a smaller deal or raise the limit", c.maxBytes)}
+	}
+	if !utf8.Valid(data) {
+		off := int64(0)
+		for i := 0; i < len(data); {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				off = int64(i)
+				break
+			}
+			i += size
+		}
+		return nil, &DecodeError{Err: ErrInvalidUTF8, Offset: off, Detail: "encode the body as UTF-8"}
+	}
+	canon, err := checkStructure(data)
+	if err != nil {
+		return nil, err
+	}
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, shapeError(err)
+	}
+	sum := sha256.Sum256(canon)
+	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, nil
+}
+
+// checkStructure walks the token stream once: one object at the top, no
+// duplicate keys, nothing after it. It returns the canonical form used for
+// the content hash.
+func checkStructure(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(err, dec.InputOffset())
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
+			Detail: fmt.Sprintf("the body must be one deal object {...}, got %s", describeToken(tok))}
+	}
+	root, err := readObject(dec, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &DecodeError{Err: ErrTrailingData, Offset: dec.InputOffset(),
+			Detail: "send exactly one JSON object per request"}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("sfdc: canonical form: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// readObject reads the members of an object whose '{' was just read.
+func readObject(dec *json.Decoder, path string) (map[string]any, error) {
+	obj := map[string]any{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxError(err, dec.InputOffset())
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, syntaxError(fmt.Errorf("object key expected"), dec.InputOffset())
+		}
+		childPath := path + "/" + escapePointer(key)
+		if _, dup := obj[key]; dup {
+			return nil, &DecodeError{Err: ErrDuplicateKey, Offset: dec.InputOffset(), Path: childPath,
+				Detail: fmt.Sprintf("the key %q appears more than once in the same object; send it once", key)}
+		}
+		v, err := readValue(dec, childPath)
+		if err != nil {
+			return nil, err
+		}
+		obj[key] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, syntaxError(err, dec.InputOffset())
+	}
+	return obj, nil
+}
+
+func readValue(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(err, dec.InputOffset())
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			return readObject(dec, path)
+		case '[':
+			arr := []any{}
+			for i := 0; dec.More(); i++ {
+				v, err := readValue(dec, fmt.Sprintf("%s/%d", path, i))
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, syntaxError(err, dec.InputOffset())
+			}
+			return arr, nil
+		}
+		return nil, syntaxError(fmt.Errorf("unexpected %q", rune(t)), dec.InputOffset())
+	default:
+		return t, nil
+	}
+}
+
+func syntaxError(err error, off int64) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &DecodeError{Err: ErrInvalidJSON, Offset: off, Detail: "the body ends before the JSON object is complete"}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	return &DecodeError{Err: ErrInvalidJSON, Offset: off, Detail: err.Error()}
+}
+
+func shapeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		path := ""
+		if te.Field != "" {
+			path = "/" + fieldToPointer(te.Field)
+		}
+		return &DecodeError{Err: ErrWrongShape, Offset: te.Offset, Path: path,
+			Detail: fmt.Sprintf("got a JSON %s, want %s", te.Value, jsonKind(te.Type.Kind().String()))}
+	}
+	return &DecodeError{Err: ErrWrongShape, Offset: -1, Detail: err.Error()}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "struct", "map", "ptr":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "true or false"
+	default:
+		return "a number"
+	}
+}
+
+func describeToken(tok any) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			return "an array"
+		}
+		return string(t)
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprint(tok)
+}

@@ -1,0 +1,30 @@
+// Package sfdc decodes and validates the deal that Salesforce sends when an
+// Opportunity reaches the stage "Closed Booked".
+//
+// The package knows Salesforce's JSON shapes and nothing about HTTP or
+// storage:
+//
+//   - [Date] and [DateTime] read and write Salesforce's formats
+//     (2026-11-27 and 2026-11-27T10:00:00.000+0000) and null;
+//   - [Records] is a child relationship in query-result form
+//     ({"totalSize": N, "done": true, "records": [...]}), where null counts
+//     as an empty list;
+//   - [Decimal] keeps a JSON number's exact text, so money never passes
+//     through float rounding;
+//   - [Opportunity] is the reference payload described in the project's
+//     domain notes.
+//
+// [Decode] checks the raw bytes strictly (valid UTF-8, one JSON object, no
+// duplicate keys, no trailing data, a size limit) before it fills a typed
+// value, and keeps the exact bytes and a stable content hash beside it.
+// Unknown fields are never an error: they stay in the raw document.
+//
+// [Validate] applies go-playground/validator tags plus Salesforce-aware rules
+// (record ids with their case checksum, ISO 4217 currencies, stage, dates in
+// order, positive quantities, ...) and reports every problem at once, each
+// with a JSON Pointer into the payload, the rule's name and a message that
+// says what was expected.
+//
+// Both are generic: a team whose payload differs declares its own struct
+// with the same tags and calls Decode[MyDeal] and Validate on it.
+package sfdc
