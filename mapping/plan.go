@@ -1,0 +1,161 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Plan is what a rule file makes of one staged record: the ordered steps a
+// loader applies to a target. A plan is deterministic (the same record, rules
+// and clock give byte-identical JSON) and holds no target ids: lookups happen
+// in the loader.
+type Plan struct {
+	// Rules names the rule file the plan came from, RulesHash is the SHA-256
+	// of its content, so a record loaded under other rules can be told apart.
+	Rules     string `json:"rules"`
+	RulesHash string `json:"rules_hash"`
+	// Record is the staged record's number, such as BB0001001.
+	Record string `json:"record"`
+	// Now is the clock value the plan was computed at.
+	Now time.Time `json:"now"`
+	// Steps are in rule order; a foreach step contributes one Step per item,
+	// in list order.
+	Steps []Step `json:"steps"`
+	// Warnings are things an operator should see in the preview (no
+	// managed-services lines, a block number that could not be found, ...).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// OnMultiple says what a loader does when a step's match finds more than one
+// record. A loader never updates more than one record for a step.
+type OnMultiple string
+
+// The policies for a match that finds several records.
+const (
+	// OnMultipleException raises the step's Exception record; the plan then
+	// stops or goes on as Exception.Stop says. It is the default.
+	OnMultipleException OnMultiple = "exception"
+	// OnMultipleFail fails the load with an error and writes nothing more.
+	OnMultipleFail OnMultiple = "fail"
+	// OnMultipleSkip leaves the step (and every step that references it)
+	// undone and goes on with the rest.
+	OnMultipleSkip OnMultiple = "skip"
+)
+
+// Step is one record to find, then insert or update.
+type Step struct {
+	// ID is unique within the plan: the rule step's name, with "[i]" added
+	// for the i-th item of a foreach step (for example "skus[3]").
+	ID string `json:"id"`
+	// Name is the rule step's name; all items of a foreach step share it.
+	Name string `json:"name"`
+	// Item is the item's index for a foreach step, nil otherwise.
+	Item *int `json:"item,omitempty"`
+	// Table is the target table.
+	Table string `json:"table"`
+	// Match holds the coalesce fields: the target record is the one whose
+	// fields equal all of these values.
+	Match map[string]Value `json:"match"`
+	// Fields are set when the record is inserted and when it is updated.
+	Fields map[string]Value `json:"fields,omitempty"`
+	// OnInsert fields are set only when the record is created.
+	OnInsert map[string]Value `json:"on_insert,omitempty"`
+	// OnUpdate fields are set only when an existing record is found.
+	OnUpdate map[string]Value `json:"on_update,omitempty"`
+	// Attach lists staging attachments to put onto the resulting record.
+	Attach []Attachment `json:"attach,omitempty"`
+	// OnMultiple is the policy when Match finds several records.
+	OnMultiple OnMultiple `json:"on_multiple"`
+	// Exception is the record raised when the match is ambiguous (with
+	// OnMultiple "exception") or when Failed is set.
+	Exception *Exception `json:"exception,omitempty"`
+	// Failed is set when one of the step's require conditions did not hold
+	// at planning time; it says which. The loader does not match or write
+	// the step: it raises Exception (when there is one) instead.
+	Failed string `json:"failed,omitempty"`
+	// DependsOn lists the IDs of the earlier steps whose records this step
+	// references (in Match, Fields, OnInsert, OnUpdate or its Exception), in
+	// plan order. Steps that do not depend on each other may run concurrently.
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// Exception is the record (a problem ticket in the reference rules) that a
+// step raises instead of guessing.
+type Exception struct {
+	Table string `json:"table"`
+	// Match finds an exception raised earlier for the same record and
+	// reason, so pressing the button again raises no second one. Empty means
+	// the loader's journal alone prevents repeats.
+	Match map[string]Value `json:"match,omitempty"`
+	// Fields are the values of the exception record.
+	Fields map[string]Value `json:"fields"`
+	// Stop ends the load after the exception; otherwise the steps that do
+	// not depend on this one still run.
+	Stop bool `json:"stop"`
+}
+
+// Attachment names a staging attachment to copy onto a target record.
+type Attachment struct {
+	// ID identifies the attachment in the staging store; the loader asks its
+	// attachment source for the bytes by this id.
+	ID          string `json:"id"`
+	FileName    string `json:"file_name"`
+	ContentType string `json:"content_type"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+}
+
+// Value is one field's value exactly as it will be sent: a literal string,
+// or a reference to the record an earlier step resolved to (the target
+// writes that record's id, a sys_id on ServiceNow). In JSON a literal is a
+// string and a reference is {"ref": "step-id"}.
+type Value struct {
+	Literal string
+	// Ref is the ID of an earlier step; when set, Literal is unused.
+	Ref string
+}
+
+// Lit returns a literal Value.
+func Lit(s string) Value { return Value{Literal: s} }
+
+// RefTo returns a Value that references the record of step id.
+func RefTo(id string) Value { return Value{Ref: id} }
+
+// IsRef reports whether v references another step's record.
+func (v Value) IsRef() bool { return v.Ref != "" }
+
+func (v Value) String() string {
+	if v.Ref != "" {
+		return "ref:" + v.Ref
+	}
+	return v.Literal
+}
+
+// MarshalJSON writes a literal as a JSON string and a reference as
+// {"ref": "..."}.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if v.Ref != "" {
+		return json.Marshal(struct {
+			Ref string `json:"ref"`
+		}{v.Ref})
+	}
+	return json.Marshal(v.Literal)
+}
+
+// UnmarshalJSON reads either form written by MarshalJSON.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = Value{Literal: s}
+		return nil
+	}
+	var r struct {
+		Ref string `json:"ref"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || r.Ref == "" {
+		return fmt.Errorf("mapping: a value must be a string or {\"ref\": \"step\"}, got %s", b)
+	}
+	*v = Value{Ref: r.Ref}
+	return nil
+}
