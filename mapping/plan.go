@@ -107,14 +107,45 @@ type Attachment struct {
 }
 
 // Value is one field's value exactly as it will be sent: a literal string,
-// or a reference to the record an earlier step resolved to (the target
-// writes that record's id, a sys_id on ServiceNow). In JSON a literal is a
-// string and a reference is {"ref": "step-id"}.
+// a reference to the record an earlier step resolved to (the target writes
+// that record's id, a sys_id on ServiceNow), or a lookup the loader resolves
+// against the target when it applies the plan. In JSON a literal is a
+// string, a reference is {"ref": "step-id"} and a lookup is
+// {"lookup": {...}}.
 type Value struct {
 	Literal string
 	// Ref is the ID of an earlier step; when set, Literal is unused.
 	Ref string
+	// Lookup, when set, is resolved by the loader; Literal and Ref are unused.
+	Lookup *Lookup
 }
+
+// Lookup is a value read from the target at load time, such as the highest
+// active block number among core_company.u_block_number's choices.
+type Lookup struct {
+	// Table is read with the equality conditions of Where.
+	Table string            `json:"table"`
+	Where map[string]string `json:"where"`
+	// Field is the field whose values are picked from.
+	Field string `json:"field"`
+	// Pick says which value is used.
+	Pick LookupPick `json:"pick"`
+	// Warning is shown (and the field left empty) when nothing is found.
+	Warning string `json:"warning,omitempty"`
+}
+
+// LookupPick is how a Lookup chooses among the values it finds.
+type LookupPick string
+
+// The ways a Lookup picks its value.
+const (
+	// PickMaxNumber takes the highest value that parses as a number;
+	// values that are not numbers are ignored.
+	PickMaxNumber LookupPick = "max_number"
+	// PickOnly takes the value of the single record found; several records
+	// count as nothing found.
+	PickOnly LookupPick = "only"
+)
 
 // Lit returns a literal Value.
 func Lit(s string) Value { return Value{Literal: s} }
@@ -126,15 +157,23 @@ func RefTo(id string) Value { return Value{Ref: id} }
 func (v Value) IsRef() bool { return v.Ref != "" }
 
 func (v Value) String() string {
-	if v.Ref != "" {
+	switch {
+	case v.Lookup != nil:
+		return "lookup:" + v.Lookup.Table + "." + v.Lookup.Field
+	case v.Ref != "":
 		return "ref:" + v.Ref
 	}
 	return v.Literal
 }
 
-// MarshalJSON writes a literal as a JSON string and a reference as
-// {"ref": "..."}.
+// MarshalJSON writes a literal as a JSON string, a reference as
+// {"ref": "..."} and a lookup as {"lookup": {...}}.
 func (v Value) MarshalJSON() ([]byte, error) {
+	if v.Lookup != nil {
+		return json.Marshal(struct {
+			Lookup *Lookup `json:"lookup"`
+		}{v.Lookup})
+	}
 	if v.Ref != "" {
 		return json.Marshal(struct {
 			Ref string `json:"ref"`
@@ -151,11 +190,12 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var r struct {
-		Ref string `json:"ref"`
+		Ref    string  `json:"ref"`
+		Lookup *Lookup `json:"lookup"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil || r.Ref == "" {
-		return fmt.Errorf("mapping: a value must be a string or {\"ref\": \"step\"}, got %s", b)
+	if err := json.Unmarshal(b, &r); err != nil || (r.Ref == "") == (r.Lookup == nil) {
+		return fmt.Errorf("mapping: a value must be a string, {\"ref\": \"step\"} or {\"lookup\": {...}}, got %s", b)
 	}
-	*v = Value{Ref: r.Ref}
+	*v = Value{Ref: r.Ref, Lookup: r.Lookup}
 	return nil
 }
