@@ -1,0 +1,92 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DatabaseURL != "bookbridge.db" || c.Target != "sql" ||
+		c.MaxBodyBytes != 6<<20 || c.ShutdownTimeout != 30*time.Second || c.Location().String() != "UTC" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestFileEnvAndSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bookbridge.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:9999\ndatabase_url: postgres://u:pw@h/db\ntarget: servicenow\nservicenow_url: https://x.service-now.com\nservicenow_user: svc\nallowed_ips: [10.0.0.0/8, 192.168.1.7]\nrule_params:\n  assigned_to: abc\n"), 0o600)
+	secret := filepath.Join(dir, "pw")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	c, err := Load(envOf(map[string]string{
+		"BOOKBRIDGE_CONFIG":                   file,
+		"BOOKBRIDGE_LISTEN":                   "127.0.0.1:7777", // environment wins
+		"BOOKBRIDGE_SERVICENOW_PASSWORD_FILE": secret,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:7777" || c.ServiceNowPassword != "s3cret" || c.RuleParams["assigned_to"] != "abc" {
+		t.Fatalf("%+v", c)
+	}
+	if len(c.AllowedIPs) != 2 || c.AllowedIPs[1].String() != "192.168.1.7/32" {
+		t.Fatalf("allowed ips %v", c.AllowedIPs)
+	}
+	dump := strings.Join(c.Dump(), "\n")
+	for _, want := range []string{"BOOKBRIDGE_SERVICENOW_PASSWORD=(set)", "BOOKBRIDGE_DATABASE_URL=postgres://u:xxxxx@h/db", "BOOKBRIDGE_SMTP_PASSWORD=(unset)"} {
+		if !strings.Contains(dump, want) {
+			t.Errorf("dump lacks %q", want)
+		}
+	}
+	if strings.Contains(dump, "s3cret") || strings.Contains(dump, ":pw@") {
+		t.Error("dump shows a secret")
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	_, err := Load(envOf(map[string]string{
+		"BOOKBRIDGE_TARGET":           "servicenow",
+		"BOOKBRIDGE_LOG_FORMAT":       "xml",
+		"BOOKBRIDGE_ALLOWED_IPS":      "10.0.0.0/33",
+		"BOOKBRIDGE_SHUTDOWN_TIMEOUT": "soon",
+		"BOOKBRIDGE_IMAP_ADDR":        "imap.example:993",
+	}))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v", err)
+	}
+	text := err.Error()
+	for _, want := range []string{"BOOKBRIDGE_SERVICENOW_URL", "BOOKBRIDGE_LOG_FORMAT", "BOOKBRIDGE_ALLOWED_IPS", "BOOKBRIDGE_SHUTDOWN_TIMEOUT", "BOOKBRIDGE_IMAP_USER", "credentials"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("error lacks %s: %s", want, text)
+		}
+	}
+}
+
+func TestUnknownFileKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("lsten: x\n"), 0o600)
+	_, err := Load(envOf(map[string]string{"BOOKBRIDGE_CONFIG": file}))
+	if err == nil || !strings.Contains(err.Error(), `unknown setting "lsten"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSecretTwice(t *testing.T) {
+	_, err := Load(envOf(map[string]string{"BOOKBRIDGE_IMAP_PASSWORD": "a", "BOOKBRIDGE_IMAP_PASSWORD_FILE": "/x"}))
+	if err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Fatalf("got %v", err)
+	}
+}
