@@ -19,6 +19,10 @@ type Plan struct {
 	Record string `json:"record"`
 	// Now is the clock value the plan was computed at.
 	Now time.Time `json:"now"`
+	// Params are the rule file's params with the values in effect (the
+	// defaults overridden by the caller), so a plan shows every setting it
+	// was made with. Added with the mapping engine.
+	Params map[string]string `json:"params,omitempty"`
 	// Steps are in rule order; a foreach step contributes one Step per item,
 	// in list order.
 	Steps []Step `json:"steps"`

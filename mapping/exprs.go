@@ -1,0 +1,374 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	exprast "github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+	yamlast "github.com/goccy/go-yaml/ast"
+)
+
+// program is one compiled expression and where it came from.
+type program struct {
+	src   string
+	node  yamlast.Node // the YAML scalar, for positions
+	where string       // such as "step company, fields.u_status"
+	prog  *vm.Program
+	typ   reflect.Type // the result type the checker found; nil when unknown
+}
+
+// exprKind says what an expression must yield.
+type exprKind int
+
+const (
+	kindAny  exprKind = iota
+	kindBool          // when, require checks
+	kindList          // foreach, attach
+	kindText          // messages
+)
+
+// scope is what an expression may use.
+type scope struct {
+	where string
+	// vars are the types of the vars it may read.
+	vars types.Map
+	// refAllowed says whether ref exists here; refs maps every step name
+	// to "" when ref.NAME may be used, or to the reason it may not.
+	refAllowed bool
+	refs       map[string]string
+	// item is the foreach element's type, nil outside a foreach step.
+	item types.Type
+	// failure is true in exception fields.
+	failure bool
+	// selfVar is the var being compiled, if any.
+	selfVar string
+}
+
+// usage is what an expression reads, found by walking its syntax tree.
+type usage struct {
+	vars   []nameAt
+	refs   []nameAt
+	idents []nameAt
+	calls  []*exprast.CallNode
+}
+
+type nameAt struct {
+	name string
+	from int // rune offset in the expression
+}
+
+func (u *usage) Visit(node *exprast.Node) {
+	switch n := (*node).(type) {
+	case *exprast.MemberNode:
+		id, ok := n.Node.(*exprast.IdentifierNode)
+		if !ok {
+			return
+		}
+		prop, ok := n.Property.(*exprast.StringNode)
+		if !ok {
+			return
+		}
+		switch id.Value {
+		case "vars":
+			u.vars = append(u.vars, nameAt{prop.Value, prop.Location().From})
+		case "ref":
+			u.refs = append(u.refs, nameAt{prop.Value, prop.Location().From})
+		}
+	case *exprast.IdentifierNode:
+		u.idents = append(u.idents, nameAt{n.Value, n.Location().From})
+	case *exprast.CallNode:
+		u.calls = append(u.calls, n)
+	}
+}
+
+// parsed is an expression after parsing, before type checking.
+type parsed struct {
+	src  string
+	node yamlast.Node
+	tree *parser.Tree
+	use  usage
+}
+
+// parseExpr reads the expression of a YAML scalar and walks it; it
+// reports syntax errors.
+func (c *compiler) parseExpr(n yamlast.Node, what string) *parsed {
+	n = c.unwrap(n)
+	src, ok := c.exprText(n, what)
+	if !ok {
+		return nil
+	}
+	if strings.TrimSpace(src) == "" {
+		c.problem(nodePos(n), "%s: the expression is empty; write nil to leave the value out or '\"\"' for an empty text", what)
+		return nil
+	}
+	tree, err := parser.Parse(src)
+	if err != nil {
+		c.exprProblem(n, src, err, what, nil)
+		return nil
+	}
+	p := &parsed{src: src, node: n, tree: tree}
+	exprast.Walk(&tree.Node, &p.use)
+	return p
+}
+
+// at returns the file position of rune offset k of p's expression.
+func (c *compiler) at(n yamlast.Node, k int) pos {
+	return c.src.offsetPos(n, k)
+}
+
+// compileExpr checks what p reads against sc and compiles it.
+func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
+	if p == nil {
+		return nil
+	}
+	bad := false
+	for _, v := range p.use.vars {
+		switch {
+		case v.name == sc.selfVar:
+			c.problem(c.at(p.node, v.from), "%s: var %s refers to itself", sc.where, v.name)
+			bad = true
+		case !contains(c.varNames, v.name):
+			msg := fmt.Sprintf("%s: unknown var %q", sc.where, v.name)
+			if s := closest(v.name, c.varNames); s != "" {
+				msg += fmt.Sprintf("; did you mean vars.%s?", s)
+			} else {
+				msg += "; declare it under vars:"
+			}
+			c.problem(c.at(p.node, v.from), "%s", msg)
+			bad = true
+		}
+	}
+	for _, r := range p.use.refs {
+		reason, known := sc.refs[r.name]
+		switch {
+		case !sc.refAllowed:
+			c.problem(c.at(p.node, r.from), "%s: ref.%s cannot be used here: vars and warnings are computed before any step; use ref in a step or the exception", sc.where, r.name)
+			bad = true
+		case !known:
+			msg := fmt.Sprintf("%s: unknown step %q in ref.%s", sc.where, r.name, r.name)
+			if s := closest(r.name, c.stepNames); s != "" {
+				msg += fmt.Sprintf("; did you mean ref.%s?", s)
+			}
+			c.problem(c.at(p.node, r.from), "%s", msg)
+			bad = true
+		case reason != "":
+			c.problem(c.at(p.node, r.from), "%s: ref.%s: %s", sc.where, r.name, reason)
+			bad = true
+		}
+	}
+	for _, id := range p.use.idents {
+		switch {
+		case id.name == "item" && sc.item == nil:
+			c.problem(c.at(p.node, id.from), "%s: item exists only in a step with foreach (and in the exception)", sc.where)
+			bad = true
+		case id.name == "failure" && !sc.failure:
+			c.problem(c.at(p.node, id.from), "%s: failure exists only in exception fields", sc.where)
+			bad = true
+		}
+	}
+	if !c.prepareCalls(p, sc) {
+		bad = true
+	}
+	if bad {
+		return nil
+	}
+	opts := append([]expr.Option{expr.Env(c.env(sc))}, c.opts...)
+	if kind == kindBool {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(p.src, opts...)
+	if err != nil {
+		c.exprProblem(p.node, p.src, err, sc.where, sc)
+		return nil
+	}
+	typ := prog.Node().Type()
+	if typ != nil {
+		k := typ.Kind()
+		switch {
+		case kind == kindList && k != reflect.Slice && k != reflect.Array && k != reflect.Interface:
+			c.problem(nodePos(p.node), "%s must yield a list, but this expression yields %s; use a list such as vars.lines or filter(...)", sc.where, typeName(typ))
+			return nil
+		case kind == kindText && k != reflect.String && k != reflect.Interface:
+			c.problem(nodePos(p.node), "%s must yield text, but this expression yields %s", sc.where, typeName(typ))
+			return nil
+		}
+	}
+	return &program{src: p.src, node: p.node, where: sc.where, prog: prog, typ: typ}
+}
+
+// prepareCalls compiles the regular expressions and loads the time zones
+// that helper calls name by a literal or a param, so that no expression
+// does either while planning.
+func (c *compiler) prepareCalls(p *parsed, sc *scope) bool {
+	ok := true
+	for _, call := range p.use.calls {
+		id, isID := call.Callee.(*exprast.IdentifierNode)
+		if !isID || len(call.Arguments) < 2 {
+			continue
+		}
+		arg := call.Arguments[1]
+		switch id.Value {
+		case "regexFind":
+			s, isStr := arg.(*exprast.StringNode)
+			if !isStr {
+				continue
+			}
+			re, err := regexp.Compile(s.Value)
+			if err != nil {
+				c.problem(c.at(p.node, s.Location().From), "%s: %q is not a valid regular expression: %v", sc.where, s.Value, err)
+				ok = false
+				continue
+			}
+			c.h.regexps[s.Value] = re
+		case "dateIn":
+			name, from, known := "", 0, false
+			switch a := arg.(type) {
+			case *exprast.StringNode:
+				name, from, known = a.Value, a.Location().From, true
+			case *exprast.MemberNode:
+				if pid, isID := a.Node.(*exprast.IdentifierNode); isID && pid.Value == "params" {
+					if prop, isStr := a.Property.(*exprast.StringNode); isStr {
+						if v, declared := c.paramValues[prop.Value]; declared {
+							name, from, known = v, prop.Location().From, true
+						}
+					}
+				}
+			}
+			if !known {
+				continue
+			}
+			if _, done := c.h.zones[name]; done {
+				continue
+			}
+			loc, err := time.LoadLocation(name)
+			if err != nil || name == "" || strings.EqualFold(name, "local") {
+				c.problem(c.at(p.node, from), "%s: %q is not a time zone name; use an IANA name such as UTC or Europe/Berlin", sc.where, name)
+				ok = false
+				continue
+			}
+			c.h.zones[name] = loc
+		}
+	}
+	return ok
+}
+
+// env returns the types an expression in scope sc is checked against.
+func (c *compiler) env(sc *scope) types.Map {
+	vars := make(types.Map, len(sc.vars))
+	for k, v := range sc.vars {
+		vars[k] = v
+	}
+	m := types.Map{
+		"sfdc":   types.TypeOf(map[string]any{}),
+		"ph":     c.phType,
+		"record": types.TypeOf(&RecordInfo{}),
+		"now":    types.TypeOf(time.Time{}),
+		"params": c.paramType,
+		"vars":   vars,
+	}
+	if sc.refAllowed {
+		refs := types.Map{}
+		for name, reason := range sc.refs {
+			if reason == "" {
+				refs[name] = types.TypeOf(&Value{})
+			}
+		}
+		m["ref"] = refs
+	}
+	if sc.item != nil {
+		m["item"] = sc.item
+	}
+	if sc.failure {
+		m["failure"] = types.TypeOf(&Failure{})
+	}
+	return m
+}
+
+// typeFor turns a checked result type into the type other expressions see
+// (structs as pointers, which the checker handles in nested maps).
+func typeFor(t reflect.Type) types.Type {
+	if t == nil || t.Kind() == reflect.Interface {
+		return types.Any
+	}
+	if t.Kind() == reflect.Struct && t != reflect.TypeOf(time.Time{}) {
+		t = reflect.PointerTo(t)
+	}
+	return types.TypeOf(reflect.Zero(t).Interface())
+}
+
+// elemType is the type of a list's elements, for item.
+func elemType(t reflect.Type) types.Type {
+	if t == nil || (t.Kind() != reflect.Slice && t.Kind() != reflect.Array) {
+		return types.Any
+	}
+	return typeFor(t.Elem())
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "text"
+	case reflect.Bool:
+		return "true/false"
+	case reflect.Map:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	}
+	if t == reflect.TypeOf(time.Time{}) {
+		return "a date"
+	}
+	return t.String()
+}
+
+// exprProblem reports an expr error at its position in the file, with a
+// hint on how to fix the usual mistakes.
+func (c *compiler) exprProblem(n yamlast.Node, src string, err error, where string, sc *scope) {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		c.problem(nodePos(n), "%s: %v", where, err)
+		return
+	}
+	msg := fe.Message
+	if name, isUnknown := strings.CutPrefix(msg, "unknown name "); isUnknown {
+		msg += c.unknownNameHint(n, src, name, fe.From)
+	}
+	c.problem(c.at(n, fe.From), "%s: %s", where, msg)
+}
+
+func (c *compiler) unknownNameHint(n yamlast.Node, src, name string, from int) string {
+	runes := []rune(src)
+	after := ""
+	if end := from + len([]rune(name)); end <= len(runes) {
+		after = strings.TrimSpace(string(runes[end:]))
+	}
+	switch {
+	case strings.HasPrefix(after, "("):
+		return "; there is no function of that name: the helpers are " + strings.Join(helperNames, ", ") + ", plus expr's builtins (upper, lower, split, filter, map, first, max, ...)"
+	case contains(c.varNames, name):
+		return fmt.Sprintf("; did you mean vars.%s?", name)
+	case contains(c.paramNames, name):
+		return fmt.Sprintf("; did you mean params.%s?", name)
+	case contains(c.stepNames, name):
+		return fmt.Sprintf("; did you mean ref.%s?", name)
+	}
+	if _, isStr := n.(*yamlast.StringNode); isStr && looksLikeText(src) {
+		return fmt.Sprintf("; every value is an expression: to send the text %q, write it as an expression string inside YAML quotes: '%q'", src, src)
+	}
+	return "; the names available are sfdc, ph, record, now, params, vars, ref (in steps), item (in foreach steps)"
+}
+
+// looksLikeText reports whether an unquoted value reads as plain words
+// rather than an expression.
+func looksLikeText(src string) bool {
+	return !strings.ContainsAny(src, "\"'`().[]{}?:=<>!&|") && !strings.Contains(src, "vars")
+}

@@ -1,0 +1,426 @@
+package mapping
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Failure tells exception fields why the exception is raised; they read
+// it as failure (failure.reason, failure.step, ...).
+type Failure struct {
+	// Kind is "multiple" when the step's match may find several records,
+	// "require" when one of its require conditions failed.
+	Kind string `expr:"kind" json:"kind"`
+	// Step is the rule step's name, ID the plan step's (skus[3]).
+	Step  string `expr:"step" json:"step"`
+	ID    string `expr:"id" json:"id"`
+	Table string `expr:"table" json:"table"`
+	// Reason is a sentence: which records match on what, or the require
+	// messages.
+	Reason string `expr:"reason" json:"reason"`
+	// Match holds the step's literal match values (references as
+	// "ref:STEP"), empty for a require failure.
+	Match map[string]string `expr:"match" json:"match"`
+}
+
+// The kinds of Failure.
+const (
+	FailureMultiple = "multiple"
+	FailureRequire  = "require"
+)
+
+// run is the state of one Plan call.
+type run struct {
+	r    *Rules
+	vm   vm.VM
+	env  map[string]any
+	vars map[string]any
+	refs map[string]any
+	plan *Plan
+}
+
+// Plan turns one staged record into a load plan. The result depends only
+// on the rules, the params and in: the same input gives byte-identical
+// JSON. An expression that fails for this record gives a *PlanError.
+func (r *Rules) Plan(in Input) (*Plan, error) {
+	sf := in.SFDC
+	if sf == nil {
+		sf = map[string]any{}
+	}
+	params := make(map[string]any, len(r.values))
+	for k, v := range r.values {
+		params[k] = v
+	}
+	rec := in.Record
+	x := &run{
+		r:    r,
+		vm:   vm.VM{MemoryBudget: r.budget},
+		vars: map[string]any{},
+		refs: map[string]any{},
+	}
+	x.env = map[string]any{
+		"sfdc": sf, "ph": phEnv(in.PH), "record": &rec, "now": in.Now,
+		"params": params, "vars": x.vars, "ref": x.refs,
+	}
+	x.plan = &Plan{
+		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
+		Params: r.values, Steps: []Step{},
+	}
+	for _, v := range r.vars {
+		out, err := x.eval(v.prog)
+		if err != nil {
+			return nil, err
+		}
+		x.vars[v.name] = out
+	}
+	for _, w := range r.warnings {
+		if w.when != nil {
+			ok, err := x.evalBool(w.when)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		out, err := x.eval(w.message)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok, err := toText(out); err != nil {
+			return nil, x.fail(w.message, err)
+		} else if ok && s != "" {
+			x.plan.Warnings = append(x.plan.Warnings, s)
+		}
+	}
+	for _, s := range r.steps {
+		if err := x.step(s); err != nil {
+			return nil, err
+		}
+	}
+	return x.plan, nil
+}
+
+func (x *run) eval(p *program) (any, error) {
+	out, err := x.vm.Run(p.prog, x.env)
+	if err != nil {
+		return nil, x.fail(p, err)
+	}
+	return out, nil
+}
+
+func (x *run) evalBool(p *program) (bool, error) {
+	out, err := x.eval(p)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, x.fail(p, fmt.Errorf("the condition must be true or false, got %s", describe(out)))
+	}
+	return b, nil
+}
+
+// fail wraps an error of program p with its position in the rule file.
+func (x *run) fail(p *program, err error) error {
+	at := nodePos(p.node)
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		at = x.r.srcPos(p, fe.From)
+		err = errors.New(fe.Message)
+	}
+	return &PlanError{File: x.r.name, Line: at.line, Col: at.col, Where: p.where, Err: err}
+}
+
+func (x *run) step(s *stepDef) error {
+	if s.foreach == nil {
+		delete(x.env, "item")
+		return x.emit(s, nil)
+	}
+	out, err := x.eval(s.foreach)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return x.fail(s.foreach, fmt.Errorf("foreach must yield a list, got %s", describe(out)))
+	}
+	first := len(x.plan.Steps)
+	for i := 0; i < rv.Len(); i++ {
+		x.env["item"] = rv.Index(i).Interface()
+		idx := i
+		if err := x.emit(s, &idx); err != nil {
+			return err
+		}
+	}
+	delete(x.env, "item")
+	x.warnDuplicateMatches(s, x.plan.Steps[first:])
+	return nil
+}
+
+// emit plans one record of step s (one item of a foreach step).
+func (x *run) emit(s *stepDef, item *int) error {
+	id := s.name
+	if item != nil {
+		id = fmt.Sprintf("%s[%d]", s.name, *item)
+	}
+	if s.when != nil {
+		ok, err := x.evalBool(s.when)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+	}
+	st := Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]Value{}}
+	var failed []string
+	for _, rq := range s.require {
+		ok, err := x.evalBool(rq.check)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		out, err := x.eval(rq.message)
+		if err != nil {
+			return err
+		}
+		msg, _, err := toText(out)
+		if err != nil {
+			return x.fail(rq.message, err)
+		}
+		failed = append(failed, msg)
+	}
+	if len(failed) == 0 {
+		var err error
+		if st.Match, err = x.values(s.match, true); err != nil {
+			return err
+		}
+		for _, f := range s.match {
+			if _, ok := st.Match[f.name]; !ok {
+				failed = append(failed, fmt.Sprintf("the match field %s has no value", f.name))
+			}
+		}
+		if st.Fields, err = x.values(s.fields, false); err != nil {
+			return err
+		}
+		if st.OnInsert, err = x.values(s.onInsert, false); err != nil {
+			return err
+		}
+		if st.OnUpdate, err = x.values(s.onUpdate, false); err != nil {
+			return err
+		}
+		// A record created by the step gets its match values.
+		for k, v := range st.Match {
+			if st.OnInsert == nil {
+				st.OnInsert = map[string]Value{}
+			}
+			st.OnInsert[k] = v
+		}
+		if s.attach != nil {
+			if st.Attach, err = x.attachments(s.attach, id); err != nil {
+				return err
+			}
+		}
+	}
+	fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
+	if len(failed) > 0 {
+		st.Failed = strings.Join(failed, "; ")
+		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]Value{}, nil, nil, nil, nil
+		fail.Kind, fail.Reason = FailureRequire, st.Failed
+	} else {
+		fail.Kind = FailureMultiple
+		for k, v := range st.Match {
+			fail.Match[k] = v.String()
+		}
+		fail.Reason = multipleReason(s.table, st.Match)
+	}
+	if s.exception != nil && (st.Failed != "" || s.onMultiple == OnMultipleException) {
+		exc, err := x.exception(s.exception, fail)
+		if err != nil {
+			return err
+		}
+		st.Exception = exc
+	}
+	st.DependsOn = dependsOn(&st, x.plan.Steps)
+	x.plan.Steps = append(x.plan.Steps, st)
+	if item == nil {
+		x.refs[s.name] = &Value{Ref: id}
+	}
+	return nil
+}
+
+// multipleReason says which records a match finds.
+func multipleReason(table string, match map[string]Value) string {
+	return fmt.Sprintf("several %s records match %s", table, matchText(match))
+}
+
+// matchText writes match values as k=v, field names sorted.
+func matchText(match map[string]Value) string {
+	keys := make([]string, 0, len(match))
+	for k := range match {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + match[k].String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// values evaluates a group of fields; nil results are left out.
+func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]Value, error) {
+	if len(fs) == 0 {
+		if keepEmpty {
+			return map[string]Value{}, nil
+		}
+		return nil, nil
+	}
+	out := make(map[string]Value, len(fs))
+	for _, f := range fs {
+		res, err := x.eval(f.prog)
+		if err != nil {
+			return nil, err
+		}
+		v, ok, err := toValue(res)
+		if err != nil {
+			return nil, x.fail(f.prog, err)
+		}
+		if ok {
+			out[f.name] = v
+		}
+	}
+	if len(out) == 0 && !keepEmpty {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func (x *run) exception(d *exceptionDef, fail *Failure) (*Exception, error) {
+	x.env["failure"] = fail
+	defer delete(x.env, "failure")
+	fields, err := x.values(d.fields, true)
+	if err != nil {
+		return nil, err
+	}
+	exc := &Exception{Table: d.table, Fields: fields, Stop: d.stop}
+	if len(d.matchFields) > 0 {
+		exc.Match = map[string]Value{}
+		for _, f := range d.matchFields {
+			if v, ok := fields[f]; ok {
+				exc.Match[f] = v
+			}
+		}
+	} else if exc.Match, err = x.values(d.match, false); err != nil {
+		return nil, err
+	}
+	return exc, nil
+}
+
+// attachments evaluates an attach list; files not usable are left out
+// with a warning, each file is attached once.
+func (x *run) attachments(p *program, id string) ([]Attachment, error) {
+	out, err := x.eval(p)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, nil
+	}
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, x.fail(p, fmt.Errorf("attach must yield a list of record.attachments, got %s", describe(out)))
+	}
+	var list []Attachment
+	seen := map[string]bool{}
+	for i := 0; i < rv.Len(); i++ {
+		var a *AttachmentInfo
+		switch v := rv.Index(i).Interface().(type) {
+		case AttachmentInfo:
+			a = &v
+		case *AttachmentInfo:
+			a = v
+		}
+		if a == nil {
+			return nil, x.fail(p, fmt.Errorf("attach element %d is %s, not one of record.attachments", i, describe(rv.Index(i).Interface())))
+		}
+		if !a.Usable {
+			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("step %s: attachment %s (%s) is kept as evidence only and is not sent", id, a.FileName, a.ID))
+			continue
+		}
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		list = append(list, Attachment{ID: a.ID, FileName: a.FileName, ContentType: a.ContentType, SHA256: a.SHA256, Size: a.Size})
+	}
+	return list, nil
+}
+
+// dependsOn lists the earlier steps st references, in plan order.
+func dependsOn(st *Step, earlier []Step) []string {
+	used := map[string]bool{}
+	mark := func(m map[string]Value) {
+		for _, v := range m {
+			if v.Ref != "" {
+				used[v.Ref] = true
+			}
+		}
+	}
+	mark(st.Match)
+	mark(st.Fields)
+	mark(st.OnInsert)
+	mark(st.OnUpdate)
+	if st.Exception != nil {
+		mark(st.Exception.Match)
+		mark(st.Exception.Fields)
+	}
+	var out []string
+	for _, e := range earlier {
+		if used[e.ID] {
+			out = append(out, e.ID)
+		}
+	}
+	return out
+}
+
+// warnDuplicateMatches warns when two items of a foreach step match the
+// same record: the second would update what the first wrote.
+func (x *run) warnDuplicateMatches(s *stepDef, steps []Step) {
+	if len(s.match) == 0 {
+		return
+	}
+	seen := map[string]string{}
+	for _, st := range steps {
+		if st.Failed != "" {
+			continue
+		}
+		key, _ := json.Marshal(st.Match)
+		if prev, dup := seen[string(key)]; dup {
+			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("steps %s and %s match the same %s record (%s); the second updates what the first wrote", prev, st.ID, st.Table, matchText(st.Match)))
+			continue
+		}
+		seen[string(key)] = st.ID
+	}
+}
+
+// srcPos maps rune offset k of p's expression to the rule file.
+func (r *Rules) srcPos(p *program, k int) pos {
+	if r.src == nil {
+		return nodePos(p.node)
+	}
+	return r.src.offsetPos(p.node, k)
+}

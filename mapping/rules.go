@@ -1,0 +1,214 @@
+package mapping
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/types"
+)
+
+// Version is the rule-file format version this package reads.
+const Version = 1
+
+// DefaultMemoryBudget bounds what one expression may allocate while a
+// plan is made (in expr's units: list and map elements, string
+// conversions); an expression over it fails the plan with a PlanError.
+const DefaultMemoryBudget uint = 1_000_000
+
+// Rules is a compiled rule file. It is immutable: Plan may be called from
+// several goroutines at once.
+type Rules struct {
+	name     string
+	hash     string
+	src      *source
+	params   []Param
+	values   map[string]string // effective param values
+	vars     []*varDef
+	steps    []*stepDef
+	warnings []*warningDef
+	h        *helpers
+	budget   uint
+}
+
+// Param is a setting a rule file declares under params; expressions read
+// it as params.NAME. Callers override defaults with WithParams.
+type Param struct {
+	Name        string `json:"name"`
+	Default     string `json:"default"`
+	Required    bool   `json:"required,omitempty"` // no default: the caller must set it
+	Description string `json:"description,omitempty"`
+	Value       string `json:"value"` // the value in effect
+}
+
+type varDef struct {
+	name string
+	prog *program
+}
+
+type fieldDef struct {
+	name string
+	prog *program
+}
+
+type requireDef struct {
+	check   *program
+	message *program
+}
+
+type warningDef struct {
+	when    *program
+	message *program
+}
+
+type exceptionDef struct {
+	table       string
+	matchFields []string   // list form: names of fields
+	match       []fieldDef // mapping form
+	fields      []fieldDef
+	stop        bool
+}
+
+type stepDef struct {
+	name       string
+	table      string
+	pos        pos
+	foreach    *program
+	when       *program
+	require    []requireDef
+	match      []fieldDef
+	fields     []fieldDef
+	onInsert   []fieldDef
+	onUpdate   []fieldDef
+	attach     *program
+	onMultiple OnMultiple
+	exception  *exceptionDef
+}
+
+// Option configures Compile.
+type Option func(*options)
+
+type options struct {
+	params map[string]string
+	budget uint
+}
+
+// WithParams overrides the defaults of params the rule file declares.
+// Naming a param the file does not declare is a compile problem.
+func WithParams(p map[string]string) Option {
+	return func(o *options) {
+		for k, v := range p {
+			o.params[k] = v
+		}
+	}
+}
+
+// WithMemoryBudget sets the memory budget of each expression run
+// (default DefaultMemoryBudget).
+func WithMemoryBudget(n uint) Option {
+	return func(o *options) { o.budget = n }
+}
+
+// LoadFile reads and compiles a rule file. Problems are reported with the
+// path as given.
+func LoadFile(path string, opts ...Option) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: reading rules: %w", err)
+	}
+	return Compile(path, data, opts...)
+}
+
+// Compile parses and type-checks a rule file. name is used in positions
+// (FILE:LINE:COL) and in plans. On failure the error is a *CompileError
+// listing every problem found.
+func Compile(name string, data []byte, opts ...Option) (*Rules, error) {
+	o := options{params: map[string]string{}, budget: DefaultMemoryBudget}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &compiler{
+		file:      name,
+		src:       newSource(data),
+		h:         newHelpers(),
+		overrides: o.params,
+	}
+	c.opts = c.h.options()
+	r := c.compile(data)
+	if len(c.problems) > 0 {
+		sort.SliceStable(c.problems, func(i, j int) bool {
+			a, b := c.problems[i], c.problems[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Col < b.Col
+		})
+		return nil, &CompileError{Problems: dedupe(c.problems)}
+	}
+	sum := sha256.Sum256(data)
+	r.name = filepath.ToSlash(name)
+	r.hash = hex.EncodeToString(sum[:])
+	r.h = c.h
+	r.src = c.src
+	r.budget = o.budget
+	return r, nil
+}
+
+func dedupe(ps []Problem) []Problem {
+	out := ps[:0]
+	for i, p := range ps {
+		if i > 0 && p == ps[i-1] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Name returns the rule file's name as given to Compile.
+func (r *Rules) Name() string { return r.name }
+
+// Hash returns the hex SHA-256 of the rule file's content.
+func (r *Rules) Hash() string { return r.hash }
+
+// Params returns the declared params with the values in effect, in file
+// order.
+func (r *Rules) Params() []Param { return append([]Param(nil), r.params...) }
+
+// Steps returns the step names in rule order.
+func (r *Rules) Steps() []string {
+	out := make([]string, len(r.steps))
+	for i, s := range r.steps {
+		out[i] = s.name
+	}
+	return out
+}
+
+// compiler holds the state of one Compile call.
+type compiler struct {
+	file      string
+	src       *source
+	h         *helpers
+	opts      []expr.Option
+	overrides map[string]string
+	problems  []Problem
+
+	paramNames  []string
+	paramValues map[string]string
+	paramType   types.Map
+	phType      types.Map
+	varNames    []string
+	stepNames   []string
+}
+
+func (c *compiler) problem(p pos, format string, args ...any) {
+	c.problems = append(c.problems, Problem{File: c.file, Line: p.line, Col: p.col, Message: fmt.Sprintf(format, args...)})
+}
+
+// helperList is for messages.
+func helperList() string { return strings.Join(helperNames, ", ") }
