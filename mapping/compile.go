@@ -446,7 +446,7 @@ func (c *compiler) compileFields(entries []entry, sc *scope, group string) []fie
 }
 
 func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]entry, vars types.Map, refs, excRefs map[string]string, topExc *excNodes) *stepDef {
-	s := &stepDef{name: name, pos: nodePos(node), onMultiple: OnMultipleException}
+	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: OnMultipleException}
 	where := "step " + name
 	if e, ok := keys["table"]; ok {
 		s.table, _ = c.text(e.value, where+" table")

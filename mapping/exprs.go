@@ -230,7 +230,7 @@ func (c *compiler) prepareCalls(p *parsed, sc *scope) bool {
 			}
 			c.h.regexps[s.Value] = re
 		case "dateIn":
-			name, from, known := "", 0, false
+			name, from, known, param := "", 0, false, ""
 			switch a := arg.(type) {
 			case *exprast.StringNode:
 				name, from, known = a.Value, a.Location().From, true
@@ -238,7 +238,7 @@ func (c *compiler) prepareCalls(p *parsed, sc *scope) bool {
 				if pid, isID := a.Node.(*exprast.IdentifierNode); isID && pid.Value == "params" {
 					if prop, isStr := a.Property.(*exprast.StringNode); isStr {
 						if v, declared := c.paramValues[prop.Value]; declared {
-							name, from, known = v, prop.Location().From, true
+							name, from, known, param = v, prop.Location().From, true, prop.Value
 						}
 					}
 				}
@@ -251,7 +251,11 @@ func (c *compiler) prepareCalls(p *parsed, sc *scope) bool {
 			}
 			loc, err := time.LoadLocation(name)
 			if err != nil || name == "" || strings.EqualFold(name, "local") {
-				c.problem(c.at(p.node, from), "%s: %q is not a time zone name; use an IANA name such as UTC or Europe/Berlin", sc.where, name)
+				what := fmt.Sprintf("%q", name)
+				if param != "" {
+					what = fmt.Sprintf("params.%s is %q, which", param, name)
+				}
+				c.problem(c.at(p.node, from), "%s: %s is not a time zone name; use an IANA name such as UTC or Europe/Berlin", sc.where, what)
 				ok = false
 				continue
 			}
@@ -341,6 +345,14 @@ func (c *compiler) exprProblem(n yamlast.Node, src string, err error, where stri
 	msg := fe.Message
 	if name, isUnknown := strings.CutPrefix(msg, "unknown name "); isUnknown {
 		msg += c.unknownNameHint(n, src, name, fe.From)
+	} else if field, isField := strings.CutPrefix(msg, "unknown field "); isField {
+		msg += c.unknownFieldHint(src, field, fe.From)
+	} else if strings.Contains(msg, " has no field ") {
+		for _, t := range []reflect.Type{reflect.TypeOf(RecordInfo{}), reflect.TypeOf(AttachmentInfo{}), reflect.TypeOf(Failure{})} {
+			if strings.Contains(msg, t.String()+" has") {
+				msg += "; it has " + strings.Join(exprFields(t), ", ")
+			}
+		}
 	}
 	c.problem(c.at(n, fe.From), "%s: %s", where, msg)
 }
@@ -365,6 +377,41 @@ func (c *compiler) unknownNameHint(n yamlast.Node, src, name string, from int) s
 		return fmt.Sprintf("; every value is an expression: to send the text %q, write it as an expression string inside YAML quotes: '%q'", src, src)
 	}
 	return "; the names available are sfdc, ph, record, now, params, vars, ref (in steps), item (in foreach steps)"
+}
+
+// unknownFieldHint names the fields of ph or params when the unknown
+// field was read from one of them.
+func (c *compiler) unknownFieldHint(src, field string, from int) string {
+	runes := []rune(src)
+	before := strings.TrimRight(string(runes[:min(from, len(runes))]), "?.")
+	var known []string
+	prefix := ""
+	switch {
+	case strings.HasSuffix(before, "ph"):
+		known, prefix = PHFields, "ph."
+	case strings.HasSuffix(before, "params"):
+		known, prefix = c.paramNames, "params."
+	default:
+		return ""
+	}
+	if s := closest(field, known); s != "" {
+		return fmt.Sprintf("; did you mean %s%s?", prefix, s)
+	}
+	if len(known) == 0 {
+		return "; the rule file declares no params"
+	}
+	return "; known: " + strings.Join(known, ", ")
+}
+
+// exprFields lists the names expressions use for a struct's fields.
+func exprFields(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("expr"); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // looksLikeText reports whether an unquoted value reads as plain words

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -171,19 +172,32 @@ func (v Value) String() string {
 }
 
 // MarshalJSON writes a literal as a JSON string, a reference as
-// {"ref": "..."} and a lookup as {"lookup": {...}}.
+// {"ref": "..."} and a lookup as {"lookup": {...}}. Characters such as &
+// and < are written as they are (not as \u0026), so company names stay
+// readable in a printed plan.
 func (v Value) MarshalJSON() ([]byte, error) {
 	if v.Lookup != nil {
-		return json.Marshal(struct {
+		return marshalPlain(struct {
 			Lookup *Lookup `json:"lookup"`
 		}{v.Lookup})
 	}
 	if v.Ref != "" {
-		return json.Marshal(struct {
+		return marshalPlain(struct {
 			Ref string `json:"ref"`
 		}{v.Ref})
 	}
-	return json.Marshal(v.Literal)
+	return marshalPlain(v.Literal)
+}
+
+// marshalPlain is json.Marshal without HTML escaping.
+func marshalPlain(x any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // UnmarshalJSON reads either form written by MarshalJSON.

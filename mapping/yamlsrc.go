@@ -313,6 +313,9 @@ func sorted(list []string) []string {
 func closest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
+		if len(s) >= 4 && (strings.HasPrefix(c, s) || strings.HasPrefix(s, c)) {
+			return c
+		}
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
