@@ -1,0 +1,105 @@
+package loader_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/loader/loadertest"
+)
+
+// TestCrashAfterEachWriteThenResume interrupts the reference load at each
+// of its writes in turn, in every way a write can go wrong, and checks
+// that resuming from the journal the caller saved leaves exactly the
+// tables of an uninterrupted load: nothing missing, nothing twice.
+func TestCrashAfterEachWriteThenResume(t *testing.T) {
+	plan := loadertest.ReferencePlan(10)
+	cleanTarget := newTarget(t)
+	clean := apply(t, cleanTarget, plan, loader.Journal{}, loader.Options{})
+	want := canonical(cleanTarget)
+	writes := clean.Calls.Writes()
+	if writes != 14 {
+		t.Fatalf("the clean load made %d writes, want 14", writes)
+	}
+	modes := []crashMode{crashAfter, crashBefore, unknownAfter, unknownBefore, "journal-save-fails"}
+	for _, concurrency := range []int{1, 16} {
+		for _, mode := range modes {
+			for n := 1; n <= writes; n++ {
+				t.Run(fmt.Sprintf("c%d/%s/write%d", concurrency, mode, n), func(t *testing.T) {
+					ctx := context.Background()
+					tg := newTarget(t)
+					st := &store{}
+					var target loader.Target = &faulty{Target: tg, mode: mode, at: n}
+					if mode == "journal-save-fails" {
+						target = tg
+						st.failAt = n
+					}
+					opts := loader.Options{Attachments: loadertest.ReferenceFiles(), OnWrite: st.onWrite, Concurrency: concurrency}
+					res, err := loader.Apply(ctx, plan, target, loader.Journal{}, opts)
+					switch mode {
+					case unknownAfter, unknownBefore:
+						// The executor checks for the record and goes on.
+						if err != nil || res.Status != loader.StatusLoaded {
+							t.Fatalf("load with a lost answer: %v (%s)", err, outcomes(res))
+						}
+					default:
+						if !errors.Is(err, errCrash) || res.Status != loader.StatusFailed {
+							t.Fatalf("interrupted load: err %v, status %s", err, res.Status)
+						}
+						res, err = loader.Apply(ctx, plan, tg, st.journal(), opts)
+						if err != nil || res.Status != loader.StatusLoaded {
+							t.Fatalf("resume: %v (%s)", err, outcomes(res))
+						}
+					}
+					if got := canonical(tg); got != want {
+						t.Fatalf("tables after resume differ from an uninterrupted load:\n%s\nwant\n%s", got, want)
+					}
+					again := apply(t, tg, plan, loader.Journal{}, loader.Options{})
+					if again.Changed() {
+						t.Errorf("a further load still changes something: %s", outcomes(again))
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestResumeSkipsWhatTheJournalHolds checks that a resumed load neither
+// looks up nor writes the steps and files its journal records.
+func TestResumeSkipsWhatTheJournalHolds(t *testing.T) {
+	plan := loadertest.ReferencePlan(10)
+	tg := newTarget(t)
+	st := &store{failAt: 4}
+	opts := loader.Options{Attachments: loadertest.ReferenceFiles(), OnWrite: st.onWrite, Concurrency: 1}
+	if _, err := loader.Apply(context.Background(), plan, tg, loader.Journal{}, opts); !errors.Is(err, errCrash) {
+		t.Fatalf("err = %v", err)
+	}
+	saved := st.journal()
+	if len(saved.Writes) != 3 {
+		t.Fatalf("saved journal has %d writes, want 3", len(saved.Writes))
+	}
+	st.failAt = 0
+	res, err := loader.Apply(context.Background(), plan, tg, saved, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := 0
+	for _, s := range res.Steps {
+		if s.Resumed {
+			resumed++
+		}
+	}
+	if resumed != 3 {
+		t.Errorf("%d steps resumed from the journal, want 3: %s", resumed, outcomes(res))
+	}
+	// The fourth write happened but its journal save failed: the resumed
+	// load finds that record (one lookup) and leaves it unchanged.
+	if res.Calls.Insert+res.Calls.Attach != 14-4 {
+		t.Errorf("resume made %d writes, want %d: %+v", res.Calls.Writes(), 14-4, res.Calls)
+	}
+	if len(res.Journal.Writes) != 3+10 {
+		t.Errorf("journal after resume has %d writes, want 13", len(res.Journal.Writes))
+	}
+}
