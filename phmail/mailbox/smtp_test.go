@@ -324,4 +324,3 @@ func ExampleNewSMTPReceiver() {
 	// staging 0001234567
 	// send: <nil>
 }
-
