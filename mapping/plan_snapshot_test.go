@@ -101,3 +101,18 @@ func TestIndustryNormalization(t *testing.T) {
 		})
 	}
 }
+
+// TestOOTBPlan snapshots the second example mapping, onto out-of-the-box
+// ServiceNow tables.
+func TestOOTBPlan(t *testing.T) {
+	r, err := LoadFile("../examples/mappings/servicenow-ootb.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.RulesHash = "(sha256 of servicenow-ootb.yaml)"
+	snaps.MatchStandaloneSnapshot(t, string(planJSON(t, p)))
+}

@@ -1,0 +1,50 @@
+package mapping
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// FuzzCompile feeds arbitrary text to the rule compiler: it must return
+// rules or a *CompileError, never panic; rules that compile must plan the
+// example deal without panicking.
+func FuzzCompile(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/broken/*.yaml")
+	seeds = append(seeds, referenceRules, "../examples/mappings/servicenow-ootb.yaml")
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("version: 1\nsteps:\n  - name: a\n    table: t\n    on_multiple: fail\n    fields: {x: '1'}\n"))
+	f.Add([]byte("version: 1\nvars:\n  a: |\n    \"x\" +\n      upper(1)\n"))
+	f.Add([]byte("{"))
+	f.Add([]byte("- - - ["))
+	raw, err := os.ReadFile(fullPayload)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sf, err := SFDCFromJSON(raw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Compile("fuzz.yaml", data, WithMemoryBudget(20000))
+		if err != nil {
+			var ce *CompileError
+			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+				t.Fatalf("error is not a *CompileError with problems: %v", err)
+			}
+			for _, p := range ce.Problems {
+				if p.Line < 1 || p.Col < 1 || p.Message == "" {
+					t.Fatalf("bad problem %+v", p)
+				}
+			}
+			return
+		}
+		_, _ = r.Plan(Input{SFDC: sf, Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)})
+	})
+}

@@ -1,0 +1,243 @@
+package mapping
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func TestStatusThirtyDays(t *testing.T) {
+	start := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		now  time.Time
+		tz   string
+		want string
+	}{
+		{"30 days before", start.AddDate(0, 0, -30).Add(23 * time.Hour), "UTC", "Pre-Production"},
+		{"31 days before", start.AddDate(0, 0, -31).Add(23 * time.Hour), "UTC", "Deferred Deployment"},
+		{"already started", start.AddDate(0, 0, 10), "UTC", "Pre-Production"},
+		{"start day", start, "UTC", "Pre-Production"},
+		// 23:00 UTC on 1 December is already 2 December in Berlin: 30 days.
+		{"zone moves the load date", time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC), "Europe/Berlin", "Pre-Production"},
+		{"same instant in UTC", time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC), "UTC", "Deferred Deployment"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := loadReference(t, WithParams(map[string]string{"time_zone": c.tz}))
+			p, err := r.Plan(Input{SFDC: fullDeal(t), Record: testRecord(), Now: c.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := stepByID(t, p, "company").OnInsert["u_status"].Literal; got != c.want {
+				t.Fatalf("u_status = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestProblemDueDate(t *testing.T) {
+	cases := []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), "2026-12-14"},  // Monday + 7
+		{time.Date(2026, 12, 8, 10, 0, 0, 0, time.UTC), "2026-12-14"},  // Tuesday + 6
+		{time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC), "2026-12-14"},  // Wednesday + 5
+		{time.Date(2026, 12, 12, 10, 0, 0, 0, time.UTC), "2026-12-17"}, // Saturday + 5
+	}
+	r := loadReference(t, WithParams(map[string]string{"problem_assigned_to": "queue-user"}))
+	for _, c := range cases {
+		t.Run(c.now.Weekday().String(), func(t *testing.T) {
+			p, err := r.Plan(Input{SFDC: fullDeal(t), Record: testRecord(), Now: c.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exc := stepByID(t, p, "company").Exception
+			if exc == nil || exc.Fields["due_date"].Literal != c.want {
+				t.Fatalf("due_date = %v, want %s", exc, c.want)
+			}
+			if exc.Fields["assigned_to"].Literal != "queue-user" || exc.Fields["priority"].Literal != "2" || exc.Fields["state"].Literal != "1" {
+				t.Fatalf("problem fields: %v", exc.Fields)
+			}
+			if _, has := exc.Fields["company"]; has {
+				t.Fatal("the company step's problem must leave company empty")
+			}
+			if !exc.Stop || exc.Match["short_description"] != exc.Fields["short_description"] {
+				t.Fatalf("exception: %+v", exc)
+			}
+		})
+	}
+}
+
+func TestReferencePlanShape(t *testing.T) {
+	r := loadReference(t)
+	p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range p.Steps {
+		ids = append(ids, s.ID)
+	}
+	// Seven managed-services lines, one without a SKU.
+	want := "company finance_name sales_order skus[0] skus[1] skus[2] skus[3] skus[4] skus[6]"
+	if got := strings.Join(ids, " "); got != want {
+		t.Fatalf("steps %s, want %s", got, want)
+	}
+	company := stepByID(t, p, "company")
+	for _, f := range []string{"name", "u_status", "u_sla"} {
+		if _, ok := company.OnUpdate[f]; ok {
+			t.Errorf("updating a company must not change %s", f)
+		}
+	}
+	for f, v := range company.OnUpdate {
+		if v.Literal != "true" {
+			t.Errorf("on update %s = %q: flags are only turned on", f, v.Literal)
+		}
+	}
+	if company.Fields["u_customer_contact"].Literal != "aem-admins@mueller-soehne.example" {
+		t.Errorf("the email's deploy-to address must win: %v", company.Fields)
+	}
+	sku := stepByID(t, p, "skus[0]")
+	if sku.Match["u_dr_number"].Ref != "sales_order" || sku.Match["u_adobe_sku"].Literal != "65300101" {
+		t.Errorf("SKUs match on sales order + SKU: %v", sku.Match)
+	}
+	if strings.Join(sku.DependsOn, ",") != "company,sales_order" {
+		t.Errorf("depends_on %v", sku.DependsOn)
+	}
+	so := stepByID(t, p, "sales_order")
+	if len(so.Attach) != 1 || so.Attach[0].ID != "att-1" {
+		t.Errorf("only the usable PDF goes onto the sales order: %+v", so.Attach)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "att-2") {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+}
+
+func TestRulesHash(t *testing.T) {
+	data, err := os.ReadFile(referenceRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	r := loadReference(t)
+	p, err := r.Plan(Input{SFDC: fullDeal(t), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RulesHash != hex.EncodeToString(sum[:]) || r.Hash() != p.RulesHash {
+		t.Fatalf("hash %s", p.RulesHash)
+	}
+}
+
+func TestParamsOverride(t *testing.T) {
+	r := loadReference(t, WithParams(map[string]string{"pre_production_days": "10"}))
+	p, err := r.Plan(Input{SFDC: fullDeal(t), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Params["pre_production_days"] != "10" || stepByID(t, p, "company").OnInsert["u_status"].Literal != "Deferred Deployment" {
+		t.Fatalf("override ignored: %v", p.Params)
+	}
+	var found bool
+	for _, prm := range r.Params() {
+		if prm.Name == "pre_production_days" {
+			found = prm.Default == "30" && prm.Value == "10"
+		}
+	}
+	if !found {
+		t.Fatalf("Params(): %+v", r.Params())
+	}
+}
+
+func TestPlanErrorNamesStepAndField(t *testing.T) {
+	src := "version: 1\nsteps:\n  - name: company\n    table: core_company\n    on_multiple: fail\n    fields:\n      name: 'upper(sfdc.Account.Name)'\n"
+	r, err := Compile("e.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Plan(Input{SFDC: map[string]any{}})
+	var pe *PlanError
+	if !errors.As(err, &pe) {
+		t.Fatalf("want *PlanError, got %v", err)
+	}
+	if pe.Where != "step company, fields.name" || pe.Line != 7 || pe.Col != 33 {
+		t.Fatalf("got %+v (%v)", pe, err)
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	src := "version: 1\nvars:\n  big: 'map(1..100000, # * 2)'\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n"
+	r, err := Compile("mem.yaml", []byte(src), WithMemoryBudget(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Plan(Input{})
+	if err == nil || !strings.Contains(err.Error(), "memory budget") || !strings.Contains(err.Error(), "vars.big") {
+		t.Fatalf("want a memory budget error naming vars.big, got %v", err)
+	}
+}
+
+func TestForeachOverNonListAtRuntime(t *testing.T) {
+	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    foreach: sfdc.Account\n    match:\n      x: item.Name\n"
+	r, err := Compile("fe.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Plan(Input{SFDC: map[string]any{"Account": map[string]any{"Name": "x"}}})
+	if err == nil || !strings.Contains(err.Error(), "foreach must yield a list, got an object") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMissingMatchValueFailsStep(t *testing.T) {
+	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match:\n      x: sfdc.Missing\n    fields:\n      y: '\"v\"'\n"
+	r, err := Compile("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Plan(Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Steps[0].Failed != "the match field x has no value" || p.Steps[0].Fields != nil {
+		t.Fatalf("step %+v", p.Steps[0])
+	}
+}
+
+func TestConcurrentPlans(t *testing.T) {
+	r := loadReference(t)
+	want := string(planJSON(t, mustPlan(t, r)))
+	done := make(chan string, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- string(planJSON(t, p))
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if got := <-done; got != want {
+			t.Fatal("concurrent plans differ")
+		}
+	}
+}
+
+func mustPlan(t testing.TB, r *Rules) *Plan {
+	t.Helper()
+	p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
