@@ -504,6 +504,11 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 		return c.compileFields(c.mapping(e.value, where+" "+key), sc, key)
 	}
 	s.match = group("match")
+	if _, ok := keys["match"]; !ok || len(s.match) == 0 {
+		if _, hasKey := keys["match"]; hasKey || s.table != "" {
+			c.problem(s.pos, "%s has no match: name the fields that find its record (match: {field: expression}); without them a second load cannot find the record and would insert it again", where)
+		}
+	}
 	s.fields = group("fields")
 	s.onInsert = group("on_insert")
 	s.onUpdate = group("on_update")

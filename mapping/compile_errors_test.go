@@ -72,6 +72,7 @@ func TestCompileErrorsInline(t *testing.T) {
 		{"duplicate step", head + "steps:\n  - name: a\n    table: t\n  - name: a\n    table: t\n", "x.yaml:8:11: step name \"a\" is used twice"},
 		{"bad step name", head + "steps:\n  - name: sales-order\n    table: t\n", "x.yaml:6:11: step name \"sales-order\" must be letters, digits and _"},
 		{"no table", head + "steps:\n  - name: a\n", "x.yaml:6:5: step a has no table"},
+		{"no match", head + "steps:\n  - name: a\n    table: t\n    fields: {x: '1'}\n", "x.yaml:6:5: step a has no match: name the fields that find its record"},
 		{"field twice", head + "steps:\n  - name: a\n    table: t\n    fields:\n      x: '1'\n    on_insert:\n      x: '2'\n", "x.yaml:11:10: step a: field x is in both fields and on_insert"},
 		{"ref in vars", head + "vars:\n  a: ref.company\nsteps:\n  - name: company\n    table: t\n", "x.yaml:6:10: vars.a: ref.company cannot be used here"},
 		{"self reference var", head + "vars:\n  a: vars.a + 1\nsteps:\n  - name: a\n    table: t\n", "x.yaml:6:11: vars.a: var a refers to itself"},
@@ -97,7 +98,7 @@ func TestCompileErrorsInline(t *testing.T) {
 }
 
 func TestCompileReportsEveryProblem(t *testing.T) {
-	src := "version: 1\nvars:\n  a: 'upper(1)'\n  b: vars.nope\nsteps:\n  - name: s\n    table: t\n    on_multiple: never\n    fields:\n      x: nosuch()\n"
+	src := "version: 1\nvars:\n  a: 'upper(1)'\n  b: vars.nope\nsteps:\n  - name: s\n    table: t\n    on_multiple: never\n    fields:\n      x: nosuch()\n    match: {k: '1'}\n"
 	_, err := Compile("many.yaml", []byte(src))
 	var ce *CompileError
 	if !errors.As(err, &ce) {

@@ -48,8 +48,9 @@
 //	              "when" and "require" are then evaluated per item
 //	require:      - check: COND, message: TEXT-EXPR; a failed check sets
 //	              Step.Failed and the step is neither matched nor written
-//	match:        field: EXPR — the coalesce fields; a created record gets
-//	              these values too (they are copied into on_insert)
+//	match:        field: EXPR — required: the coalesce fields that find the
+//	              record, so a second load updates instead of inserting; a
+//	              created record gets these values too (copied into on_insert)
 //	fields:       field: EXPR — set on insert and on update
 //	on_insert:    field: EXPR — set only when the record is created
 //	on_update:    field: EXPR — set only when an existing record is found

@@ -58,6 +58,8 @@ steps:
     fields:
       u_status: Pre-Production
       u_sla: 'vars.sla'
+    match:
+      u_ecc_id: sfdc.End_User_ECC_ID__c
 `))
 	fmt.Println(err)
 	// Output:

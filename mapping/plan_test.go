@@ -158,7 +158,7 @@ func TestParamsOverride(t *testing.T) {
 }
 
 func TestPlanErrorNamesStepAndField(t *testing.T) {
-	src := "version: 1\nsteps:\n  - name: company\n    table: core_company\n    on_multiple: fail\n    fields:\n      name: 'upper(sfdc.Account.Name)'\n"
+	src := "version: 1\nsteps:\n  - name: company\n    table: core_company\n    on_multiple: fail\n    match: {k: '1'}\n    fields:\n      name: 'upper(sfdc.Account.Name)'\n"
 	r, err := Compile("e.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -168,13 +168,13 @@ func TestPlanErrorNamesStepAndField(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("want *PlanError, got %v", err)
 	}
-	if pe.Where != "step company, fields.name" || pe.Line != 7 || pe.Col != 33 {
+	if pe.Where != "step company, fields.name" || pe.Line != 8 || pe.Col != 33 {
 		t.Fatalf("got %+v (%v)", pe, err)
 	}
 }
 
 func TestMemoryBudget(t *testing.T) {
-	src := "version: 1\nvars:\n  big: 'map(1..100000, # * 2)'\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n"
+	src := "version: 1\nvars:\n  big: 'map(1..100000, # * 2)'\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match: {k: '1'}\n"
 	r, err := Compile("mem.yaml", []byte(src), WithMemoryBudget(1000))
 	if err != nil {
 		t.Fatal(err)

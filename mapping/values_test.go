@@ -113,6 +113,7 @@ steps:
   - name: s
     table: t
     on_multiple: fail
+    match: {k: '1'}
     fields:
       x: 'lookup("sys_choice", {"name": "core_company", "inactive": false}, "value", "max_number")' 
 `
@@ -174,7 +175,7 @@ func TestHelperRuntimeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
-			src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n"
+			src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n    match: {k: '1'}\n"
 			r, err := Compile("rt.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)

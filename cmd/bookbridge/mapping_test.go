@@ -23,7 +23,7 @@ const (
 func TestMappingCheck(t *testing.T) {
 	dir := t.TempDir()
 	required := filepath.Join(dir, "required.yaml")
-	if err := os.WriteFile(required, []byte("version: 1\nparams:\n  who:\nsteps:\n  - name: a\n    table: t\n    on_multiple: fail\n    fields:\n      x: params.who\n"), 0o600); err != nil {
+	if err := os.WriteFile(required, []byte("version: 1\nparams:\n  who:\nsteps:\n  - name: a\n    table: t\n    on_multiple: fail\n    match:\n      x: params.who\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	broken, err := filepath.Glob("../../mapping/testdata/broken/*.yaml")
