@@ -1,9 +1,11 @@
 package salesforce
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -188,5 +190,70 @@ func TestRequiredPathsRefusesTypesWithoutASOQLShape(t *testing.T) {
 		if _, err := RequiredPaths(typ); err == nil {
 			t.Errorf("RequiredPaths(%v) = nil error, want one that names the field", typ)
 		}
+	}
+}
+
+// jsonPaths lists the field paths of a Salesforce JSON record the way a
+// query selects them: nested objects by key, relationship lists through
+// their records, without attributes and the list envelope.
+func jsonPaths(prefix FieldPath, v any, out map[string]FieldPath) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	if recs, ok := obj["records"].([]any); ok {
+		if _, hasTotal := obj["totalSize"]; hasTotal {
+			for _, r := range recs {
+				jsonPaths(prefix, r, out)
+			}
+			return
+		}
+	}
+	for k, child := range obj {
+		if k == "attributes" {
+			continue
+		}
+		p := append(append(FieldPath(nil), prefix...), k)
+		if _, nested := child.(map[string]any); nested {
+			jsonPaths(p, child, out)
+			continue
+		}
+		out[p.key()] = p
+	}
+}
+
+// TestSenderQueryCoversTheExamplePayload checks the full example deal the
+// receiver's tests use: every field in it must come from the sender's query.
+func TestSenderQueryCoversTheExamplePayload(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "payloads", "deal-full.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	inPayload := make(map[string]FieldPath)
+	jsonPaths(nil, doc, inPayload)
+	if len(inPayload) < 25 {
+		t.Fatalf("found only %d fields in deal-full.json", len(inPayload))
+	}
+	q, err := ParseQuery(senderQuery(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	selected := make(map[string]bool)
+	for _, p := range q.Paths() {
+		selected[p.key()] = true
+	}
+	var missing []FieldPath
+	for k, p := range inPayload {
+		if !selected[k] {
+			missing = append(missing, p)
+		}
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i].key() < missing[j].key() })
+	if len(missing) > 0 {
+		t.Errorf("examples/payloads/deal-full.json has fields the sender never selects: %s", describe(missing))
 	}
 }
