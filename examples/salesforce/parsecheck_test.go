@@ -32,7 +32,7 @@ func parseCheck(t *testing.T) string {
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing("NODE NOT INSTALLED: the Apex parse check needs Node.js 20.19+ (apt-get install nodejs npm)")
+		missing("NODE NOT INSTALLED: the Apex parse check needs Node.js 20.19 or newer with npm on PATH")
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "@apexdevtools", "apex-parser", "package.json")); err != nil {
 		missing("APEX PARSER NOT INSTALLED: run `npm ci` in examples/salesforce")
