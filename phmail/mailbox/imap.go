@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -71,6 +72,9 @@ type IMAPConfig struct {
 	// Journal, when set, is consulted before and written after each
 	// message (see the package doc).
 	Journal Journal
+	// OnWait, when set, is called each time Run starts waiting for new
+	// mail, with idle true when it waits with IDLE (for metrics and tests).
+	OnWait func(idle bool)
 	// Logger receives one line per message and per connection event.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -133,7 +137,7 @@ type IMAPPoller struct {
 	handle Handler
 	log    *slog.Logger
 
-	uidValidity uint32 // of Folder, as last seen
+	uidValidity atomic.Uint32 // of Folder, as last seen
 }
 
 // NewIMAPPoller returns a poller; its error lists every configuration
@@ -225,13 +229,14 @@ func (p *IMAPPoller) session(ctx context.Context, wait bool) error {
 // wait returns when new mail may be there: on an EXISTS from IDLE, or
 // after PollInterval.
 func (p *IMAPPoller) wait(ctx context.Context, c *imapclient.Client, notify chan struct{}) error {
-	select { // drop a notification that the poll itself caused
-	case <-notify:
-	default:
-	}
+	// A notification left from the poll is kept: it costs at most one empty
+	// poll, while dropping it could hide a message that arrived meanwhile.
 	timer := time.NewTimer(p.cfg.PollInterval)
 	defer timer.Stop()
 	if p.cfg.DisableIdle || !c.Caps().Has(imap.CapIdle) {
+		if p.cfg.OnWait != nil {
+			p.cfg.OnWait(false)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -244,6 +249,9 @@ func (p *IMAPPoller) wait(ctx context.Context, c *imapclient.Client, notify chan
 	idle, err := c.Idle()
 	if err != nil {
 		return fmt.Errorf("IDLE: %w", err)
+	}
+	if p.cfg.OnWait != nil {
+		p.cfg.OnWait(true)
 	}
 	select {
 	case <-ctx.Done():
@@ -316,11 +324,10 @@ func (p *IMAPPoller) connect(ctx context.Context, notify chan struct{}) (*imapcl
 	if err != nil {
 		return fail("select "+p.cfg.Folder, err)
 	}
-	if p.uidValidity != 0 && sel.UIDValidity != p.uidValidity {
+	if old := p.uidValidity.Swap(sel.UIDValidity); old != 0 && old != sel.UIDValidity {
 		p.log.Warn("imap: UIDVALIDITY changed; UIDs seen before no longer count, messages are recognised by their Message-ID",
-			"old", p.uidValidity, "new", sel.UIDValidity)
+			"old", old, "new", sel.UIDValidity)
 	}
-	p.uidValidity = sel.UIDValidity
 	return c, sel, nil
 }
 
@@ -347,7 +354,7 @@ func (p *IMAPPoller) ensureFolders(c *imapclient.Client) error {
 
 // UIDValidity returns the folder's UIDVALIDITY as last seen (0 before the
 // first connection).
-func (p *IMAPPoller) UIDValidity() uint32 { return p.uidValidity }
+func (p *IMAPPoller) UIDValidity() uint32 { return p.uidValidity.Load() }
 
 // poll handles every message waiting in the selected folder, one at a time
 // so that memory holds one message.

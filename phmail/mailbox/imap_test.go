@@ -387,7 +387,11 @@ func TestIMAPPollerIdle(t *testing.T) {
 	addr, _ := startMemIMAP(t, rev2)
 	tc := imapClient(t, addr, "ph", "secret")
 	h := &phHandler{}
-	p := newPoller(t, addr, h.handle, func(c *mailbox.IMAPConfig) { c.PollInterval = time.Hour })
+	idling := make(chan bool, 10)
+	p := newPoller(t, addr, h.handle, func(c *mailbox.IMAPConfig) {
+		c.PollInterval = time.Hour
+		c.OnWait = func(idle bool) { idling <- idle }
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -397,10 +401,9 @@ func TestIMAPPollerIdle(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	waitFor(t, "the Processed folder to be created", func() bool {
-		l, err := tc.List("", "Processed", nil).Collect()
-		return err == nil && len(l) == 1
-	})
+	if !<-idling {
+		t.Fatal("the poller waits without IDLE")
+	}
 	appendMsg(t, tc, "INBOX", readExample(t, "ph-deal-full.eml"))
 	waitFor(t, "the message to reach Processed", func() bool { return len(folder(t, tc, "Processed")) == 1 })
 	if _, acc := h.snapshot(); len(acc) != 1 {
