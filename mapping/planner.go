@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -71,7 +72,7 @@ func (r *Rules) Plan(in Input) (*Plan, error) {
 	}
 	x.plan = &Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
-		Params: r.values, Steps: []Step{},
+		Params: maps.Clone(r.values), Steps: []Step{},
 	}
 	for _, v := range r.vars {
 		out, err := x.eval(v.prog)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/types"
@@ -209,6 +208,3 @@ type compiler struct {
 func (c *compiler) problem(p pos, format string, args ...any) {
 	c.problems = append(c.problems, Problem{File: c.file, Line: p.line, Col: p.col, Message: fmt.Sprintf(format, args...)})
 }
-
-// helperList is for messages.
-func helperList() string { return strings.Join(helperNames, ", ") }
