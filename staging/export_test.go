@@ -1,0 +1,4 @@
+package staging
+
+// SchemaSteps is the number of schema migration steps, for the tests.
+var SchemaSteps = len(schemaMigrations)

@@ -1,0 +1,158 @@
+package staging
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/uptrace/bun"
+)
+
+// The load lifecycle. The loader (or the server's job running it) calls
+// StartLoad when the operator presses "SFDC Data", SaveJournal after each
+// write to the target, and FinishLoad, FailLoad or MarkNeedsReview at the
+// end. The journal is the loader's and opaque here; it is kept across
+// attempts so that a retry resumes instead of writing again.
+
+// StartLoad moves a loadable record (ready, load_failed, or loaded and
+// changed since) to loading, counts the attempt and clears
+// ChangedSinceLoad. A second press while loading is refused with a
+// *TransitionError.
+func (s *Store) StartLoad(ctx context.Context, id int64, opts ...Option) (*Record, error) {
+	return s.change(ctx, id, ActionStartLoad, opts, func(r *Record) event {
+		from := r.State
+		now := s.clock()
+		r.Load.Attempts++
+		r.Load.StartedAt, r.Load.Error = now, ""
+		r.ChangedSinceLoad = false
+		s.setState(r, StateLoading)
+		msg := "load started"
+		if from == StateLoaded {
+			msg += " again: the record changed since its last load"
+		}
+		return event{kind: EventLoadStarted, from: from, to: r.State, message: msg,
+			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts))}}
+	})
+}
+
+// SaveJournal stores the loader's journal (JSON, opaque to staging) while
+// the record is loading. It writes no history event.
+func (s *Store) SaveJournal(ctx context.Context, id int64, journal json.RawMessage, opts ...Option) error {
+	if err := checkJSON("journal", journal, true); err != nil {
+		return err
+	}
+	_, err := s.change(ctx, id, ActionSaveJournal, opts, func(r *Record) event {
+		r.Load.Journal = append(json.RawMessage(nil), journal...)
+		return event{}
+	})
+	return err
+}
+
+// FinishLoad marks a loading record loaded and stores the load's result
+// (JSON with the target record ids, defined by the loader).
+func (s *Store) FinishLoad(ctx context.Context, id int64, result json.RawMessage, opts ...Option) (*Record, error) {
+	if err := checkJSON("result", result, true); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, id, ActionFinishLoad, opts, func(r *Record) event {
+		from := r.State
+		now := s.clock()
+		r.Load.Result = append(json.RawMessage(nil), result...)
+		r.Load.FinishedAt, r.Load.LoadedAt = now, now
+		s.setState(r, StateLoaded)
+		msg := "load finished"
+		if r.ChangedSinceLoad {
+			msg += "; the record changed during the load and can be loaded again"
+		}
+		return event{kind: EventLoadFinished, from: from, to: r.State, message: msg,
+			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts))}}
+	})
+}
+
+// FailLoad marks a loading record load_failed with the reason; journal,
+// when not empty, replaces the saved one. The record can be loaded again.
+func (s *Store) FailLoad(ctx context.Context, id int64, reason string, journal json.RawMessage, opts ...Option) (*Record, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
+	if err := checkJSON("journal", journal, false); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, id, ActionFailLoad, opts, func(r *Record) event {
+		from := r.State
+		if len(journal) > 0 {
+			r.Load.Journal = append(json.RawMessage(nil), journal...)
+		}
+		r.Load.FinishedAt, r.Load.Error = s.clock(), reason
+		s.setState(r, StateLoadFailed)
+		return event{kind: EventLoadFailed, from: from, to: r.State, message: "load failed: " + reason,
+			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts))}}
+	})
+}
+
+// MarkNeedsReview puts a record in needs_review with the reason: a load
+// that raised an exception instead of guessing (an ambiguous company
+// match), or an operator who flags it. From loading, journal (when not
+// empty) replaces the saved one and the load counts as finished. Resolve
+// it with RetryReview.
+func (s *Store) MarkNeedsReview(ctx context.Context, id int64, reason string, journal json.RawMessage, opts ...Option) (*Record, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
+	if err := checkJSON("journal", journal, false); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, id, ActionMarkNeedsReview, opts, func(r *Record) event {
+		from := r.State
+		src := ReviewOperator
+		if from == StateLoading {
+			src = ReviewLoad
+			r.Load.FinishedAt, r.Load.Error = s.clock(), reason
+			if len(journal) > 0 {
+				r.Load.Journal = append(json.RawMessage(nil), journal...)
+			}
+		}
+		r.Review = &Review{Source: src, Reason: reason, RaisedAt: s.clock()}
+		s.setState(r, StateNeedsReview)
+		return event{kind: EventNeedsReview, from: from, to: r.State, message: reason}
+	})
+}
+
+// change runs one checked action on record id: lock, check version and
+// state, apply, save, record the event (when apply returns one).
+func (s *Store) change(ctx context.Context, id int64, action Action, opts []Option, apply func(*Record) event) (*Record, error) {
+	o := newCallOptions(opts)
+	return write(ctx, s, &o, func(ctx context.Context, tx bun.Tx) (*Record, *Record, error) {
+		r, err := s.lockForAction(ctx, tx, &o, id, action)
+		if err != nil {
+			return nil, nil, err
+		}
+		ev := apply(r)
+		if err := s.saveRecord(ctx, tx, r); err != nil {
+			return nil, nil, err
+		}
+		if ev.kind != "" {
+			if err := s.addEvent(ctx, tx, &o, r.ID, ev); err != nil {
+				return nil, nil, err
+			}
+		}
+		return r, r, nil
+	})
+}
+
+func checkJSON(what string, b json.RawMessage, required bool) error {
+	if len(b) == 0 && !required {
+		return nil
+	}
+	if !json.Valid(b) {
+		return &InputError{What: what, Problems: []string{"the " + what + " must be valid JSON"}}
+	}
+	return nil
+}
+
+func checkReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return &InputError{What: "reason", Problems: []string{"say why, for the operator and the history"}}
+	}
+	return nil
+}
