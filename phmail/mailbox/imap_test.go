@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
+	"os"
 	"net"
 	"net/mail"
 	"strings"
@@ -125,7 +127,7 @@ func subjects(t *testing.T, msgs []stored) []string {
 
 func newPoller(t *testing.T, addr string, h mailbox.Handler, mod func(*mailbox.IMAPConfig)) *mailbox.IMAPPoller {
 	t.Helper()
-	cfg := mailbox.IMAPConfig{Addr: addr, Security: mailbox.IMAPInsecure, Username: "ph", Password: "secret", Logger: quietLogger()}
+	cfg := mailbox.IMAPConfig{Addr: addr, Security: mailbox.IMAPInsecure, Username: "ph", Password: "secret", Logger: testLogger(t)}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -405,7 +407,19 @@ func TestIMAPPollerIdle(t *testing.T) {
 		t.Fatal("the poller waits without IDLE")
 	}
 	appendMsg(t, tc, "INBOX", readExample(t, "ph-deal-full.eml"))
-	waitFor(t, "the message to reach Processed", func() bool { return len(folder(t, tc, "Processed")) == 1 })
+	// go-imap's memory server starts listening for a session's updates
+	// only after it has answered IDLE, so an APPEND in that instant is
+	// announced with the next update: the test nudges with a flag change
+	// (Dovecot, in TestDovecotEndToEnd, needs no nudge).
+	n := 0
+	waitFor(t, "the message to reach Processed", func() bool {
+		if n++; n%20 == 0 {
+			if _, err := tc.Select("INBOX", nil).Wait(); err == nil {
+				tc.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{"$Nudge"}}, nil).Close()
+			}
+		}
+		return len(folder(t, tc, "Processed")) == 1
+	})
 	if _, acc := h.snapshot(); len(acc) != 1 {
 		t.Fatalf("accepted %d", len(acc))
 	}
@@ -444,4 +458,11 @@ func TestIMAPConfigValidation(t *testing.T) {
 func sameLines(a, b []byte) bool {
 	norm := func(x []byte) []byte { return bytes.ReplaceAll(x, []byte("\r\n"), []byte("\n")) }
 	return bytes.Equal(norm(a), norm(b))
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("MAILBOX_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return quietLogger()
 }
