@@ -312,6 +312,8 @@ func fixtures() map[string]string {
 		filePart("b15", "application/pdf", "attachment; filename*=UTF-8''Vertrag%20M%C3%BCller.pdf", "", contractPDF),
 		filePart("b15", "application/pdf", "attachment", "passwd.pdf", contractPDF),
 		filePart("b15", "application/pdf", "attachment", "", contractPDF)))
+	// Nothing but blank lines: not a message at all.
+	f["16-empty-message.eml"] = "\r\n\r\n"
 	return f
 }
 
