@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/loader/loadertest"
@@ -357,16 +359,40 @@ func TestFileWithTheSameNameButOtherContentIsUploaded(t *testing.T) {
 	}
 }
 
-func TestConcurrencyFollowsDependencies(t *testing.T) {
-	tg := &faulty{Target: newTarget(t), gate: nil}
-	res := apply(t, tg, loadertest.ReferencePlan(10), loader.Journal{}, loader.Options{Concurrency: 32})
+// barrierTarget holds every insert into table until n of them are
+// waiting at once: the load only completes when they run concurrently.
+type barrierTarget struct {
+	loader.Target
+	table   string
+	n       int
+	mu      sync.Mutex
+	waiting int
+	open    chan struct{}
+}
+
+func (b *barrierTarget) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+	if table == b.table {
+		b.mu.Lock()
+		b.waiting++
+		if b.waiting == b.n {
+			close(b.open)
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.open:
+		case <-time.After(10 * time.Second):
+			return loader.Record{}, fmt.Errorf("only %d %s inserts ran at once, want %d", b.waiting, table, b.n)
+		}
+	}
+	return b.Target.Insert(ctx, table, fields)
+}
+
+func TestIndependentWritesRunConcurrently(t *testing.T) {
+	tg := &barrierTarget{Target: newTarget(t), table: "u_sales_skus", n: 10, open: make(chan struct{})}
+	res := apply(t, tg, loadertest.ReferencePlan(10), loader.Journal{}, loader.Options{})
 	if res.Status != loader.StatusLoaded {
 		t.Fatal(res.Error)
 	}
-	// The ten SKU inserts and the contract upload do not depend on each
-	// other; with a target that answers at once they may still not
-	// overlap, so check the other way: strictly sequential options give
-	// exactly one call in flight.
 	seq := &faulty{Target: newTarget(t)}
 	apply(t, seq, loadertest.ReferencePlan(10), loader.Journal{}, loader.Options{Concurrency: 1})
 	if seq.maxInFlight != 1 {

@@ -63,7 +63,6 @@ type faulty struct {
 	writes int
 	// inFlight and maxInFlight measure how many calls overlap.
 	inFlight, maxInFlight int
-	gate                  chan struct{}
 }
 
 func (f *faulty) enter() func() {
@@ -73,9 +72,6 @@ func (f *faulty) enter() func() {
 		f.maxInFlight = f.inFlight
 	}
 	f.mu.Unlock()
-	if f.gate != nil {
-		<-f.gate
-	}
 	return func() {
 		f.mu.Lock()
 		f.inFlight--

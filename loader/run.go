@@ -44,12 +44,16 @@ type run struct {
 }
 
 // stepState is the executor's view of one step. Fields other than step and
-// done are written by the goroutine that runs the step and read by others
-// only after done is closed.
+// ready are written by the goroutine that runs the step and read by others
+// only after ready is closed.
 type stepState struct {
 	step  *mapping.Step
 	index int
-	done  chan struct{}
+	// ready is closed once the step's record is resolved or known to be
+	// unresolved; its attachments may still be uploading. Steps that
+	// depend on it only need the record.
+	ready     chan struct{}
+	readyOnce sync.Once
 	// waits are the steps that must finish first; refs those whose
 	// records the step's own values reference.
 	waits []*stepState
@@ -126,7 +130,7 @@ func newRun(plan *mapping.Plan, target Target, journal Journal, opts Options, dr
 // collects the plan's lookups.
 func (r *run) build() {
 	for i := range r.plan.Steps {
-		s := &stepState{step: &r.plan.Steps[i], index: i, done: make(chan struct{})}
+		s := &stepState{step: &r.plan.Steps[i], index: i, ready: make(chan struct{})}
 		s.res = StepResult{ID: s.step.ID, Table: s.step.Table}
 		r.steps = append(r.steps, s)
 		r.byID[s.step.ID] = s
@@ -271,7 +275,7 @@ func (r *run) execute(ctx context.Context) {
 			defer wg.Done()
 			for _, s := range u {
 				for _, w := range s.waits {
-					<-w.done
+					<-w.ready
 				}
 			}
 			if len(u) == 1 {
@@ -284,6 +288,9 @@ func (r *run) execute(ctx context.Context) {
 	wg.Wait()
 	r.waitLookups()
 }
+
+// markReady tells the steps that depend on s that its record is settled.
+func (s *stepState) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
 
 func (r *run) result() *Result {
 	res := &Result{Record: r.plan.Record}
@@ -338,6 +345,13 @@ func (r *run) failLoad(err error) error {
 
 // fail marks step s failed by err in op and fails the load.
 func (r *run) fail(s *stepState, op string, err error) {
+	if errors.Is(err, errNotRun) {
+		s.res.Outcome = Skipped
+		s.res.Changes = nil
+		_, why := r.isStopped()
+		s.res.Reason = "not run: " + why
+		return
+	}
 	s.res.Outcome = Failed
 	s.res.Reason = fmt.Sprintf("%s: %v", op, err)
 	var se *StepError

@@ -16,8 +16,9 @@ import (
 
 // runStep runs one step that is not part of a foreach group.
 func (r *run) runStep(ctx context.Context, s *stepState) {
-	defer close(s.done)
+	defer s.markReady()
 	if !r.settle(ctx, s) {
+		s.markReady()
 		r.attach(ctx, s)
 		return
 	}
@@ -38,7 +39,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 func (r *run) runGroup(ctx context.Context, unit []*stepState) {
 	defer func() {
 		for _, s := range unit {
-			close(s.done)
+			s.markReady()
 		}
 	}()
 	var need, settled []*stepState
@@ -89,6 +90,7 @@ func (r *run) runGroup(ctx context.Context, unit []*stepState) {
 	}
 	var wg sync.WaitGroup
 	for _, s := range settled {
+		s.markReady()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -223,6 +225,7 @@ func (r *run) decide(ctx context.Context, s *stepState, found []Record) {
 	default:
 		r.multiple(ctx, s, len(found))
 	}
+	s.markReady()
 	r.attach(ctx, s)
 }
 
@@ -478,6 +481,9 @@ func (r *run) attach(ctx context.Context, s *stepState) {
 		go func() {
 			defer wg.Done()
 			info, err := r.upload(ctx, s, a)
+			if errors.Is(err, errNotRun) {
+				return
+			}
 			if err != nil {
 				r.failLoad(&StepError{Step: s.step.ID, Op: "attach " + a.FileName, Err: err})
 				mu.Lock()

@@ -39,7 +39,9 @@ import (
 //   - Attach stores one file on the record with that ID and returns its
 //     metadata; a record may carry several files with the same name.
 //     Attachments lists them with the SHA-256 (lowercase hex) of each
-//     file's content. An unknown ID is an error wrapping [ErrNotFound].
+//     file's content. Attach to an unknown ID is an error wrapping
+//     [ErrNotFound]; Attachments of an unknown ID returns no files or that
+//     error.
 //   - When a write may or may not have happened (a timeout after the request
 //     was sent, a gateway error), the error wraps [ErrOutcomeUnknown]. The
 //     executor then looks for the record (or file) before it writes again,

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -16,6 +17,10 @@ import (
 func newRecordRef(step string) string { return "(new " + step + ")" }
 
 type callKind int
+
+// errNotRun is returned for a write that was not sent because the load
+// had already failed.
+var errNotRun = errors.New("not run: the load failed before this write")
 
 const (
 	callFind callKind = iota
@@ -36,6 +41,11 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 	}
 	defer func() { <-r.sem }()
 	r.mu.Lock()
+	if kind >= callInsert && r.err != nil {
+		// The load has failed: no write starts after that.
+		r.mu.Unlock()
+		return errNotRun
+	}
 	switch kind {
 	case callFind:
 		r.calls.Find++
