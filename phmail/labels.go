@@ -142,13 +142,17 @@ func (p *Parser) isLabelLine(line string) bool {
 	return slices.ContainsFunc(p.matchers, func(m *labelMatcher) bool { return m.re.MatchString(line) })
 }
 
+// maxTicketLines bounds how far the ticket details may run, so that a body
+// repeating the label cannot make the scan quadratic.
+const maxTicketLines = 20
+
 // ticketValue is the text after the ticket label up to the configured end
 // ("Best Regards"), across lines, with whitespace runs collapsed.
 func (p *Parser) ticketValue(lines []string, i int, rest string, ex *extraction) string {
 	var parts []string
 	end := strings.ToLower(p.cfg.TicketEnd)
 	candidate := []string{rest}
-	candidate = append(candidate, lines[i+1:]...)
+	candidate = append(candidate, lines[i+1:min(len(lines), i+1+maxTicketLines)]...)
 	for _, l := range candidate {
 		if k := strings.Index(strings.ToLower(l), end); k >= 0 {
 			parts = append(parts, l[:k])
