@@ -23,9 +23,9 @@ const (
 	EventExceptionResolved EventKind = "exception_resolved" // an exception was resolved
 	EventNeedsReview       EventKind = "needs_review"       // an operator must decide
 	EventReviewResolved    EventKind = "review_resolved"    // the decision was made
-	EventLoadStarted       EventKind = "load_started"
-	EventLoadFinished      EventKind = "load_finished"
-	EventLoadFailed        EventKind = "load_failed"
+	EventLoadStarted       EventKind = "load_started"       // StartLoad
+	EventLoadFinished      EventKind = "load_finished"      // FinishLoad
+	EventLoadFailed        EventKind = "load_failed"        // FailLoad
 )
 
 // Event is one entry of a record's history. The history is append-only.
