@@ -228,7 +228,8 @@ func (r *run) apply(ctx context.Context) (*Result, error) {
 	if tt, ok := r.target.(Transactional); ok && !r.dry {
 		tx, err := tt.Begin(ctx)
 		if err != nil {
-			return r.result(), r.failLoad(fmt.Errorf("loader: beginning a transaction: %w", err))
+			err = r.failLoad(fmt.Errorf("loader: beginning a transaction: %w", err))
+			return r.result(), err
 		}
 		r.target = tx
 		r.deferSave = true
@@ -252,11 +253,13 @@ func (r *run) apply(ctx context.Context) (*Result, error) {
 		}
 		if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 			r.journal = before
-			return r.result(), r.failLoad(fmt.Errorf("loader: committing the load: %w", err))
+			err = r.failLoad(fmt.Errorf("loader: committing the load: %w", err))
+			return r.result(), err
 		}
 		if r.opts.OnWrite != nil && len(r.journal.Writes) > len(before.Writes) {
-			if err := r.opts.OnWrite(ctx, r.journal.Clone()); err != nil {
-				return r.result(), r.failLoad(fmt.Errorf("loader: saving the journal after commit: %w", err))
+			if err := r.opts.OnWrite(context.WithoutCancel(ctx), r.journal.Clone()); err != nil {
+				err = r.failLoad(fmt.Errorf("loader: saving the journal after commit: %w", err))
+				return r.result(), err
 			}
 		}
 		return r.result(), nil
