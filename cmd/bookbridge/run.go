@@ -143,3 +143,6 @@ func (c *cli) parse(fs *flag.FlagSet) error {
 	}
 	return fs.Parse(append([]string{"--"}, positional...))
 }
+
+// printf writes to the command's standard output.
+func (c *cli) printf(format string, args ...any) { fmt.Fprintf(c.stdout, format, args...) }

@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/phmail"
+	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/bundb"
+)
+
+// Options adjust Open for tests and embedding.
+type Options struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Work makes this process work jobs (serve); otherwise jobs are only
+	// enqueued (CLI commands).
+	Work bool
+	// Target replaces the target the configuration names (tests).
+	Target loader.Target
+	// SkipMigrate assumes the schema is current (the migrate command was run).
+	SkipMigrate bool
+	// StoreOnly opens the database and its stores but no rules, target or
+	// queue (commands that manage keys and users).
+	StoreOnly bool
+}
+
+// App is a running bookbridge: its database, stores, rules, target and queue.
+type App struct {
+	Cfg     *config.Config
+	Log     *slog.Logger
+	DB      *bun.DB
+	Store   *staging.Store
+	Auth    *auth.Store
+	Rules   *mapping.Rules
+	Target  loader.Target
+	Queue   *queue.Queue
+	Metrics *Metrics
+	Parser  *phmail.Parser
+
+	now     func() time.Time
+	closers []func() error
+}
+
+// Open connects to the database, migrates it (unless SkipMigrate), compiles
+// the rules and builds the target and the queue. Close releases everything.
+func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
+	a := &App{Cfg: cfg, Log: opts.Logger, now: opts.Now, Metrics: NewMetrics()}
+	if a.Log == nil {
+		a.Log = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	db, err := bundb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("BOOKBRIDGE_DATABASE_URL: %w", err)
+	}
+	a.DB = db
+	a.closers = append(a.closers, db.Close)
+	a.Store = staging.New(db, staging.WithClock(a.now), staging.WithLogger(a.Log))
+	a.Auth = auth.New(db, a.now)
+	if !opts.SkipMigrate {
+		if err := a.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if opts.StoreOnly {
+		ok = true
+		return a, nil
+	}
+	if a.Parser, err = phmail.NewParser(); err != nil {
+		return nil, err
+	}
+	if a.Rules, err = loadRules(cfg); err != nil {
+		return nil, err
+	}
+	a.Target = opts.Target
+	if a.Target == nil {
+		t, closeTarget, err := openTarget(ctx, cfg, a.Metrics, a.Log)
+		if err != nil {
+			return nil, err
+		}
+		a.Target = t
+		a.closers = append(a.closers, closeTarget)
+	}
+	qcfg := queue.Config{URL: cfg.DatabaseURL, Logger: a.Log.With("component", "river")}
+	if opts.Work {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &emailWorker{app: a})
+		river.AddWorker(workers, &loadWorker{app: a})
+		river.AddWorker(workers, &waitingWorker{app: a})
+		river.AddWorker(workers, &imapWorker{app: a})
+		qcfg.Workers = workers
+		qcfg.PeriodicJobs = a.periodicJobs()
+	}
+	if a.Queue, err = queue.New(ctx, db, qcfg); err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// Migrate brings every schema up to date: staging's, the server's own
+// tables and River's. Several processes may run it at once.
+func (a *App) Migrate(ctx context.Context) error {
+	if err := a.Store.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := auth.Migrate(ctx, a.DB); err != nil {
+		return err
+	}
+	if err := migrateInbox(ctx, a.DB); err != nil {
+		return err
+	}
+	return queue.Migrate(ctx, a.DB, a.Cfg.DatabaseURL)
+}
+
+// Start begins working jobs (when opened with Work).
+func (a *App) Start(ctx context.Context) error { return a.Queue.Start(ctx) }
+
+// Stop lets running jobs finish until ctx ends.
+func (a *App) Stop(ctx context.Context) error {
+	if a.Queue == nil {
+		return nil
+	}
+	return a.Queue.Stop(ctx)
+}
+
+// Close releases the database and the target.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Now returns the app's clock reading.
+func (a *App) Now() time.Time { return a.now() }

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"fmt"
+	"maps"
+	"os"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
+	"github.com/bookbridge/bookbridge/examples/mappings"
+	"github.com/bookbridge/bookbridge/mapping"
+)
+
+// loadRules compiles BOOKBRIDGE_RULES, or the embedded reference rules,
+// with BOOKBRIDGE_RULE_PARAMS. When the rules declare a time_zone param and
+// the parameters do not set it, BOOKBRIDGE_TIMEZONE fills it.
+func loadRules(cfg *config.Config) (*mapping.Rules, error) {
+	name, data := mappings.ReferenceName, mappings.Reference
+	if cfg.Rules != "" {
+		b, err := os.ReadFile(cfg.Rules)
+		if err != nil {
+			return nil, fmt.Errorf("BOOKBRIDGE_RULES: %w", err)
+		}
+		name, data = cfg.Rules, b
+	}
+	params := maps.Clone(cfg.RuleParams)
+	if params == nil {
+		params = map[string]string{}
+	}
+	rules, err := mapping.Compile(name, data, mapping.WithParams(params))
+	if err != nil {
+		return nil, fmt.Errorf("mapping rules (BOOKBRIDGE_RULES, BOOKBRIDGE_RULE_PARAMS): %w", err)
+	}
+	if _, set := params["time_zone"]; !set && cfg.TimeZone != "" {
+		for _, p := range rules.Params() {
+			if p.Name == "time_zone" {
+				params["time_zone"] = cfg.TimeZone
+				return mapping.Compile(name, data, mapping.WithParams(params))
+			}
+		}
+	}
+	return rules, nil
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/bookbridge/bookbridge/sfdc"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// IntakeAnswer is the body of a deal intake answer.
+type IntakeAnswer struct {
+	Outcome   staging.IntakeOutcome `json:"outcome"`
+	ID        string                `json:"id"`
+	Number    string                `json:"number"`
+	State     staging.State         `json:"state"`
+	Reason    string                `json:"reason,omitempty"`
+	RequestID string                `json:"request_id,omitempty"`
+}
+
+// readBody enforces the content type and the size limit; it has answered
+// when ok is false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType string) (body []byte, ok bool) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != wantType {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: "+wantType)
+		return nil, false
+	}
+	limit := s.app.Cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
+		return nil, false
+	}
+	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
+		return nil, false
+	case err != nil:
+		writeError(w, r, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
+	m := s.app.Metrics.Intake
+	body, ok := s.readBody(w, r, "application/json")
+	if !ok {
+		m.WithLabelValues("rejected").Inc()
+		return
+	}
+	d, err := sfdc.Decode[sfdc.Opportunity](body, sfdc.WithMaxBytes(s.app.Cfg.MaxBodyBytes))
+	if err != nil {
+		m.WithLabelValues("invalid").Inc()
+		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if err := sfdc.Validate(&d.Value); err != nil {
+		m.WithLabelValues("invalid").Inc()
+		var ve *sfdc.ValidationError
+		if errors.As(err, &ve) {
+			writeJSON(w, http.StatusUnprocessableEntity, ErrorBody{
+				Error: strconv.Itoa(len(ve.Problems)) + " validation problem(s): fix each and send the deal again",
+				Code:  "invalid", Problems: ve.Problems, RequestID: RequestID(r.Context()),
+			})
+			return
+		}
+		writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
+	key, _ := CallerKey(r.Context())
+	// The write completes even when the caller hangs up half-way: a sender
+	// that retries then gets "duplicate" instead of a half-written record.
+	res, err := s.app.Store.Intake(context.WithoutCancel(r.Context()), staging.PayloadFromOpportunity(d),
+		staging.Via("api"), staging.By(key.Name))
+	if err != nil {
+		m.WithLabelValues("error").Inc()
+		var ie *staging.InputError
+		if errors.As(err, &ie) {
+			writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error())
+			return
+		}
+		Logger(r.Context()).Error("intake failed", "err", err)
+		writeError(w, r, http.StatusServiceUnavailable, "internal", "the deal could not be stored; retry later")
+		return
+	}
+	m.WithLabelValues(string(res.Outcome)).Inc()
+	status := http.StatusOK
+	switch res.Outcome {
+	case staging.IntakeCreated, staging.IntakeMerged:
+		status = http.StatusCreated
+	case staging.IntakeStale:
+		status = http.StatusConflict
+	}
+	Logger(r.Context()).Info("deal staged", "outcome", res.Outcome, "record", res.Record.Number, "salesforce_id", d.Value.ID, "key", key.Name)
+	writeJSON(w, status, IntakeAnswer{Outcome: res.Outcome, ID: strconv.FormatInt(res.Record.ID, 10), Number: res.Record.Number,
+		State: res.Record.State, Reason: res.Reason, RequestID: RequestID(r.Context())})
+}
+
+func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
+	raw, ok := s.readBody(w, r, "message/rfc822")
+	if !ok {
+		s.app.Metrics.Emails.WithLabelValues("api", "rejected").Inc()
+		return
+	}
+	acc, err := s.app.AcceptEmail(r.Context(), raw, "api")
+	if err != nil {
+		Logger(r.Context()).Error("storing an email", "err", err)
+		writeError(w, r, http.StatusServiceUnavailable, "internal", "the email could not be stored; retry later")
+		return
+	}
+	status := http.StatusAccepted
+	if acc.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, acc)
+}

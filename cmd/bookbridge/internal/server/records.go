@@ -1,0 +1,220 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// RecordPage is the body of GET /api/v1/records.
+type RecordPage struct {
+	Records    []staging.Summary     `json:"records"`
+	Counts     map[staging.State]int `json:"counts"`
+	NextCursor string                `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f staging.Filter
+	for _, st := range q["state"] {
+		if !staging.State(st).Valid() {
+			writeError(w, r, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown state %q: use one of %v", st, staging.States()))
+			return
+		}
+		f.States = append(f.States, staging.State(st))
+	}
+	f.Text, f.After = q.Get("q"), q.Get("cursor")
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			writeError(w, r, http.StatusBadRequest, "bad_request", "limit must be a number from 1 to 200")
+			return
+		}
+		f.Limit = n
+	}
+	ctx := r.Context()
+	counts, err := s.app.Store.Counts(ctx)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if age := q.Get("waiting_longer_than"); age != "" {
+		d, err := time.ParseDuration(age)
+		if err != nil || d <= 0 {
+			writeError(w, r, http.StatusBadRequest, "bad_request", "waiting_longer_than must be a duration such as 24h")
+			return
+		}
+		recs, err := s.app.Store.Waiting(ctx, d)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, RecordPage{Records: recs, Counts: counts})
+		return
+	}
+	page, err := s.app.Store.List(ctx, f)
+	if err != nil {
+		var ie *staging.InputError
+		if errors.As(err, &ie) {
+			writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+		s.internal(w, r, err)
+		return
+	}
+	if page.Records == nil {
+		page.Records = []staging.Summary{}
+	}
+	writeJSON(w, http.StatusOK, RecordPage{Records: page.Records, Counts: counts, NextCursor: page.Next})
+}
+
+// RecordAnswer is the body of GET /api/v1/records/{id}.
+type RecordAnswer struct {
+	*staging.Record
+	Loadable      bool            `json:"loadable"`
+	NotLoadableBy string          `json:"not_loadable_because,omitempty"`
+	History       []staging.Event `json:"history"`
+}
+
+// record finds the record named by the {id} path value: an id or a number.
+func (s *Server) record(w http.ResponseWriter, r *http.Request) (*staging.Record, bool) {
+	rec, err := s.app.FindRecord(r.Context(), r.PathValue("id"))
+	if errors.Is(err, staging.ErrNotFound) {
+		writeError(w, r, http.StatusNotFound, "not_found", "no record "+r.PathValue("id"))
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return rec, true
+}
+
+func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.record(w, r)
+	if !ok {
+		return
+	}
+	hist, err := s.app.Store.History(r.Context(), rec.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	loadable, why := rec.Loadable()
+	writeJSON(w, http.StatusOK, RecordAnswer{Record: rec, Loadable: loadable, NotLoadableBy: why, History: hist})
+}
+
+func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.record(w, r)
+	if !ok {
+		return
+	}
+	attID, err := strconv.ParseInt(r.PathValue("attachment"), 10, 64)
+	if err != nil {
+		writeError(w, r, http.StatusNotFound, "not_found", "no attachment "+r.PathValue("attachment"))
+		return
+	}
+	att, data, err := s.app.Store.Attachment(r.Context(), rec.ID, attID)
+	if errors.Is(err, staging.ErrNotFound) {
+		writeError(w, r, http.StatusNotFound, "not_found", "record "+rec.Number+" has no attachment "+r.PathValue("attachment"))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	ServeAttachment(w, r, att, data)
+}
+
+// ServeAttachment writes a staged file. Only a usable PDF is shown in the
+// browser; anything else (a flagged PDF, other types) is offered as a
+// download, and nothing is sniffed or scripted.
+func ServeAttachment(w http.ResponseWriter, r *http.Request, att staging.Attachment, data []byte) {
+	h := w.Header()
+	inline := att.Usable && att.ContentType == "application/pdf" && r.URL.Query().Get("download") == ""
+	ct := att.ContentType
+	if !inline {
+		ct = "application/octet-stream"
+	}
+	disp := "attachment"
+	if inline {
+		disp = "inline"
+	}
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": att.FileName}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; object-src 'self'; plugin-types application/pdf")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("X-Attachment-SHA256", att.SHA256)
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(data)
+	}
+}
+
+// JobAccepted is the body of a load request that enqueued a job.
+type JobAccepted struct {
+	JobID  int64  `json:"job_id"`
+	Record string `json:"record"`
+}
+
+func (s *Server) loadRecord(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.record(w, r)
+	if !ok {
+		return
+	}
+	dry := strings.ToLower(r.URL.Query().Get("dry_run"))
+	if dry == "true" || dry == "1" {
+		p, err := s.app.Preview(r.Context(), rec)
+		if err != nil {
+			Logger(r.Context()).Warn("dry run failed", "record", rec.Number, "err", err)
+			writeError(w, r, http.StatusBadGateway, "target", "the dry run failed: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+		return
+	}
+	key, _ := CallerKey(r.Context())
+	jobID, err := s.app.EnqueueLoad(r.Context(), rec.ID, "key:"+key.Name)
+	var te *staging.TransitionError
+	if errors.As(err, &te) {
+		writeError(w, r, http.StatusConflict, "not_loadable", te.Error())
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, JobAccepted{JobID: jobID, Record: rec.Number})
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, r, http.StatusNotFound, "not_found", "no job "+r.PathValue("id"))
+		return
+	}
+	job, err := s.app.Job(r.Context(), id)
+	if errors.Is(err, queue.ErrNoJob) {
+		writeError(w, r, http.StatusNotFound, "not_found", err.Error())
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	Logger(r.Context()).Error("request failed", "err", err)
+	writeError(w, r, http.StatusInternalServerError, "internal", "internal error; the request id identifies it in the server log")
+}

@@ -1,0 +1,70 @@
+// Package server is the reference server's HTTP API: deal and email intake,
+// records, loads, jobs, health, metrics and the OpenAPI document. It maps
+// the packages' errors onto HTTP answers; everything else is in app.
+package server
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Server serves the API of one App.
+type Server struct {
+	app *app.App
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API server; Handler adds the request id, logging and
+// panic recovery around it. Extra routes (the console) are added with Handle.
+func New(a *app.App) *Server {
+	s := &Server{app: a, log: a.Log, mux: http.NewServeMux()}
+	api := func(role auth.Role, h http.HandlerFunc) http.Handler {
+		return s.allowlist(s.requireKey(role, h))
+	}
+	s.mux.Handle("POST /api/v1/deals", api(auth.RoleIntake, s.postDeal))
+	s.mux.Handle("POST /api/v1/emails", api(auth.RoleIntake, s.postEmail))
+	s.mux.Handle("GET /api/v1/records", api(auth.RoleOperator, s.listRecords))
+	s.mux.Handle("GET /api/v1/records/{id}", api(auth.RoleOperator, s.getRecord))
+	s.mux.Handle("GET /api/v1/records/{id}/attachments/{attachment}", api(auth.RoleOperator, s.getAttachment))
+	s.mux.Handle("POST /api/v1/records/{id}/load", api(auth.RoleOperator, s.loadRecord))
+	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, s.getJob))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		w.Write(openAPI)
+	})
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "not_found", "no such API endpoint: see /api/openapi.yaml")
+	})
+	return s
+}
+
+// Handle adds a route (the console's pages).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the whole HTTP handler.
+func (s *Server) Handler() http.Handler { return observe(s.log, s.mux) }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if err := s.app.DB.PingContext(r.Context()); err != nil {
+		writeError(w, r, http.StatusServiceUnavailable, "not_ready", "the database does not answer: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
+}
