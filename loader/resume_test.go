@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/bookbridge/bookbridge/loader"
@@ -110,6 +111,51 @@ func TestResumeSkipsWhatTheJournalHolds(t *testing.T) {
 	}
 	if got, want := res.Calls.Writes(), 14-counting.writes; got != want {
 		t.Errorf("resume made %d writes, want %d: %+v", got, want, res.Calls)
+	}
+	if canonical(tg) != canonical(clean) {
+		t.Error("tables differ from an uninterrupted load")
+	}
+}
+
+// cancelAfter cancels the load's context once n writes have completed.
+type cancelAfter struct {
+	loader.Target
+	n      int
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *cancelAfter) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+	rec, err := c.Target.Insert(ctx, table, fields)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writes++; c.writes == c.n {
+		c.cancel()
+	}
+	return rec, err
+}
+
+func TestCancelledLoadResumes(t *testing.T) {
+	plan := loadertest.ReferencePlan(10)
+	clean := newTarget(t)
+	apply(t, clean, plan, loader.Journal{}, loader.Options{})
+	tg := newTarget(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &store{}
+	opts := loader.Options{Attachments: loadertest.ReferenceFiles(), OnWrite: st.onWrite}
+	res, err := loader.Apply(ctx, plan, &cancelAfter{Target: tg, n: 3, cancel: cancel}, loader.Journal{}, opts)
+	if !errors.Is(err, context.Canceled) || res.Status != loader.StatusFailed {
+		t.Fatalf("err %v status %s", err, res.Status)
+	}
+	// The write that completed as the context went away was still saved.
+	if len(st.journal().Writes) < 3 {
+		t.Errorf("saved journal has %d writes, want at least 3", len(st.journal().Writes))
+	}
+	res, err = loader.Apply(context.Background(), plan, tg, st.journal(), opts)
+	if err != nil || res.Status != loader.StatusLoaded {
+		t.Fatalf("resume: %v %s", err, res.Summary())
 	}
 	if canonical(tg) != canonical(clean) {
 		t.Error("tables differ from an uninterrupted load")

@@ -48,6 +48,7 @@ func (r *run) runGroup(ctx context.Context, unit []*stepState) {
 			need = append(need, s)
 		} else {
 			settled = append(settled, s)
+			s.markReady()
 		}
 	}
 	// Items with the same match share one record: the last one writes it,
@@ -66,12 +67,10 @@ func (r *run) runGroup(ctx context.Context, unit []*stepState) {
 		}
 	}
 	need = slices.DeleteFunc(need, func(s *stepState) bool { return s.res.Outcome != "" })
-	if stop, _ := r.isStopped(); stop {
+	if stop, why := r.isStopped(); stop {
 		for _, s := range need {
-			if s.res.Outcome == "" {
-				s.res.Outcome = Skipped
-				_, s.res.Reason = r.isStopped()
-			}
+			s.res.Outcome = Skipped
+			s.res.Reason = "not run: " + why
 		}
 		need = nil
 	}
@@ -90,7 +89,6 @@ func (r *run) runGroup(ctx context.Context, unit []*stepState) {
 	}
 	var wg sync.WaitGroup
 	for _, s := range settled {
-		s.markReady()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
