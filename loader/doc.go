@@ -28,7 +28,12 @@
 //     skip the step and the steps that reference it.
 //
 // A step whose require condition failed at planning (Step.Failed) raises
-// its exception instead. Attachments go onto the record unless a file with
+// its exception instead. Items of one foreach step whose matches resolve
+// to the same values share one record: the last item writes it and the
+// earlier ones are reported as superseded (StepResult.SupersededBy), so
+// the record is written once and a re-run finds it unchanged. When an
+// exception stops the load, steps not yet started are skipped; calls under
+// way finish. After an error no further write is sent. Attachments go onto the record unless a file with
 // the same name and SHA-256 is already there; their bytes come from an
 // [AttachmentSource] and are checked against the plan's SHA-256 first.
 //
