@@ -138,3 +138,16 @@ func TestMessagesNameExpectation(t *testing.T) {
 		}
 	}
 }
+
+// Every example named deal-*.json is a valid deal.
+func TestDealExamplesAreValid(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(payloadDir, "deal-*.json"))
+	if len(files) < 2 {
+		t.Fatalf("want at least 2 deal examples, found %d", len(files))
+	}
+	for _, f := range files {
+		if problems := decodeValidate(t, readPayload(t, filepath.Base(f))); len(problems) != 0 {
+			t.Errorf("%s: %v", f, problems)
+		}
+	}
+}

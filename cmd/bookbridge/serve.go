@@ -6,7 +6,11 @@ import (
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 )
+
+// mountConsole adds the web console's routes to the server (serve and demo).
+var mountConsole func(*server.Server, *app.App)
 
 func init() {
 	register("serve", "run the server: intake API, email channels, load jobs", cmdServe)
@@ -32,7 +36,7 @@ func cmdServe(ctx context.Context, c *cli) error {
 		return err
 	}
 	log := newLogger(cfg, c.stderr)
-	p, err := startProcess(ctx, cfg, app.Options{Logger: log, Work: true}, nil)
+	p, err := startProcess(ctx, cfg, app.Options{Logger: log, Work: true}, mountConsole)
 	if err != nil {
 		return usageError("%v", err)
 	}
