@@ -50,7 +50,7 @@ func SanitizeFileName(name, fallback string) string {
 		for !utf8.ValidString(base) {
 			base = base[:len(base)-1]
 		}
-		name = base + ext
+		name = strings.TrimRight(base, ". ") + ext
 	}
 	return name
 }
@@ -169,8 +169,14 @@ func (p *Parser) uniqueName(name string, used map[string]int) string {
 		return name
 	}
 	ext := path.Ext(name)
+	base := strings.TrimSuffix(name, ext)
 	for n := used[key]; ; n++ {
-		cand := fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(name, ext), n, ext)
+		suffix := fmt.Sprintf(" (%d)%s", n, ext)
+		b := base
+		for len(b)+len(suffix) > maxFileNameBytes || !utf8.ValidString(b) {
+			b = b[:len(b)-1]
+		}
+		cand := strings.TrimRight(b, ". ") + suffix
 		if used[strings.ToLower(cand)] == 0 {
 			used[strings.ToLower(cand)] = 1
 			return cand

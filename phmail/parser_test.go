@@ -209,6 +209,7 @@ func TestSanitizeFileName(t *testing.T) {
 		{"\u202eevil\u202dfdp.exe", "_evil_fdp.exe"},
 		{"", "fallback"},
 		{strings.Repeat("ä", 200) + ".pdf", strings.Repeat("ä", 88) + ".pdf"},
+		{strings.Repeat("0", 179) + " x", strings.Repeat("0", 179)},
 	}
 	for _, c := range cases {
 		if got := phmail.SanitizeFileName(c.in, "fallback"); got != c.want {
