@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
+	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
+)
+
+type apiError struct {
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+	Problems  []struct {
+		Path, Rule, Message string
+	} `json:"problems"`
+}
+
+// TestDealAnswers checks every documented answer of POST /api/v1/deals.
+func TestDealAnswers(t *testing.T) {
+	e := startTestServer(t, dbtest.SQLiteURL(t), map[string]string{"BOOKBRIDGE_MAX_BODY_BYTES": "100000"})
+	payload := must(os.ReadFile(examplePayload))
+	invalid := must(os.ReadFile("../../examples/payloads/invalid-many-problems.json"))
+	newer := bytes.Replace(payload, []byte(`"LastModifiedDate": "2026-11-27T10:00:00.000+0000"`), []byte(`"LastModifiedDate": "2026-11-28T10:00:00.000+0000"`), 1)
+	adminKey := must(e.p.App.Auth.CreateKey(context.Background(), "root", auth.RoleAdmin))
+	cases := []struct {
+		name   string
+		key    string
+		ctype  string
+		body   []byte
+		status int
+		code   string
+	}{
+		{"no key", "", "application/json", payload, 401, "unauthorized"},
+		{"wrong key", "bbk_wrong", "application/json", payload, 401, "unauthorized"},
+		{"wrong type", e.intake, "text/plain", payload, 415, "unsupported_media_type"},
+		{"no type", e.intake, "", payload, 415, "unsupported_media_type"},
+		{"too large", e.intake, "application/json", bytes.Repeat([]byte(" "), 100001), 413, "too_large"},
+		{"not json", e.intake, "application/json", []byte(`{"Id": `), 400, "bad_request"},
+		{"duplicate keys", e.intake, "application/json", []byte(`{"Id":"a","Id":"b"}`), 400, "bad_request"},
+		{"not an object", e.intake, "application/json", []byte(`[1]`), 400, "bad_request"},
+		{"invalid utf-8", e.intake, "application/json", []byte("{\"Name\":\"\xff\"}"), 400, "bad_request"},
+		{"invalid deal", e.intake, "application/json", invalid, 422, "invalid"},
+		{"created", e.intake, "application/json; charset=utf-8", newer, 201, ""},
+		{"duplicate", e.intake, "application/json", newer, 200, ""},
+		{"stale", e.intake, "application/json", payload, 409, ""},
+		{"admin key may post", adminKey, "application/json", newer, 200, ""},
+	}
+	for _, c := range cases {
+		var body apiError
+		status := e.do("POST", "/api/v1/deals", c.key, c.ctype, c.body, &body)
+		if status != c.status || body.Code != c.code {
+			t.Errorf("%s: %d %q, want %d %q (%s)", c.name, status, body.Code, c.status, c.code, body.Error)
+		}
+		if c.code != "" && (body.Error == "" || body.RequestID == "") {
+			t.Errorf("%s: error body lacks a message or request id: %+v", c.name, body)
+		}
+		if c.code == "invalid" && len(body.Problems) != 4 {
+			t.Errorf("%s: want the 4 problems, got %+v", c.name, body.Problems)
+		}
+	}
+	// An intake key cannot read; an operator key can.
+	var page struct{ Records []any }
+	if status := e.do("GET", "/api/v1/records", e.intake, "", nil, &apiError{}); status != 403 {
+		t.Errorf("intake key reading records: %d", status)
+	}
+	if status := e.do("GET", "/api/v1/records", e.operator, "", nil, &page); status != 200 || len(page.Records) != 1 {
+		t.Errorf("operator listing: %d %+v", status, page)
+	}
+	if status := e.do("GET", "/api/v1/records/BB9999999", e.operator, "", nil, &apiError{}); status != 404 {
+		t.Errorf("unknown record: %d", status)
+	}
+	// The metrics count the outcomes.
+	resp := must(http.Get(e.base + "/metrics"))
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`bookbridge_intake_total{outcome="created"} 1`, `bookbridge_intake_total{outcome="invalid"} 5`,
+		`bookbridge_intake_total{outcome="stale"} 1`, `bookbridge_intake_total{outcome="duplicate"} 2`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.yaml"} {
+		resp := must(http.Get(e.base + path))
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestAllowlistThroughTrustedProxy: the caller's address comes from
+// X-Forwarded-For only when the connection is from a trusted proxy.
+func TestAllowlistThroughTrustedProxy(t *testing.T) {
+	e := startTestServer(t, dbtest.SQLiteURL(t), map[string]string{
+		"BOOKBRIDGE_ALLOWED_IPS": "10.0.0.0/8", "BOOKBRIDGE_TRUSTED_PROXIES": "127.0.0.1",
+	})
+	payload := must(os.ReadFile(examplePayload))
+	post := func(xff string) int {
+		req := must(http.NewRequest("POST", e.base+"/api/v1/deals", bytes.NewReader(payload)))
+		req.Header.Set("X-API-Key", e.intake)
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp := must(http.DefaultClient.Do(req))
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(""); got != 403 {
+		t.Errorf("the proxy itself is not allowed: %d", got)
+	}
+	if got := post("192.0.2.9"); got != 403 {
+		t.Errorf("client outside the allowlist: %d", got)
+	}
+	if got := post("10.9.8.7, 192.0.2.9"); got != 403 {
+		t.Errorf("an allowed address forged before the real one: %d", got)
+	}
+	if got := post("10.1.2.3"); got != 201 {
+		t.Errorf("allowed client through the proxy: %d", got)
+	}
+}
+
+// TestIntakeSurvivesDisconnect: a request whose client is gone (its context
+// cancelled) still completes the write it began.
+func TestIntakeSurvivesDisconnect(t *testing.T) {
+	e := startTestServer(t, dbtest.SQLiteURL(t), nil)
+	h := server.New(e.p.App).Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	// The client goes away right after its last byte is read.
+	body := &cancelAtEOF{r: bytes.NewReader(must(os.ReadFile(examplePayload))), cancel: cancel}
+	req := httptest.NewRequest("POST", "/api/v1/deals", body).WithContext(ctx)
+	req.Header.Set("X-API-Key", e.intake)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if ctx.Err() == nil {
+		t.Fatal("the request context was not cancelled during the request")
+	}
+	if rec.Code != 201 {
+		t.Fatalf("intake with a cancelled context: %d %s", rec.Code, rec.Body.String())
+	}
+	page, err := e.p.App.Store.List(context.Background(), stagingFilterAll())
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("records after a disconnect: %v %d", err, len(page.Records))
+	}
+}
+
+func stagingFilterAll() staging.Filter { return staging.Filter{} }
+
+// cancelAtEOF cancels a context when its reader is exhausted.
+type cancelAtEOF struct {
+	r      io.Reader
+	cancel func()
+}
+
+func (c *cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.cancel()
+	}
+	return n, err
+}
