@@ -60,13 +60,14 @@ func checkPDF(data []byte, timeout time.Duration) ([]string, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan result, 1)
+	inspect := pdfInspector
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				done <- result{[]string{fmt.Sprintf("PDF check failed: pdfcpu stopped on this file (%v)", r)}, false}
 			}
 		}()
-		w, ok := pdfInspector(ctx, data)
+		w, ok := inspect(ctx, data)
 		done <- result{w, ok}
 	}()
 	select {
