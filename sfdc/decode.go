@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // DefaultMaxBytes is the default size limit of a payload: 6 MiB, the
@@ -128,105 +131,71 @@ func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
 	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, nil
 }
 
-// checkStructure walks the token stream once: one object at the top, no
-// duplicate keys, nothing after it. It returns the canonical form used for
-// the content hash.
+// checkStructure reads data once with jsontext, which rejects duplicate
+// object member names and invalid UTF-8, checks that it is exactly one
+// object, and returns the canonical form used for the content hash: object
+// members sorted, insignificant whitespace removed, numbers as written.
 func checkStructure(data []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	switch k := dec.PeekKind(); k {
+	case '{':
+	case 0:
+		_, err := dec.ReadToken()
+		return nil, syntaxError(err, dec.InputOffset())
+	default:
+		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
+			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
+	}
+	val, err := dec.ReadValue()
 	if err != nil {
 		return nil, syntaxError(err, dec.InputOffset())
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
-			Detail: fmt.Sprintf("the body must be one deal object {...}, got %s", describeToken(tok))}
-	}
-	root, err := readObject(dec, "")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	canon := val.Clone() // val is valid only until the next read
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, &DecodeError{Err: ErrTrailingData, Offset: dec.InputOffset(),
 			Detail: "send exactly one JSON object per request"}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(root); err != nil {
-		return nil, fmt.Errorf("sfdc: canonical form: %w", err)
+	if err := canon.Canonicalize(jsontext.CanonicalizeRawInts(false), jsontext.CanonicalizeRawFloats(false)); err != nil {
+		return nil, syntaxError(err, -1)
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return canon, nil
 }
 
-// readObject reads the members of an object whose '{' was just read.
-func readObject(dec *json.Decoder, path string) (map[string]any, error) {
-	obj := map[string]any{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxError(err, dec.InputOffset())
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, syntaxError(fmt.Errorf("object key expected"), dec.InputOffset())
-		}
-		childPath := path + "/" + escapePointer(key)
-		if _, dup := obj[key]; dup {
-			return nil, &DecodeError{Err: ErrDuplicateKey, Offset: dec.InputOffset(), Path: childPath,
-				Detail: fmt.Sprintf("the key %q appears more than once in the same object; send it once", key)}
-		}
-		v, err := readValue(dec, childPath)
-		if err != nil {
-			return nil, err
-		}
-		obj[key] = v
+func describeKind(k jsontext.Kind) string {
+	switch k {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
 	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return nil, syntaxError(err, dec.InputOffset())
-	}
-	return obj, nil
-}
-
-func readValue(dec *json.Decoder, path string) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntaxError(err, dec.InputOffset())
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return readObject(dec, path)
-		case '[':
-			arr := []any{}
-			for i := 0; dec.More(); i++ {
-				v, err := readValue(dec, fmt.Sprintf("%s/%d", path, i))
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, syntaxError(err, dec.InputOffset())
-			}
-			return arr, nil
-		}
-		return nil, syntaxError(fmt.Errorf("unexpected %q", rune(t)), dec.InputOffset())
-	default:
-		return t, nil
-	}
+	return k.String()
 }
 
 func syntaxError(err error, off int64) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &DecodeError{Err: ErrInvalidJSON, Offset: off, Detail: "the body ends before the JSON object is complete"}
-	}
-	var se *json.SyntaxError
+	var se *jsontext.SyntacticError
+	path := ""
 	if errors.As(err, &se) {
-		off = se.Offset
+		off, path = se.ByteOffset, string(se.JSONPointer)
 	}
-	return &DecodeError{Err: ErrInvalidJSON, Offset: off, Detail: err.Error()}
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		name := path[strings.LastIndexByte(path, '/')+1:]
+		return &DecodeError{Err: ErrDuplicateKey, Offset: off, Path: path,
+			Detail: fmt.Sprintf("the key %q appears more than once in the same object; send it once", name)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &DecodeError{Err: ErrInvalidJSON, Offset: off, Path: path, Detail: "the body ends before the JSON object is complete"}
+	}
+	detail := err.Error()
+	if se != nil && se.Err != nil {
+		detail = se.Err.Error()
+	}
+	return &DecodeError{Err: ErrInvalidJSON, Offset: off, Path: path, Detail: detail}
 }
 
 func shapeError(err error) error {
@@ -255,23 +224,4 @@ func jsonKind(goKind string) string {
 	default:
 		return "a number"
 	}
-}
-
-func describeToken(tok any) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '[' {
-			return "an array"
-		}
-		return string(t)
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return fmt.Sprint(tok)
 }

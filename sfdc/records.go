@@ -1,10 +1,5 @@
 package sfdc
 
-import (
-	"bytes"
-	"encoding/json"
-)
-
 // Attributes is the "attributes" object Salesforce puts on every record.
 type Attributes struct {
 	Type string `json:"type,omitempty"`
@@ -13,7 +8,8 @@ type Attributes struct {
 
 // Records is a child relationship in Salesforce's query-result shape:
 // {"totalSize": N, "done": true, "records": [...]}. Salesforce may send an
-// empty relationship as null; it decodes as an empty list.
+// empty relationship as null; it decodes as an empty list (encoding/json
+// leaves a struct untouched for null).
 type Records[T any] struct {
 	TotalSize int  `json:"totalSize"`
 	Done      bool `json:"done"`
@@ -28,20 +24,6 @@ func NewRecords[T any](items ...T) Records[T] {
 // Len returns the number of records present.
 func (r Records[T]) Len() int { return len(r.Records) }
 
-// UnmarshalJSON reads the query-result shape, or null as an empty list.
-func (r *Records[T]) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, jsonNull) {
-		*r = Records[T]{}
-		return nil
-	}
-	type plain Records[T]
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*r = Records[T](p)
-	return nil
-}
 
 // lenner is met by every Records[T]; the has_records rule uses it.
 type lenner interface{ Len() int }

@@ -168,9 +168,14 @@ func fieldToPointer(field string) string {
 	return strings.Join(parts, "/")
 }
 
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // escapePointer escapes one JSON Pointer reference token (RFC 6901).
 func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return pointerEscaper.Replace(s)
 }
 
 // RuleMessages describes each rule bookbridge registers on top of
