@@ -24,6 +24,5 @@ func NewRecords[T any](items ...T) Records[T] {
 // Len returns the number of records present.
 func (r Records[T]) Len() int { return len(r.Records) }
 
-
 // lenner is met by every Records[T]; the has_records rule uses it.
 type lenner interface{ Len() int }
