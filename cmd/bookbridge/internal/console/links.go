@@ -1,0 +1,45 @@
+package console
+
+import (
+	"net/url"
+	"strings"
+)
+
+// targetLink returns the address of a loaded record in the target's own
+// user interface, or "" when there is none: ServiceNow records open with
+// nav_to.do; the SQL target has no pages (the console shows table and id).
+func (c *Console) targetLink(table, id string) string {
+	if c.app.Cfg.Target != "servicenow" {
+		return ""
+	}
+	return serviceNowLink(c.app.Cfg.ServiceNowURL, table, id)
+}
+
+// serviceNowLink is base/nav_to.do?uri=<table>.do?sys_id=<id>, with the
+// inner address query-escaped. Only http(s) bases and plain table names
+// and ids give a link.
+func serviceNowLink(base, table, id string) string {
+	if table == "" || id == "" || !plainName(table) || !plainName(id) {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(base), "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	u.Path += "/nav_to.do"
+	u.RawQuery = "uri=" + url.QueryEscape(table+".do?sys_id="+id)
+	u.Fragment = ""
+	return u.String()
+}
+
+// plainName accepts ServiceNow table names and sys_ids: letters, digits,
+// underscores and hyphens.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}

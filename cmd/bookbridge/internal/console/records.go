@@ -1,0 +1,214 @@
+package console
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// defaultPageSize is the number of records a list page shows.
+const defaultPageSize = 50
+
+type stateCount struct {
+	State  staging.State
+	Count  int
+	Active bool
+}
+
+type listRow struct {
+	staging.Summary
+	Late bool
+	Age  string
+}
+
+type recordsView struct {
+	Query     string
+	State     string
+	LateOnly  bool
+	Counts    []stateCount
+	Total     int
+	Late      int
+	LateAfter string
+	Rows      []listRow
+	NextURL   string
+	FirstURL  string
+}
+
+func (c *Console) records(w http.ResponseWriter, r *http.Request, u *user) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	v := recordsView{Query: strings.TrimSpace(q.Get("q")), State: q.Get("state"), LateOnly: q.Get("waiting") == "late",
+		LateAfter: formatAge(c.app.Cfg.WaitingAlert)}
+	f := staging.Filter{Text: v.Query, After: q.Get("cursor"), Limit: defaultPageSize}
+	if v.State != "" {
+		if !staging.State(v.State).Valid() {
+			c.fail(w, r, u, http.StatusBadRequest, "There is no state "+strconv.Quote(v.State)+". Pick one from the list.")
+			return
+		}
+		f.States = []staging.State{staging.State(v.State)}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			c.fail(w, r, u, http.StatusBadRequest, "The page size (limit) must be a number from 1 to 200.")
+			return
+		}
+		f.Limit = n
+	}
+	counts, err := c.app.Store.Counts(ctx)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	for _, s := range staging.States() {
+		v.Counts = append(v.Counts, stateCount{State: s, Count: counts[s], Active: string(s) == v.State})
+		v.Total += counts[s]
+	}
+	waiting, err := c.app.Store.Waiting(ctx, c.app.Cfg.WaitingAlert)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	v.Late = len(waiting)
+	var rows []staging.Summary
+	if v.LateOnly {
+		rows = waiting
+	} else {
+		page, err := c.app.Store.List(ctx, f)
+		var ie *staging.InputError
+		if errors.As(err, &ie) {
+			c.fail(w, r, u, http.StatusBadRequest, "The list cannot be shown: "+err.Error())
+			return
+		}
+		if err != nil {
+			c.internal(w, r, u, err)
+			return
+		}
+		rows = page.Records
+		if page.Next != "" {
+			v.NextURL = listURL(v.Query, v.State, q.Get("limit"), page.Next)
+		}
+		if f.After != "" {
+			v.FirstURL = listURL(v.Query, v.State, q.Get("limit"), "")
+		}
+	}
+	for _, s := range rows {
+		row := listRow{Summary: s, Late: c.isLate(s)}
+		if row.Late {
+			row.Age = c.ago(s.StateSince)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	c.render(w, r, u, http.StatusOK, "records", "records", v)
+}
+
+// isLate reports whether a record has waited for its other half longer
+// than BOOKBRIDGE_WAITING_ALERT (the rule of staging's Store.Waiting).
+func (c *Console) isLate(s staging.Summary) bool {
+	if s.State != staging.StateReceived && s.State != staging.StateWaitingForPayload {
+		return false
+	}
+	return !s.StateSince.After(c.app.Now().Add(-c.app.Cfg.WaitingAlert))
+}
+
+// listURL is the address of a list page with the same filter.
+func listURL(text, state, limit, cursor string) string {
+	q := url.Values{}
+	if text != "" {
+		q.Set("q", text)
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if limit != "" {
+		q.Set("limit", limit)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if len(q) == 0 {
+		return "/records"
+	}
+	return "/records?" + q.Encode()
+}
+
+// findRecord reads the record of the {id} path value (an id or a number);
+// it has answered when ok is false.
+func (c *Console) findRecord(w http.ResponseWriter, r *http.Request, u *user) (*staging.Record, bool) {
+	ref := r.PathValue("id")
+	rec, err := c.app.FindRecord(r.Context(), ref)
+	if errors.Is(err, staging.ErrNotFound) {
+		c.fail(w, r, u, http.StatusNotFound, "There is no record "+strconv.Quote(ref)+". Search for it on the records page.")
+		return nil, false
+	}
+	if err != nil {
+		c.internal(w, r, u, err)
+		return nil, false
+	}
+	return rec, true
+}
+
+func (c *Console) record(w http.ResponseWriter, r *http.Request, u *user) {
+	rec, ok := c.findRecord(w, r, u)
+	if !ok {
+		return
+	}
+	hist, err := c.app.Store.History(r.Context(), rec.ID)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	c.render(w, r, u, http.StatusOK, "record", "records", c.recordView(rec, hist))
+}
+
+func (c *Console) attachment(w http.ResponseWriter, r *http.Request, u *user) {
+	rec, ok := c.findRecord(w, r, u)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("att"), 10, 64)
+	if err != nil {
+		c.fail(w, r, u, http.StatusNotFound, "Record "+rec.Number+" has no attachment "+strconv.Quote(r.PathValue("att"))+".")
+		return
+	}
+	att, data, err := c.app.Store.Attachment(r.Context(), rec.ID, id)
+	if errors.Is(err, staging.ErrNotFound) {
+		c.fail(w, r, u, http.StatusNotFound, "Record "+rec.Number+" has no attachment "+strconv.Quote(r.PathValue("att"))+".")
+		return
+	}
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	// The file sets its own policy (sandboxed, PDF viewer allowed).
+	w.Header().Del("X-Frame-Options")
+	server.ServeAttachment(w, r, att, data)
+}
+
+func (c *Console) rawEmail(w http.ResponseWriter, r *http.Request, u *user) {
+	rec, ok := c.findRecord(w, r, u)
+	if !ok {
+		return
+	}
+	if rec.PH == nil {
+		c.fail(w, r, u, http.StatusNotFound, "Record "+rec.Number+" has no Provisioning Hub email yet.")
+		return
+	}
+	raw, err := c.app.Store.RawEmail(r.Context(), rec.PH.EmailID)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rec.Number + "-ph-email.eml"}))
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(raw)
+}

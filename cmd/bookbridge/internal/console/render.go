@@ -1,0 +1,143 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pageNames are the templates/NAME.html pages; each is parsed with the
+// layout and the partials.
+var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "users", "keys", "error"}
+
+// pageData is what every page template gets: the layout's fields and the
+// page's own Data.
+type pageData struct {
+	Title      string
+	Nav        string
+	User       *user
+	CSRF       string
+	Flash      string
+	Exceptions int
+	Data       any
+}
+
+// templates parses the pages once per console; the functions close over
+// the console for its time zone and target.
+func (c *Console) templates() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"when":       c.when,
+		"isoTime":    isoTime,
+		"ago":        c.ago,
+		"stateLabel": stateLabel,
+		"money":      FormatMoney,
+		"size":       formatSize,
+		"join":       strings.Join,
+		"targetLink": c.targetLink,
+		"add":        func(a, b int) int { return a + b },
+	}
+	out := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles,
+			"templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
+	}
+	return out
+}
+
+// render writes page name with data; nav names the menu entry to mark.
+// The page is rendered into a buffer first, so a template error gives a
+// clean 500 instead of half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, nav string, data any) {
+	pd := pageData{Nav: nav, User: u, Flash: c.takeFlash(w, r), Data: data}
+	if u != nil {
+		pd.CSRF = u.CSRF
+		if counts, err := c.app.Store.Counts(r.Context()); err == nil {
+			pd.Exceptions = counts[staging.StateNeedsReview] + counts[staging.StateLoadFailed]
+		}
+	}
+	var buf bytes.Buffer
+	if err := c.pages[name].Execute(&buf, pd); err != nil {
+		server.Logger(r.Context()).Error("rendering a console page", "page", name, "err", err)
+		http.Error(w, "internal error; the request id identifies it in the server log", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type errorView struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// fail renders the error page with a message that says what to do.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, u *user, status int, msg string) {
+	c.render(w, r, u, status, "error", "", errorView{Status: status, Heading: http.StatusText(status), Message: msg})
+}
+
+// internal logs err and renders a 500 page.
+func (c *Console) internal(w http.ResponseWriter, r *http.Request, u *user, err error) {
+	server.Logger(r.Context()).Error("console request failed", "err", err)
+	c.fail(w, r, u, http.StatusInternalServerError, "Something went wrong on the server. The request id "+server.RequestID(r.Context())+" identifies it in the log.")
+}
+
+// when formats a time for people, in the configured time zone.
+func (c *Console) when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(c.app.Cfg.Location()).Format("2006-01-02 15:04 MST")
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ago says how long ago t was, by the app's clock.
+func (c *Console) ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatAge(c.app.Now().Sub(t))
+}
+
+// formatAge writes a duration the way people say it: 3d 4h, 5h 12m, 40m.
+func formatAge(d time.Duration) string {
+	if d < time.Minute {
+		return "just now"
+	}
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm", hours, mins)
+	}
+	return fmt.Sprintf("%dm", mins)
+}
+
+func stateLabel(s staging.State) string { return strings.ReplaceAll(string(s), "_", " ") }
+
+// formatSize writes a byte count in binary units.
+func formatSize(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
