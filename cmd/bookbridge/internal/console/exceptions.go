@@ -150,7 +150,11 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	server.Logger(ctx).Info("console review resolved", "record", rec.Number, "action", r.PostForm.Get("action"), "user", u.Name)
 	c.setFlash(w, r, done)
-	http.Redirect(w, r, safeNext(r.PostForm.Get("back")), http.StatusSeeOther)
+	back := "/records/" + rec.Number
+	if b := r.PostForm.Get("back"); b != "" {
+		back = safeNext(b)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 func targetNumber(res staging.ReviewResult) string {
