@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -59,9 +59,9 @@ type Decoded[T any] struct {
 	Value T
 	// Raw is the body exactly as received, unknown fields included.
 	Raw []byte
-	// Hash is the hex SHA-256 of the body's canonical form (object keys
-	// sorted, insignificant whitespace removed, numbers as written), so the
-	// same document formatted differently has the same hash.
+	// Hash is the hex SHA-256 of Raw. Salesforce serializes a record the
+	// same way every time, so a redelivery has the same hash; a document
+	// reformatted on the way is a different delivery of the same version.
 	Hash string
 }
 
@@ -119,46 +119,61 @@ func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
 		}
 		return nil, &DecodeError{Err: ErrInvalidUTF8, Offset: off, Detail: "encode the body as UTF-8"}
 	}
-	canon, err := checkStructure(data)
-	if err != nil {
-		return nil, err
-	}
+	// One strict pass fills v: json v2 rejects duplicate member names,
+	// invalid UTF-8 and trailing data, and matches names exactly.
 	var v T
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := jsonv2.Unmarshal(data, &v); err != nil {
+		// Rare: classify it with the structural check, which names the
+		// condition and its place.
+		if serr := checkStructure(data); serr != nil {
+			return nil, serr
+		}
 		return nil, shapeError(err)
 	}
-	sum := sha256.Sum256(canon)
+	if k := firstKind(data); k != '{' {
+		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
+			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
+	}
+	sum := sha256.Sum256(data)
 	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, nil
 }
 
-// checkStructure reads data once with jsontext, which rejects duplicate
-// object member names and invalid UTF-8, checks that it is exactly one
-// object, and returns the canonical form used for the content hash: object
-// members sorted, insignificant whitespace removed, numbers as written.
-func checkStructure(data []byte) ([]byte, error) {
+// firstKind returns the kind of the first JSON token in data.
+func firstKind(data []byte) jsontext.Kind {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			return '0'
+		}
+		return jsontext.Kind(c)
+	}
+	return 0
+}
+
+// checkStructure reads data with jsontext, which rejects duplicate object
+// member names and invalid UTF-8, and checks that it is exactly one object.
+// Decode calls it to say precisely why a body could not be read.
+func checkStructure(data []byte) error {
 	dec := jsontext.NewDecoder(bytes.NewReader(data))
 	switch k := dec.PeekKind(); k {
 	case '{':
 	case 0:
 		_, err := dec.ReadToken()
-		return nil, syntaxError(err, dec.InputOffset())
+		return syntaxError(err, dec.InputOffset())
 	default:
-		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
+		return &DecodeError{Err: ErrNotObject, Offset: 0,
 			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
 	}
-	val, err := dec.ReadValue()
-	if err != nil {
-		return nil, syntaxError(err, dec.InputOffset())
+	if _, err := dec.ReadValue(); err != nil {
+		return syntaxError(err, dec.InputOffset())
 	}
-	canon := val.Clone() // val is valid only until the next read
 	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, &DecodeError{Err: ErrTrailingData, Offset: dec.InputOffset(),
+		return &DecodeError{Err: ErrTrailingData, Offset: dec.InputOffset(),
 			Detail: "send exactly one JSON object per request"}
 	}
-	if err := canon.Canonicalize(jsontext.CanonicalizeRawInts(false), jsontext.CanonicalizeRawFloats(false)); err != nil {
-		return nil, syntaxError(err, -1)
-	}
-	return canon, nil
+	return nil
 }
 
 func describeKind(k jsontext.Kind) string {
@@ -199,14 +214,18 @@ func syntaxError(err error, off int64) error {
 }
 
 func shapeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		path := ""
-		if te.Field != "" {
-			path = "/" + fieldToPointer(te.Field)
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		de := &DecodeError{Err: ErrWrongShape, Offset: se.ByteOffset, Path: string(se.JSONPointer)}
+		switch {
+		case se.Err != nil:
+			de.Detail = se.Err.Error()
+		case se.GoType != nil:
+			de.Detail = fmt.Sprintf("got %s, want %s", describeKind(se.JSONKind), jsonKind(se.GoType.Kind().String()))
+		default:
+			de.Detail = err.Error()
 		}
-		return &DecodeError{Err: ErrWrongShape, Offset: te.Offset, Path: path,
-			Detail: fmt.Sprintf("got a JSON %s, want %s", te.Value, jsonKind(te.Type.Kind().String()))}
+		return de
 	}
 	return &DecodeError{Err: ErrWrongShape, Offset: -1, Detail: err.Error()}
 }

@@ -16,7 +16,7 @@
 //
 // [Decode] checks the raw bytes strictly (valid UTF-8, one JSON object, no
 // duplicate keys, no trailing data, a size limit) before it fills a typed
-// value, and keeps the exact bytes and a stable content hash beside it.
+// value, and keeps the exact bytes and their SHA-256 beside it.
 // Unknown fields are never an error: they stay in the raw document.
 //
 // [Validate] applies go-playground/validator tags plus Salesforce-aware rules

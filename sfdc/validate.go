@@ -160,14 +160,6 @@ func namespaceToPointer(ns, root string) string {
 	return b.String()
 }
 
-func fieldToPointer(field string) string {
-	parts := strings.Split(field, ".")
-	for i, p := range parts {
-		parts[i] = escapePointer(p)
-	}
-	return strings.Join(parts, "/")
-}
-
 var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // escapePointer escapes one JSON Pointer reference token (RFC 6901).
