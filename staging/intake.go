@@ -59,6 +59,10 @@ func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeRe
 		return IntakeResult{}, err
 	}
 	o := newCallOptions(opts)
+	// A deal seen for the first time takes one round trip on Postgres.
+	if res, ok, err := s.intakeNewFast(ctx, &o, &p); ok || err != nil {
+		return res, err
+	}
 	// A redelivery is answered without a write.
 	cur, err := s.recordBySFID(ctx, s.db, p.SalesforceID, false)
 	switch {
@@ -70,6 +74,13 @@ func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeRe
 	return write(ctx, s, &o, func(ctx context.Context, tx bun.Tx) (IntakeResult, *Record, error) {
 		return s.intakeTx(ctx, tx, &o, &p)
 	})
+}
+
+// createdEvent is the history event of a deal staged for the first time.
+func createdEvent(p *Payload) event {
+	return event{kind: EventCreated, to: StateReceived,
+		message: fmt.Sprintf("Salesforce payload %s staged", p.SalesforceID),
+		data:    map[string]string{"salesforce_id": p.SalesforceID, "version": itoa(p.Version), "hash": p.Hash}}
 }
 
 func (s *Store) intakeTx(ctx context.Context, tx bun.Tx, o *callOptions, p *Payload) (IntakeResult, *Record, error) {
@@ -135,7 +146,7 @@ func (s *Store) intakeNew(ctx context.Context, tx bun.Tx, o *callOptions, p *Pay
 		return IntakeResult{Outcome: IntakeMerged, Record: w, MergedRecord: w.ID}, w, nil
 	}
 
-	r := &Record{Payload: data}
+	r := &Record{Payload: data, Attachments: []Attachment{}}
 	r.State = StateReceived
 	if len(waiting) > 1 {
 		r.State = StateNeedsReview
@@ -149,9 +160,7 @@ func (s *Store) intakeNew(ctx context.Context, tx bun.Tx, o *callOptions, p *Pay
 	if !ok {
 		return IntakeResult{}, nil, errRetry // another delivery of this deal was first
 	}
-	if err := s.addEvent(ctx, tx, o, r.ID, event{kind: EventCreated, to: StateReceived,
-		message: fmt.Sprintf("Salesforce payload %s staged", p.SalesforceID),
-		data:    map[string]string{"salesforce_id": p.SalesforceID, "version": itoa(p.Version), "hash": p.Hash}}); err != nil {
+	if err := s.addEvent(ctx, tx, o, r.ID, createdEvent(p)); err != nil {
 		return IntakeResult{}, nil, err
 	}
 	if r.Review != nil {

@@ -239,4 +239,64 @@ var schemaMigrations = []schemaMigration{
 			`CREATE UNIQUE INDEX IF NOT EXISTS staging_quarantine_sha256 ON staging_quarantine (sha256)`,
 		},
 	},
+	{
+		// A new deal is the common intake: on Postgres it is staged in one
+		// round trip by this function, which takes the same per-ECC lock
+		// as the general path, and stands back (returning no id) whenever
+		// the deal exists or a PH email waits for it, so the general path
+		// decides those cases. SQLite needs nothing: it uses the general path.
+		name:    "20261127000002",
+		comment: "intake_fast_path",
+		postgres: []string{
+			`CREATE OR REPLACE FUNCTION staging_intake_new(
+				p_ecc_key TEXT, p_prefix TEXT, p_offset BIGINT,
+				p_state TEXT, p_now TIMESTAMPTZ, p_sf_id TEXT, p_raw BYTEA, p_hash TEXT, p_version BIGINT,
+				p_modified_at TIMESTAMPTZ, p_info TEXT, p_ecc_id TEXT, p_dr_number TEXT, p_sales_order TEXT,
+				p_opportunity_id TEXT, p_company TEXT, p_warnings TEXT, p_exceptions TEXT, p_search TEXT,
+				p_ev_kind TEXT, p_ev_to TEXT, p_ev_channel TEXT, p_ev_actor TEXT, p_ev_message TEXT, p_ev_data TEXT)
+			RETURNS TABLE (new_id BIGINT, outcome TEXT)
+			LANGUAGE plpgsql VOLATILE AS $fn$
+			DECLARE
+				v_id BIGINT;
+				v_number TEXT;
+			BEGIN
+				IF p_ecc_key <> '' THEN
+					PERFORM pg_advisory_xact_lock(hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || p_ecc_key, 0));
+				END IF;
+				IF EXISTS (SELECT 1 FROM staging_records WHERE sf_id = p_sf_id) THEN
+					RETURN QUERY SELECT NULL::BIGINT, 'exists'::TEXT;
+					RETURN;
+				END IF;
+				IF p_ecc_key <> '' AND EXISTS (SELECT 1 FROM staging_records
+						WHERE ecc_key = p_ecc_key AND state = 'waiting_for_payload' AND sf_id IS NULL) THEN
+					RETURN QUERY SELECT NULL::BIGINT, 'waiting'::TEXT;
+					RETURN;
+				END IF;
+				v_id := nextval(pg_get_serial_sequence('staging_records', 'id'));
+				v_number := (p_offset + v_id)::TEXT;
+				IF length(v_number) < 7 THEN
+					v_number := lpad(v_number, 7, '0');
+				END IF;
+				v_number := p_prefix || v_number;
+				INSERT INTO staging_records (id, number, state, state_since, version, sf_id, payload_raw, payload_hash,
+					payload_version, payload_modified_at, payload_received_at, payload_info, ecc_id, dr_number,
+					sales_order_number, opportunity_id, ecc_key, company_name, warnings, exceptions, search_text,
+					created_at, updated_at)
+				VALUES (v_id, v_number, p_state, p_now, 1, p_sf_id, p_raw, p_hash,
+					p_version, p_modified_at, p_now, p_info, p_ecc_id, p_dr_number,
+					p_sales_order, p_opportunity_id, p_ecc_key, p_company, p_warnings, p_exceptions,
+					lower(v_number) || p_search, p_now, p_now)
+				ON CONFLICT (sf_id) DO NOTHING;
+				IF NOT FOUND THEN
+					RETURN QUERY SELECT NULL::BIGINT, 'exists'::TEXT;
+					RETURN;
+				END IF;
+				INSERT INTO staging_events (record_id, at, kind, from_state, to_state, channel, actor, message, data)
+				VALUES (v_id, p_now, p_ev_kind, '', p_ev_to, p_ev_channel, p_ev_actor, p_ev_message, p_ev_data);
+				RETURN QUERY SELECT v_id, 'created'::TEXT;
+			END
+			$fn$`,
+		},
+		sqlite: nil,
+	},
 }

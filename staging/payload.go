@@ -38,6 +38,9 @@ type Payload struct {
 	CloseDate       string
 	Product         string
 	ContactEmail    string
+	// decoded is set by PayloadFromOpportunity: Raw came from sfdc.Decode,
+	// which checked it strictly, so check need not parse it again.
+	decoded bool
 }
 
 // PayloadFromOpportunity extracts the staging view of a decoded reference
@@ -61,6 +64,7 @@ func PayloadFromOpportunity(d *sfdc.Decoded[sfdc.Opportunity]) Payload {
 		CloseDate:       o.CloseDate.String(),
 		Product:         o.Product(),
 		ContactEmail:    o.CustomerContactEmail,
+		decoded:         true,
 	}
 	if o.Account != nil {
 		p.CompanyName = o.Account.Name
@@ -93,7 +97,7 @@ func (p *Payload) check() error {
 	}
 	if len(p.Raw) == 0 {
 		problems = append(problems, "Raw is empty: pass the document as received")
-	} else if !json.Valid(p.Raw) {
+	} else if !p.decoded && !json.Valid(p.Raw) {
 		problems = append(problems, "Raw is not valid JSON: decode the payload with sfdc.Decode first")
 	}
 	if len(problems) > 0 {

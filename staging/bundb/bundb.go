@@ -114,6 +114,13 @@ func Open(ctx context.Context, url string) (*bun.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bundb: bad Postgres URL %q: %w", redact(url), err)
 		}
+		// Bun writes values into the SQL text itself, so nearly every
+		// statement is new: preparing each one would cost a round trip and
+		// fill the statement cache for nothing. The simple protocol sends
+		// the text once (pgx escapes any remaining arguments).
+		if !strings.Contains(dsn, "default_query_exec_mode") {
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		}
 		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(32)
 		sqldb.SetMaxIdleConns(32)
