@@ -27,7 +27,7 @@ const (
 
 // testEnv is a running server with its ServiceNow double and keys.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	p        *process
 	sn       *sntest.Server
 	base     string
@@ -35,7 +35,7 @@ type testEnv struct {
 	operator string
 }
 
-func testConfig(t *testing.T, env map[string]string) *config.Config {
+func testConfig(t testing.TB, env map[string]string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -44,7 +44,7 @@ func testConfig(t *testing.T, env map[string]string) *config.Config {
 	return cfg
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -53,7 +53,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // startTestServer starts bookbridge in-process on port 0 against dbURL,
 // loading into a ServiceNow double.
-func startTestServer(t *testing.T, dbURL string, extra map[string]string) *testEnv {
+func startTestServer(t testing.TB, dbURL string, extra map[string]string) *testEnv {
 	t.Helper()
 	sn := sntest.NewServer(t, sntest.Options{Username: "svc", Password: "pw", SeedChoices: true})
 	env := map[string]string{
