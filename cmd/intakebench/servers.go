@@ -234,4 +234,3 @@ func runFloorServer(ctx context.Context, args []string) error {
 		return err
 	}
 }
-
