@@ -6,11 +6,12 @@ import (
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/console"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 )
 
 // mountConsole adds the web console's routes to the server (serve and demo).
-var mountConsole func(*server.Server, *app.App)
+var mountConsole func(*server.Server, *app.App) = console.Mount
 
 func init() {
 	register("serve", "run the server: intake API, email channels, load jobs", cmdServe)

@@ -71,7 +71,7 @@ func testLogger() *slog.Logger {
 }
 
 // newHarness starts a console on dbURL (a SQLite path or postgres URL).
-func newHarness(t *testing.T, dbURL string, env map[string]string) *harness {
+func newHarness(t *testing.T, dbURL string, env map[string]string, opts ...Option) *harness {
 	t.Helper()
 	sn := sntest.NewServer(t, sntest.Options{Username: "svc", Password: "pw", SeedChoices: true})
 	vars := map[string]string{
@@ -100,7 +100,11 @@ func newHarness(t *testing.T, dbURL string, env map[string]string) *harness {
 		t.Fatal(err)
 	}
 	s := server.New(a)
-	Mount(s, a)
+	if len(opts) == 0 {
+		Mount(s, a)
+	} else {
+		New(a, opts...).Register(s)
+	}
 	h := s.Handler()
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -118,8 +122,8 @@ func newHarness(t *testing.T, dbURL string, env map[string]string) *harness {
 }
 
 // newSQLiteHarness is newHarness on a fresh SQLite file.
-func newSQLiteHarness(t *testing.T, env map[string]string) *harness {
-	return newHarness(t, dbtest.SQLiteURL(t), env)
+func newSQLiteHarness(t *testing.T, env map[string]string, opts ...Option) *harness {
+	return newHarness(t, dbtest.SQLiteURL(t), env, opts...)
 }
 
 // sfID returns a valid 18-character Salesforce id made from n.
@@ -190,7 +194,7 @@ func (h *harness) stageExample() *staging.Record {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out, err := h.app.ProcessEmail(context.Background(), raw, "test")
+	out, err := h.app.ProcessEmail(context.Background(), raw, "smtp")
 	if err != nil || out.Outcome != string(staging.EmailApplied) {
 		h.t.Fatalf("example email: %v %+v", err, out)
 	}

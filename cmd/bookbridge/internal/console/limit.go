@@ -23,10 +23,12 @@ type loginLimiter struct {
 	mu    sync.Mutex
 	per   map[netip.Addr]*rate.Limiter
 	slots chan struct{}
+	burst int
+	every time.Duration
 }
 
-func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{per: map[netip.Addr]*rate.Limiter{}, slots: make(chan struct{}, loginSlots)}
+func newLoginLimiter(burst int, every time.Duration) *loginLimiter {
+	return &loginLimiter{per: map[netip.Addr]*rate.Limiter{}, slots: make(chan struct{}, loginSlots), burst: burst, every: every}
 }
 
 // allow reports whether the client may try a login now.
@@ -38,7 +40,7 @@ func (l *loginLimiter) allow(client netip.Addr) bool {
 		if len(l.per) >= loginClients {
 			clear(l.per)
 		}
-		lim = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
+		lim = rate.NewLimiter(rate.Every(l.every), l.burst)
 		l.per[client] = lim
 	}
 	return lim.Allow()

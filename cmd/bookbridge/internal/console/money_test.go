@@ -96,7 +96,8 @@ func TestFormatAge(t *testing.T) {
 		42 * time.Minute:              "42m",
 		5*time.Hour + 12*time.Minute:  "5h 12m",
 		50*time.Hour + 30*time.Minute: "2d 2h",
-		24 * time.Hour:                "1d 0h",
+		24 * time.Hour:                "1d",
+		3 * time.Hour:                 "3h",
 	}
 	for d, want := range cases {
 		if got := formatAge(d); got != want {

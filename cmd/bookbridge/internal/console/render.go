@@ -114,17 +114,22 @@ func (c *Console) ago(t time.Time) string {
 	return formatAge(c.app.Now().Sub(t))
 }
 
-// formatAge writes a duration the way people say it: 3d 4h, 5h 12m, 40m.
+// formatAge writes a duration the way people say it: 3d 4h, 1d, 5h 12m,
+// 40m (to the minute, zero parts left out).
 func formatAge(d time.Duration) string {
 	if d < time.Minute {
 		return "just now"
 	}
 	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
-	case days > 0:
+	case days > 0 && hours > 0:
 		return fmt.Sprintf("%dd %dh", days, hours)
-	case hours > 0:
+	case days > 0:
+		return fmt.Sprintf("%dd", days)
+	case hours > 0 && mins > 0:
 		return fmt.Sprintf("%dh %dm", hours, mins)
+	case hours > 0:
+		return fmt.Sprintf("%dh", hours)
 	}
 	return fmt.Sprintf("%dm", mins)
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -112,10 +113,22 @@ func TestCookieSecurity(t *testing.T) {
 		{"trusted proxy says https", map[string]string{"BOOKBRIDGE_TRUSTED_PROXIES": "10.0.0.0/8"}, "bookbridge.corp.example", "10.1.2.3:5000", false, "https", true},
 		{"untrusted caller says https", map[string]string{"BOOKBRIDGE_TRUSTED_PROXIES": "10.0.0.0/8"}, "bookbridge.corp.example", "192.0.2.7:5000", false, "https", false},
 	}
+	// One console per configuration; the cases share them.
+	type console struct {
+		h  *harness
+		pw string
+	}
+	consoles := map[string]console{}
+	for _, c := range cases {
+		key := fmt.Sprint(c.env)
+		if _, ok := consoles[key]; !ok {
+			h := newSQLiteHarness(t, c.env)
+			consoles[key] = console{h, h.addUser("olga", auth.RoleOperator)}
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newSQLiteHarness(t, c.env)
-			pw := h.addUser("olga", auth.RoleOperator)
+			h, pw := consoles[fmt.Sprint(c.env)].h, consoles[fmt.Sprint(c.env)].pw
 			req := func(method, target string, body url.Values, cookies []*http.Cookie) *httptest.ResponseRecorder {
 				var r *http.Request
 				if body != nil {
@@ -188,18 +201,20 @@ func TestSessionExpires(t *testing.T) {
 }
 
 // TestLoginThrottle: one address gets a burst of login attempts, then is
-// asked to wait.
+// asked to wait (the refill is an hour, so the test's speed does not
+// matter).
 func TestLoginThrottle(t *testing.T) {
-	h := newSQLiteHarness(t, nil)
+	const burst = 3
+	h := newSQLiteHarness(t, nil, WithLoginLimit(burst, time.Hour))
 	h.addUser("olga", auth.RoleOperator)
 	c := h.client()
 	codes := map[int]int{}
-	for range loginBurst + 2 {
+	for range burst + 2 {
 		tok := loginToken.FindStringSubmatch(c.get("/login").body)[1]
 		a := c.post("/login", url.Values{"name": {"olga"}, "password": {"guessing wrong"}, "token": {tok}})
 		codes[a.status]++
 	}
-	if codes[http.StatusUnauthorized] != loginBurst || codes[http.StatusTooManyRequests] != 2 {
+	if codes[http.StatusUnauthorized] != burst || codes[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("answers: %v", codes)
 	}
 }

@@ -198,7 +198,8 @@ var phLabels = []field{
 
 func phFields(ph *staging.PHData) []field {
 	var out []field
-	seen := map[string]bool{}
+	// The metadata keys are shown from PHData's own fields.
+	seen := map[string]bool{"message_id": true, "subject": true, "from": true, "date": true}
 	for _, l := range phLabels {
 		seen[l.Value] = true
 		if v := ph.Fields[l.Value]; v != "" {
