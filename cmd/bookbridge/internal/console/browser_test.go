@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -200,9 +203,41 @@ func (tb *tab) login(base, name, password string) {
 // "SFDC Data", reads the diff, confirms and sees the record loaded.
 func TestBrowserConsole(t *testing.T) {
 	b := newBrowser(t)
-	h := newSQLiteHarness(t, nil)
+	// ServiceNow is reached through a gate that can hold its calls, so a
+	// test can see a load in progress for as long as it needs.
+	var snURL atomic.Pointer[url.URL]
+	var held atomic.Pointer[chan struct{}]
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ch := held.Load(); ch != nil {
+			select {
+			case <-*ch:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		httputil.NewSingleHostReverseProxy(snURL.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(gate.Close)
+	// hold makes ServiceNow calls wait until the returned func is called.
+	hold := func() (release func()) {
+		ch := make(chan struct{})
+		held.Store(&ch)
+		return func() {
+			held.Store(nil)
+			close(ch)
+		}
+	}
+	h := newSQLiteHarness(t, map[string]string{"BOOKBRIDGE_SERVICENOW_URL": gate.URL})
+	snURL.Store(mustURL(t, h.sn.URL()))
 	rec := h.stageExample()
 	xss := h.stage(dealJSON(t, otherDeal(9, "<script>alert(1)</script>", "0009990009", "DR00009999")))
+	// A second ready record (its email without attachments) for the run
+	// without JavaScript.
+	second := h.stage(dealJSON(t, otherDeal(10, "Zweite Zeile AG", "0008880008", "DR00008888")))
+	if res, err := h.app.Store.IngestEmail(context.Background(), phEmail("second", map[string]string{staging.FieldECCID: "0008880008",
+		staging.FieldDRNumber: "DR00008888", staging.FieldCompanyName: "Zweite Zeile AG", staging.FieldSalesOrderNumber: "4500012345"})); err != nil || res.Outcome != staging.EmailApplied {
+		t.Fatalf("second record's email: %v %+v", err, res)
+	}
 	viewerPW := h.addUser("victor", auth.RoleViewer)
 	operatorPW := h.addUser("olga", auth.RoleOperator)
 	recPath := "/records/" + rec.Number
@@ -333,11 +368,22 @@ func TestBrowserConsole(t *testing.T) {
 		if n := h.sn.CountCalls("POST", "/api/now/table/"); n != 0 {
 			t.Fatalf("the dry run wrote %d records", n)
 		}
+		release := hold()
 		o.click("confirm the load", chromedp.Click(chromedp.ID("confirm-load")))
 		if !strings.HasPrefix(eval[string](o, `location.pathname`), "/jobs/") {
 			t.Fatal("Load did not lead to the job page")
 		}
-		// console.js polls the job and reloads the page when it is done.
+		// While ServiceNow is held, the page shows the load in progress in
+		// a live region.
+		if got := eval[int](o, `document.querySelectorAll("#load-result").length`); got != 0 {
+			t.Fatal("the job page shows a result while the load is held")
+		}
+		if live := eval[string](o, `document.getElementById("job-progress").getAttribute("aria-live")`); live != "polite" {
+			t.Fatalf("progress region aria-live=%q", live)
+		}
+		release()
+		// console.js polls the job and reloads the page when it is done
+		// (the noscript refresh does not apply with scripts on).
 		o.do("wait for the result", chromedp.WaitVisible(chromedp.ID("load-result")))
 		result := o.text("#job-outcome")
 		if !strings.Contains(result, "loaded") {
@@ -352,7 +398,7 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("the result does not show the company's sys_id %s: %s", company, result)
 		}
 		link := eval[string](o, `document.querySelector('#load-result a[href*="core_company.do"]').href`)
-		if link != h.sn.URL()+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+company {
+		if link != gate.URL+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+company {
 			t.Fatalf("company link %q", link)
 		}
 		o.do("the record again", chromedp.Navigate(h.url+recPath))
@@ -364,6 +410,45 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		if o.dialogs.Load() != 0 {
 			t.Fatalf("%d dialogs opened", o.dialogs.Load())
+		}
+	})
+
+	t.Run("without JavaScript", func(t *testing.T) {
+		n := b.tab(t, 2*time.Minute)
+		if _, err := chromedp.Call(n.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		// Proof that scripts are off: the probe's alert does not run.
+		n.do("probe", chromedp.Navigate(evilURL+"/probe"), chromedp.WaitVisible(chromedp.ID("done")))
+		if n.dialogs.Load() != 0 {
+			t.Fatal("scripts still run")
+		}
+		n.login(h.url, "olga", operatorPW)
+		n.do("open the record", chromedp.Navigate(h.url+"/records/"+second.Number))
+		if got := n.text("#company"); got != "Zweite Zeile AG" {
+			t.Fatalf("record page of %q", got)
+		}
+		if st := n.click("press SFDC Data", chromedp.Click(chromedp.ID("sfdc-data"))); st != http.StatusOK || !strings.Contains(n.text("#diff"), "core_company") {
+			t.Fatalf("dry run without JavaScript: %d", st)
+		}
+		release := hold()
+		n.click("confirm the load", chromedp.Click(chromedp.ID("confirm-load")))
+		// The load waits at the gate: the job page shows it in progress.
+		if got := eval[int](n, `document.querySelectorAll("#load-result").length`); got != 0 {
+			t.Fatal("the job page shows a result while the load is held")
+		}
+		if !strings.Contains(n.text("#job-progress"), "This page updates itself") {
+			t.Fatalf("progress: %s", n.text("#job-progress"))
+		}
+		release()
+		// Without scripts, only the page's own refresh (meta refresh in
+		// noscript) can bring the result.
+		n.do("wait for the result", chromedp.WaitVisible(chromedp.ID("load-result")))
+		if got := h.get(second.ID); got.State != staging.StateLoaded {
+			t.Fatalf("second record: %s", got.State)
+		}
+		if !strings.Contains(n.text("#job-outcome"), "loaded") {
+			t.Fatalf("job outcome: %s", n.text("#job-outcome"))
 		}
 	})
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/sfdc"
+	"github.com/bookbridge/bookbridge/staging"
 )
 
 // TestRecordsList: counts per state, search, the state filter, paging and
@@ -148,5 +151,29 @@ func TestRecordPage(t *testing.T) {
 	}
 	if a := v.get("/records/BB9999999"); a.status != http.StatusNotFound || !strings.Contains(a.body, "There is no record") {
 		t.Errorf("unknown record: %d", a.status)
+	}
+	if strings.Contains(page.body, `id="validation"`) {
+		t.Error("a valid payload shows validation problems")
+	}
+
+	// A staged payload that today's rules find invalid shows each problem.
+	oddRaw := dealJSON(t, func(m map[string]any) {
+		otherDeal(5, "Odd Currency Ltd", "0006660006", "DR00006666")(m)
+		m["CurrencyIsoCode"] = "EURO"
+		m["Deal_Registration_Id__c"] = "DR1"
+	})
+	d, err := sfdc.Decode[sfdc.Opportunity](oddRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.app.Store.Intake(context.Background(), staging.PayloadFromOpportunity(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := v.get("/records/" + res.Record.Number)
+	for _, want := range []string{`id="validation"`, "<code>/CurrencyIsoCode</code>", "<code>/Deal_Registration_Id__c</code>"} {
+		if !strings.Contains(odd.body, want) {
+			t.Errorf("the invalid payload's page lacks %q", want)
+		}
 	}
 }

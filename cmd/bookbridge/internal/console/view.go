@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,10 +33,13 @@ type lineView struct {
 
 // dealView is the Salesforce payload as the record page shows it.
 type dealView struct {
-	Facts   []field
-	Team    []field
-	Lines   []lineView
-	MSCount int
+	// Problems are what validation finds wrong with the staged payload
+	// (intake rejects invalid deals, so normally none: rules may change).
+	Problems []sfdc.Problem
+	Facts    []field
+	Team     []field
+	Lines    []lineView
+	MSCount  int
 }
 
 type stepView struct {
@@ -126,6 +130,12 @@ func decodeDeal(raw []byte) (*dealView, string) {
 	}
 	o := &d.Value
 	v := &dealView{}
+	var ve *sfdc.ValidationError
+	if err := sfdc.Validate(o); errors.As(err, &ve) {
+		v.Problems = ve.Problems
+	} else if err != nil {
+		v.Problems = []sfdc.Problem{{Path: "/", Rule: "validate", Message: err.Error()}}
+	}
 	add := func(list *[]field, label, value string) {
 		if strings.TrimSpace(value) != "" {
 			*list = append(*list, field{label, value})
