@@ -82,7 +82,7 @@ func Mount(s *server.Server, a *app.App) { New(a).Register(s) }
 // Register adds the console's routes to s.
 func (c *Console) Register(s *server.Server) {
 	s.Handle("GET /{$}", c.secured(http.RedirectHandler("/records", http.StatusSeeOther)))
-	s.Handle("GET /static/", c.secured(http.StripPrefix("/static/", c.static)))
+	s.Handle("GET /static/{file}", c.secured(http.StripPrefix("/static/", c.static)))
 	s.Handle("GET /login", c.secured(http.HandlerFunc(c.loginForm)))
 	s.Handle("POST /login", c.secured(http.HandlerFunc(c.login)))
 	s.Handle("POST /logout", c.page(auth.RoleViewer, c.logout))

@@ -55,7 +55,7 @@ func (c *testClock) set(d time.Duration) {
 // harness is a running console: the app on its own database, the API and
 // console routes on a loopback port, and a ServiceNow double as target.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	app     *app.App
 	sn      *sntest.Server
 	url     string
@@ -71,7 +71,7 @@ func testLogger() *slog.Logger {
 }
 
 // newHarness starts a console on dbURL (a SQLite path or postgres URL).
-func newHarness(t *testing.T, dbURL string, env map[string]string, opts ...Option) *harness {
+func newHarness(t testing.TB, dbURL string, env map[string]string, opts ...Option) *harness {
 	t.Helper()
 	sn := sntest.NewServer(t, sntest.Options{Username: "svc", Password: "pw", SeedChoices: true})
 	vars := map[string]string{
@@ -122,7 +122,7 @@ func newHarness(t *testing.T, dbURL string, env map[string]string, opts ...Optio
 }
 
 // newSQLiteHarness is newHarness on a fresh SQLite file.
-func newSQLiteHarness(t *testing.T, env map[string]string, opts ...Option) *harness {
+func newSQLiteHarness(t testing.TB, env map[string]string, opts ...Option) *harness {
 	return newHarness(t, dbtest.SQLiteURL(t), env, opts...)
 }
 
@@ -134,7 +134,7 @@ func sfID(n int) string {
 
 // dealJSON returns the full example deal changed by edit (which gets the
 // decoded document; numbers stay exact).
-func dealJSON(t *testing.T, edit func(m map[string]any)) []byte {
+func dealJSON(t testing.TB, edit func(m map[string]any)) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(examplePayload)
 	if err != nil {
@@ -223,7 +223,7 @@ func (h *harness) addUser(name string, role auth.Role) string {
 // client is a browser-like HTTP client: cookies, no redirects followed,
 // the console's origin on every POST.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	h    *harness
 	http *http.Client
 	csrf string

@@ -218,3 +218,14 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatalf("answers: %v", codes)
 	}
 }
+
+// TestStaticFiles: the two files are served; there is no directory listing.
+func TestStaticFiles(t *testing.T) {
+	h := newSQLiteHarness(t, nil)
+	c := h.client()
+	for path, want := range map[string]int{"/static/console.css": 200, "/static/console.js": 200, "/static/": 404, "/static/nope.js": 404} {
+		if a := c.get(path); a.status != want {
+			t.Errorf("GET %s: %d, want %d", path, a.status, want)
+		}
+	}
+}
