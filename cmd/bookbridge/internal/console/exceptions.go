@@ -62,7 +62,7 @@ func (c *Console) exceptions(w http.ResponseWriter, r *http.Request, u *user) {
 			c.internal(w, r, u, err)
 			return
 		}
-		it := exceptionItem{Rec: rec, Since: c.ago(rec.StateSince)}
+		it := exceptionItem{Rec: rec, Since: c.since(rec.StateSince)}
 		switch rec.State {
 		case staging.StateNeedsReview:
 			it.Retry = true

@@ -114,6 +114,15 @@ func (c *Console) ago(t time.Time) string {
 	return formatAge(c.app.Now().Sub(t))
 }
 
+// since says how long ago t was for people: "5h 12m ago", "just now".
+func (c *Console) since(t time.Time) string {
+	s := c.ago(t)
+	if s == "" || s == "just now" {
+		return s
+	}
+	return s + " ago"
+}
+
 // formatAge writes a duration the way people say it: 3d 4h, 1d, 5h 12m,
 // 40m (to the minute, zero parts left out).
 func formatAge(d time.Duration) string {
