@@ -111,15 +111,17 @@ func (a *App) Preview(ctx context.Context, rec *staging.Record) (*Preview, error
 
 // EnqueueLoad moves a loadable record to loading and enqueues its load job
 // in the same transaction. It fails with staging's *TransitionError when the
-// record cannot be loaded in its state.
-func (a *App) EnqueueLoad(ctx context.Context, recordID int64, by string) (int64, error) {
+// record cannot be loaded in its state, and with a *ConflictError when opts
+// hold staging.IfVersion and the record changed since that version.
+func (a *App) EnqueueLoad(ctx context.Context, recordID int64, by string, opts ...staging.Option) (int64, error) {
 	var jobID int64
-	_, err := a.Store.StartLoad(context.WithoutCancel(ctx), recordID, staging.By(by),
+	opts = append(opts, staging.By(by),
 		staging.InTx(func(ctx context.Context, tx bun.Tx, rec *staging.Record) error {
 			id, err := a.Queue.InsertTx(ctx, tx, LoadArgs{RecordID: rec.ID, By: by}, nil)
 			jobID = id
 			return err
 		}))
+	_, err := a.Store.StartLoad(context.WithoutCancel(ctx), recordID, opts...)
 	return jobID, err
 }
 

@@ -82,12 +82,25 @@ func (c *Console) load(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	if v := r.PostForm.Get("version"); v != "" && v != strconv.FormatInt(rec.Version, 10) {
+	changed := func() {
 		c.render(w, r, u, http.StatusConflict, "error", "records", errorView{Status: http.StatusConflict, Heading: "The record changed",
 			Message: "Record " + rec.Number + " changed after your preview (a newer payload or email, or another operator). Nothing was loaded: look at the record and preview again."})
+	}
+	var opts []staging.Option
+	if v := r.PostForm.Get("version"); v != "" {
+		seen, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || seen != rec.Version {
+			changed()
+			return
+		}
+		// The version check and the start of the load are one transaction.
+		opts = append(opts, staging.IfVersion(seen))
+	}
+	jobID, err := c.app.EnqueueLoad(r.Context(), rec.ID, "user:"+u.Name, opts...)
+	if errors.Is(err, staging.ErrConflict) {
+		changed()
 		return
 	}
-	jobID, err := c.app.EnqueueLoad(r.Context(), rec.ID, "user:"+u.Name)
 	var te *staging.TransitionError
 	if errors.As(err, &te) {
 		_, why := rec.Loadable()
