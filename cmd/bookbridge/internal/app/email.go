@@ -120,9 +120,9 @@ func StagingEmail(m *phmail.Message, raw []byte) staging.Email {
 // processing enqueued before the channel acknowledges it.
 func (a *App) MailHandler(channel string) mailbox.Handler {
 	return func(ctx context.Context, raw []byte) error {
-		if _, err := a.Parser.Parse(raw); errors.Is(err, phmail.ErrNotPH) {
+		if a.Parser.NotPH(raw) {
 			a.Metrics.Emails.WithLabelValues(channel, "not_ph").Inc()
-			return mailbox.Reject(err)
+			return mailbox.Reject(phmail.ErrNotPH)
 		}
 		_, err := a.AcceptEmail(ctx, raw, channel)
 		return err
