@@ -15,6 +15,7 @@ import (
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 	"github.com/bookbridge/bookbridge/phmail/mailbox"
+	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
 // newLogger sets up slog once, as BOOKBRIDGE_LOG_FORMAT and _LOG_LEVEL say.
@@ -89,7 +90,7 @@ func startProcess(ctx context.Context, cfg *config.Config, opts app.Options, rou
 			return nil, err
 		}
 	}
-	a.Log.Info("bookbridge is serving", "http", p.Addr, "smtp", p.SMTP, "database", cfg.DatabaseURL != "", "target", cfg.Target)
+	a.Log.Info("bookbridge is serving", "http", p.Addr, "smtp", p.SMTP, "database", bundb.Redact(cfg.DatabaseURL), "target", cfg.Target)
 	return p, nil
 }
 

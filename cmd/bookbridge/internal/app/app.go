@@ -31,8 +31,6 @@ type Options struct {
 	Work bool
 	// Target replaces the target the configuration names (tests).
 	Target loader.Target
-	// SkipMigrate assumes the schema is current (the migrate command was run).
-	SkipMigrate bool
 	// StoreOnly opens the database and its stores but no rules, target or
 	// queue (commands that manage keys and users).
 	StoreOnly bool
@@ -55,7 +53,7 @@ type App struct {
 	closers []func() error
 }
 
-// Open connects to the database, migrates it (unless SkipMigrate), compiles
+// Open connects to the database, migrates it, compiles
 // the rules and builds the target and the queue. Close releases everything.
 func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a := &App{Cfg: cfg, Log: opts.Logger, now: opts.Now, Metrics: NewMetrics()}
@@ -79,10 +77,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.closers = append(a.closers, db.Close)
 	a.Store = staging.New(db, staging.WithClock(a.now), staging.WithLogger(a.Log))
 	a.Auth = auth.New(db, a.now)
-	if !opts.SkipMigrate {
-		if err := a.Migrate(ctx); err != nil {
-			return nil, err
-		}
+	if err := a.Migrate(ctx); err != nil {
+		return nil, err
 	}
 	if opts.StoreOnly {
 		ok = true
@@ -103,7 +99,9 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		a.Target = t
 		a.closers = append(a.closers, closeTarget)
 	}
-	qcfg := queue.Config{URL: cfg.DatabaseURL, Logger: a.Log.With("component", "river")}
+	// River reports its routine (producer counts, leadership) at info
+	// level; only its warnings reach bookbridge's log.
+	qcfg := queue.Config{URL: cfg.DatabaseURL, Logger: slog.New(minLevel{a.Log.Handler(), slog.LevelWarn}).With("component", "river")}
 	if opts.Work {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &emailWorker{app: a})
@@ -160,3 +158,21 @@ func (a *App) Close() error {
 
 // Now returns the app's clock reading.
 func (a *App) Now() time.Time { return a.now() }
+
+// minLevel passes on records at level or above.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
+}
