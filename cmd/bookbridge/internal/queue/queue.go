@@ -99,7 +99,11 @@ func New(ctx context.Context, db *bun.DB, cfg Config) (*Queue, error) {
 	}
 	riverCfg := func(working bool) *river.Config {
 		rc := &river.Config{Logger: cfg.Logger, JobTimeout: cfg.JobTimeout, FetchPollInterval: cfg.FetchPollInterval,
-			FetchCooldown: min(100*time.Millisecond, cfg.FetchPollInterval)}
+			FetchCooldown: min(100*time.Millisecond, cfg.FetchPollInterval),
+			// A job whose process died is run again soon after its timeout
+			// could have ended it (River's default is an hour); loads resume
+			// from their journal.
+			RescueStuckJobsAfter: cfg.JobTimeout + 5*time.Minute}
 		if working && cfg.Workers != nil {
 			rc.Workers = cfg.Workers
 			rc.PeriodicJobs = cfg.PeriodicJobs
