@@ -150,11 +150,11 @@ const maxTicketLines = 20
 // ("Best Regards"), across lines, with whitespace runs collapsed.
 func (p *Parser) ticketValue(lines []string, i int, rest string, ex *extraction) string {
 	var parts []string
-	end := strings.ToLower(p.cfg.TicketEnd)
+	end := p.cfg.TicketEnd
 	candidate := []string{rest}
 	candidate = append(candidate, lines[i+1:min(len(lines), i+1+maxTicketLines)]...)
 	for _, l := range candidate {
-		if k := strings.Index(strings.ToLower(l), end); k >= 0 {
+		if k := indexFold(l, end); k >= 0 {
 			parts = append(parts, l[:k])
 			return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
 		}
@@ -169,6 +169,21 @@ func (p *Parser) ticketValue(lines []string, i int, rest string, ex *extraction)
 		v = p.nextValueLine(lines, i)
 	}
 	return v
+}
+
+// indexFold returns the byte offset in s of the first match of sub,
+// ignoring case, or -1. Unlike searching strings.ToLower(s), the offset is
+// always one of s itself (lower-casing can change a string's length).
+func indexFold(s, sub string) int {
+	if sub == "" {
+		return 0
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // firstItem returns the first item of a comma-separated list.
