@@ -74,6 +74,10 @@
 // constraint on the Salesforce id makes concurrent identical posts give one
 // record. A new deal joins the waiting_for_payload record of its PH email,
 // which becomes ready; its exception is resolved and the history says so.
+// On Postgres a deal seen for the first time with no email waiting for it
+// (the common case) is staged by one call of a stored function, which takes
+// the same per-ECC lock and writes the same record and event as the general
+// path; every other case goes the general way.
 //
 // # PH emails
 //
