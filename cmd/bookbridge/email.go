@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -61,9 +60,7 @@ func cmdEmailParse(ctx context.Context, c *cli) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
+		if err := printJSON(c, reports); err != nil {
 			return usageError("%v", err)
 		}
 	}

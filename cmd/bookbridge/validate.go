@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -62,9 +61,7 @@ func cmdValidate(ctx context.Context, c *cli) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
+		if err := printJSON(c, reports); err != nil {
 			return usageError("%v", err)
 		}
 	}
