@@ -27,7 +27,8 @@ func MustDecimal(s string) Decimal {
 
 // ParseDecimal reads a decimal number such as "12500.00" or "-3".
 func ParseDecimal(s string) (Decimal, error) {
-	if _, _, err := apd.NewFromString(s); err != nil || !json.Valid([]byte(s)) {
+	var v apd.Decimal
+	if _, _, err := v.SetString(s); err != nil || !json.Valid([]byte(s)) {
 		return Decimal{}, fmt.Errorf("sfdc: %q is not a decimal number", s)
 	}
 	return Decimal{text: s}, nil
@@ -49,7 +50,13 @@ func (d Decimal) Apd() *apd.Decimal {
 }
 
 // Sign returns -1, 0 or +1; an absent value counts as 0.
-func (d Decimal) Sign() int { return d.Apd().Sign() }
+func (d Decimal) Sign() int {
+	var v apd.Decimal
+	if d.text != "" {
+		_, _, _ = v.SetString(d.text) // checked when the value was read
+	}
+	return v.Sign()
+}
 
 // MarshalJSON writes the number exactly as it arrived, or null.
 func (d Decimal) MarshalJSON() ([]byte, error) {

@@ -62,19 +62,19 @@ func NewValidator() *Validator {
 	// Absent dates, datetimes and numbers look empty to "required"; present
 	// ones compare as time.Time (gtefield) or by sign (positive).
 	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
-		if d := f.Interface().(Date); d.Valid {
+		if d := valueOf[Date](f); d.Valid {
 			return d.Time
 		}
 		return nil
 	}, Date{})
 	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
-		if d := f.Interface().(DateTime); d.Valid {
+		if d := valueOf[DateTime](f); d.Valid {
 			return d.Time
 		}
 		return nil
 	}, DateTime{})
 	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
-		if d := f.Interface().(Decimal); d.Valid() {
+		if d := valueOf[Decimal](f); d.Valid() {
 			return d.String()
 		}
 		return nil
@@ -98,6 +98,15 @@ func NewValidator() *Validator {
 		return ok && l.Len() > 0
 	}, true))
 	return &Validator{v: v}
+}
+
+// valueOf reads the T that f holds, through its address when it has one,
+// which spares a copy on the heap for every date and number of a payload.
+func valueOf[T any](f reflect.Value) T {
+	if f.CanAddr() {
+		return *f.Addr().Interface().(*T)
+	}
+	return f.Interface().(T)
 }
 
 func must(err error) {
