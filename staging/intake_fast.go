@@ -2,20 +2,76 @@ package staging
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
-// intakeNewFast stages a deal seen for the first time on Postgres with one
-// call of staging_intake_new (see migration 20261127000002), which writes
-// the same record and history event as intakeNew. It reports ok=false,
-// changing nothing, whenever the general path must decide: the deal exists,
-// a PH email may be waiting for it, the caller passed InTx functions, or
-// the engine is SQLite.
+// Concurrent new deals on Postgres are staged together: the first caller
+// writes its deal at once, and deals that arrive while a batch is being
+// written wait for the next batch, which takes all of them in one round
+// trip and one commit (staging_intake_new_batch, migration 20261127000003).
+// Each caller still returns only after its own deal is committed. The
+// batch size follows the load: a lone deal is never delayed.
+const (
+	// fastBatchesInFlight is how many batches may be written at once.
+	fastBatchesInFlight = 2
+	// fastBatchQueueForMore is how many deals must be waiting before a
+	// batch starts while another is being written: a second batch for a
+	// deal or two would cost the database more than waiting does.
+	fastBatchQueueForMore = 4
+	// fastBatchMax caps the deals of one batch.
+	fastBatchMax = 64
+)
+
+// fastDeal is one new deal waiting for its batch.
+type fastDeal struct {
+	row     *recordRow
+	now     time.Time
+	ev      event
+	channel string
+	user    string
+	done    chan fastAnswer // buffered: the batch never waits for the caller
+}
+
+// fastAnswer is the batch's answer for one deal: ok=false hands the deal
+// to the general path, which decides everything the batch stood back from.
+type fastAnswer struct {
+	id int64
+	ok bool
+}
+
+// intakeBatcher queues new deals for staging_intake_new_batch. Its zero
+// value is ready; no goroutine runs while nothing is queued.
+type intakeBatcher struct {
+	mu       sync.Mutex
+	queue    []*fastDeal
+	inFlight int
+}
+
+// take removes the next batch from the queue; b.mu is held.
+func (b *intakeBatcher) take() []*fastDeal {
+	n := min(len(b.queue), fastBatchMax)
+	batch := make([]*fastDeal, n)
+	copy(batch, b.queue)
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	return batch
+}
+
+// intakeNewFast stages a deal seen for the first time on Postgres in a
+// batch with the other new deals arriving at the same moment, writing the
+// same record and history event as intakeNew. It reports ok=false,
+// changing nothing, whenever the general path must decide: the deal
+// exists, a PH email may be waiting for it, the caller passed InTx
+// functions, the batch failed, or the engine is SQLite.
 func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (IntakeResult, bool, error) {
 	if s.kind != bundb.Postgres || len(o.inTx) > 0 {
 		return IntakeResult{}, false, nil
@@ -23,38 +79,151 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 	now := s.clock()
 	r := &Record{Payload: p.data(now), Attachments: []Attachment{}}
 	r.State, r.Version, r.StateSince, r.CreatedAt, r.UpdatedAt = StateReceived, 1, now, now, now
-	row := rowOf(r) // with no number yet: the function prefixes it to search_text
-	ev := createdEvent(p)
-	var evData any
-	if len(ev.data) > 0 {
-		evData = mustJSON(ev.data)
+	d := &fastDeal{row: rowOf(r), now: now, ev: createdEvent(p), channel: o.channel, user: o.user,
+		done: make(chan fastAnswer, 1)}
+
+	b := &s.batcher
+	b.mu.Lock()
+	b.queue = append(b.queue, d)
+	if b.inFlight > 0 && (b.inFlight >= fastBatchesInFlight || len(b.queue) < fastBatchQueueForMore) {
+		b.mu.Unlock() // a running batch takes it when it finishes
+	} else {
+		b.inFlight++
+		batch := b.take()
+		b.mu.Unlock()
+		s.writeBatches(batch)
 	}
-	var modified any
-	if !row.PayloadModifiedAt.IsZero() {
-		modified = row.PayloadModifiedAt
+	var a fastAnswer
+	select {
+	case a = <-d.done:
+	case <-ctx.Done():
+		// Only a caller's own deadline ends the wait; the write goes on
+		// and the redelivered deal will be answered as a duplicate.
+		return IntakeResult{}, false, fmt.Errorf("staging: staging deal %s: %w", p.SalesforceID, ctx.Err())
 	}
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.txTimeout)
-	defer cancel()
-	var id sql.NullInt64
-	var outcome string
-	// Straight to database/sql (Bun would format the $n placeholders
-	// itself): QueryExecModeExec sends the payload as a binary parameter in
-	// one round trip, without preparing a statement.
-	err := s.db.DB.QueryRowContext(tctx, `SELECT new_id, outcome FROM staging_intake_new(
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
-		pgx.QueryExecModeExec,
-		row.ECCKey, NumberPrefix, int64(numberOffset),
-		row.State, now, row.SalesforceID, row.PayloadRaw, row.PayloadHash, row.PayloadVersion,
-		modified, row.PayloadInfo, row.ECCID, row.DRNumber, row.SalesOrderNumber,
-		row.OpportunityID, row.CompanyName, row.Warnings, row.Exceptions, row.SearchText,
-		string(ev.kind), string(ev.to), o.channel, o.user, ev.message, evData,
-	).Scan(&id, &outcome)
-	if err != nil {
-		return IntakeResult{}, false, fmt.Errorf("staging: staging deal %s: %w", p.SalesforceID, err)
-	}
-	if outcome != "created" || !id.Valid {
+	if !a.ok {
 		return IntakeResult{}, false, nil
 	}
-	r.ID, r.Number = id.Int64, FormatNumber(id.Int64)
+	r.ID, r.Number = a.id, FormatNumber(a.id)
 	return IntakeResult{Outcome: IntakeCreated, Record: r}, true, nil
+}
+
+// writeBatches writes batch, then keeps writing what queued up meanwhile
+// in a goroutine of its own, so that the caller returns with its answer.
+func (s *Store) writeBatches(batch []*fastDeal) {
+	s.writeBatch(batch)
+	b := &s.batcher
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.inFlight--
+		b.mu.Unlock()
+		return
+	}
+	next := b.take()
+	b.mu.Unlock()
+	go s.writeBatches(next)
+}
+
+// joinedPool keeps the buffers payloads are joined in, which are as large
+// as a batch of payloads; pgx copies the value out during the call.
+var joinedPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// batchArgs are the columns of a batch, one array per parameter of
+// staging_intake_new_batch.
+type batchArgs struct {
+	eccKey, state, sfID, hash, info, eccID, dr, so, opp, company []string
+	warnings, exceptions, search                                 []string
+	evKind, evTo, evChannel, evActor, evMessage                  []string
+	raw                                                          []byte  // the payloads, joined
+	rawLen                                                       []int32 // the length of each
+	version                                                      []int64
+	now, modified                                                []pgtype.Timestamptz
+	evData                                                       []pgtype.Text
+}
+
+func (a *batchArgs) add(d *fastDeal) {
+	row := d.row
+	a.eccKey = append(a.eccKey, row.ECCKey)
+	a.state = append(a.state, row.State)
+	a.sfID = append(a.sfID, row.SalesforceID)
+	a.hash = append(a.hash, row.PayloadHash)
+	a.info = append(a.info, row.PayloadInfo)
+	a.eccID = append(a.eccID, row.ECCID)
+	a.dr = append(a.dr, row.DRNumber)
+	a.so = append(a.so, row.SalesOrderNumber)
+	a.opp = append(a.opp, row.OpportunityID)
+	a.company = append(a.company, row.CompanyName)
+	a.warnings = append(a.warnings, row.Warnings)
+	a.exceptions = append(a.exceptions, row.Exceptions)
+	a.search = append(a.search, row.SearchText) // without the number: the function prefixes it
+	a.evKind = append(a.evKind, string(d.ev.kind))
+	a.evTo = append(a.evTo, string(d.ev.to))
+	a.evChannel = append(a.evChannel, d.channel)
+	a.evActor = append(a.evActor, d.user)
+	a.evMessage = append(a.evMessage, d.ev.message)
+	a.raw = append(a.raw, row.PayloadRaw...)
+	a.rawLen = append(a.rawLen, int32(len(row.PayloadRaw)))
+	a.version = append(a.version, row.PayloadVersion)
+	a.now = append(a.now, pgtype.Timestamptz{Time: d.now, Valid: true})
+	a.modified = append(a.modified, pgtype.Timestamptz{Time: row.PayloadModifiedAt, Valid: !row.PayloadModifiedAt.IsZero()})
+	var data pgtype.Text
+	if len(d.ev.data) > 0 {
+		data = pgtype.Text{String: mustJSON(d.ev.data), Valid: true}
+	}
+	a.evData = append(a.evData, data)
+}
+
+// writeBatch stages batch in one call and answers every deal in it.
+func (s *Store) writeBatch(batch []*fastDeal) {
+	size := 0
+	for _, d := range batch {
+		size += len(d.row.PayloadRaw)
+	}
+	joined := joinedPool.Get().(*[]byte)
+	defer joinedPool.Put(joined)
+	a := batchArgs{raw: slices.Grow((*joined)[:0], size)}
+	for _, d := range batch {
+		a.add(d)
+	}
+	*joined = a.raw
+	answers := make([]fastAnswer, len(batch))
+	// Every caller in the batch waits for this write: no caller cancels it.
+	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
+	defer cancel()
+	err := func() error {
+		// Straight to database/sql (Bun would format the $n placeholders
+		// itself). The cached description lets pgx send the arrays in
+		// binary, payloads included, in one round trip.
+		rows, err := s.db.DB.QueryContext(ctx, `SELECT pos, new_id, outcome FROM staging_intake_new_batch(
+			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+			pgx.QueryExecModeCacheDescribe, NumberPrefix, int64(numberOffset),
+			a.eccKey, a.state, a.now, a.sfID, a.raw, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
+			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pos int
+			var id *int64
+			var outcome string
+			if err := rows.Scan(&pos, &id, &outcome); err != nil {
+				return err
+			}
+			if pos >= 1 && pos <= len(batch) && outcome == "created" && id != nil {
+				answers[pos-1] = fastAnswer{id: *id, ok: true}
+			}
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		// Nothing of the batch was committed (or, if the answer was lost
+		// after the commit, the general path finds the deals staged and
+		// answers them as duplicates): each deal takes the general path.
+		s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+		clear(answers)
+	}
+	for i, d := range batch {
+		d.done <- answers[i]
+	}
 }

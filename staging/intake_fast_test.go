@@ -3,6 +3,9 @@ package staging_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -63,5 +66,73 @@ func TestNewDealFastPathMatchesGeneralPath(t *testing.T) {
 	ingest(t, s, phEmail("<w@x>", "0001112225", "DR00000003", ""))
 	if merged := intake(t, s, dealFor(t, 3, "0001112225", "DR00000003", "")); merged.Outcome != staging.IntakeMerged {
 		t.Fatalf("waiting email: %s", merged.Outcome)
+	}
+}
+
+// Concurrent new deals on Postgres are written in shared batches. Each deal
+// posted twice at once must still give one record, answered once as
+// created and once as a duplicate, with one history event; a deal whose PH
+// email waits is merged, never batched past it.
+func TestConcurrentNewDealsShareBatches(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s, _ := newStore(t, db)
+	ctx := context.Background()
+	ingest(t, s, phEmail("<waiting@x>", "0002220000", "DR00009999", ""))
+	const deals = 40
+	type answer struct {
+		n   int
+		res staging.IntakeResult
+		err error
+	}
+	answers := make(chan answer, 2*deals+1)
+	var wg sync.WaitGroup
+	post := func(n int, p staging.Payload) {
+		defer wg.Done()
+		res, err := s.Intake(ctx, p, staging.Via("api"))
+		answers <- answer{n, res, err}
+	}
+	for n := 1; n <= deals; n++ {
+		p := dealFor(t, n, fmt.Sprintf("00022%05d", n), fmt.Sprintf("DR%08d", n), "")
+		wg.Add(2)
+		go post(n, p)
+		go post(n, p)
+	}
+	wg.Add(1)
+	go post(0, dealFor(t, 999, "0002220000", "DR00009999", ""))
+	wg.Wait()
+	close(answers)
+
+	ids := map[int]int64{}
+	outcomes := map[int][]staging.IntakeOutcome{}
+	for a := range answers {
+		if a.err != nil {
+			t.Fatalf("deal %d: %v", a.n, a.err)
+		}
+		if prev, ok := ids[a.n]; ok && prev != a.res.Record.ID {
+			t.Fatalf("deal %d staged twice: records %d and %d", a.n, prev, a.res.Record.ID)
+		}
+		ids[a.n] = a.res.Record.ID
+		outcomes[a.n] = append(outcomes[a.n], a.res.Outcome)
+		if a.res.Record.Number != staging.FormatNumber(a.res.Record.ID) {
+			t.Fatalf("deal %d: number %s for id %d", a.n, a.res.Record.Number, a.res.Record.ID)
+		}
+	}
+	if got := outcomes[0]; len(got) != 1 || got[0] != staging.IntakeMerged {
+		t.Fatalf("the deal whose email waited: %v, want merged", got)
+	}
+	for n := 1; n <= deals; n++ {
+		got := outcomes[n]
+		slices.Sort(got)
+		if want := []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeDuplicate}; !slices.Equal(got, want) {
+			t.Fatalf("deal %d: outcomes %v, want %v", n, got, want)
+		}
+		h, err := s.History(ctx, ids[n])
+		if err != nil || len(h) != 1 || h[0].Kind != staging.EventCreated || h[0].Channel != "api" {
+			t.Fatalf("history of deal %d: %v %+v", n, err, h)
+		}
+	}
+	page, err := s.List(ctx, staging.Filter{Limit: 500})
+	if err != nil || len(page.Records) != deals+1 {
+		t.Fatalf("records: %v, %d, want %d", err, len(page.Records), deals+1)
 	}
 }

@@ -299,4 +299,86 @@ var schemaMigrations = []schemaMigration{
 		},
 		sqlite: nil,
 	},
+	{
+		// Concurrent new deals share one round trip and one commit on
+		// Postgres: staging_intake_new_batch stages a batch of them as
+		// staging_intake_new does one, taking every ECC lock first in one
+		// order (so batches never wait on each other in a circle) and
+		// answering each deal by its position. The raw payloads arrive
+		// joined in one value with their lengths beside it, which spares
+		// the client building an array of large values piece by piece. The raw payloads, the
+		// largest values written, are compressed with lz4 where the server
+		// has it, which costs a fraction of pglz's time; older rows keep
+		// their compression. SQLite needs nothing.
+		name:    "20261127000003",
+		comment: "intake_batch",
+		postgres: []string{
+			`DO $do$
+			BEGIN
+				ALTER TABLE staging_records ALTER COLUMN payload_raw SET COMPRESSION lz4;
+				ALTER TABLE staging_payload_history ALTER COLUMN raw SET COMPRESSION lz4;
+			EXCEPTION WHEN others THEN
+				RAISE NOTICE 'bookbridge: lz4 is not available (%), payloads keep the default compression', SQLERRM;
+			END
+			$do$`,
+			`CREATE OR REPLACE FUNCTION staging_intake_new_batch(
+				p_prefix TEXT, p_offset BIGINT, p_ecc_key TEXT[], p_state TEXT[], p_now TIMESTAMPTZ[],
+				p_sf_id TEXT[], p_raw BYTEA, p_raw_len INTEGER[], p_hash TEXT[], p_version BIGINT[], p_modified_at TIMESTAMPTZ[],
+				p_info TEXT[], p_ecc_id TEXT[], p_dr_number TEXT[], p_sales_order TEXT[], p_opportunity_id TEXT[],
+				p_company TEXT[], p_warnings TEXT[], p_exceptions TEXT[], p_search TEXT[],
+				p_ev_kind TEXT[], p_ev_to TEXT[], p_ev_channel TEXT[], p_ev_actor TEXT[], p_ev_message TEXT[], p_ev_data TEXT[])
+			RETURNS TABLE (pos INTEGER, new_id BIGINT, outcome TEXT)
+			LANGUAGE plpgsql VOLATILE AS $fn$
+			DECLARE
+				v_lock BIGINT;
+				v_id BIGINT;
+				v_number TEXT;
+				v_raw BYTEA;
+				v_off INTEGER := 0;
+				i INTEGER;
+			BEGIN
+				FOR v_lock IN SELECT DISTINCT hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || k, 0)
+						FROM unnest(p_ecc_key) AS k WHERE k <> '' ORDER BY 1 LOOP
+					PERFORM pg_advisory_xact_lock(v_lock);
+				END LOOP;
+				FOR i IN 1 .. coalesce(array_length(p_sf_id, 1), 0) LOOP
+					v_raw := substring(p_raw FROM v_off + 1 FOR p_raw_len[i]);
+					v_off := v_off + p_raw_len[i];
+					IF EXISTS (SELECT 1 FROM staging_records WHERE sf_id = p_sf_id[i]) THEN
+						RETURN QUERY SELECT i, NULL::BIGINT, 'exists'::TEXT;
+						CONTINUE;
+					END IF;
+					IF p_ecc_key[i] <> '' AND EXISTS (SELECT 1 FROM staging_records
+							WHERE ecc_key = p_ecc_key[i] AND state = 'waiting_for_payload' AND sf_id IS NULL) THEN
+						RETURN QUERY SELECT i, NULL::BIGINT, 'waiting'::TEXT;
+						CONTINUE;
+					END IF;
+					v_id := nextval(pg_get_serial_sequence('staging_records', 'id'));
+					v_number := (p_offset + v_id)::TEXT;
+					IF length(v_number) < 7 THEN
+						v_number := lpad(v_number, 7, '0');
+					END IF;
+					v_number := p_prefix || v_number;
+					INSERT INTO staging_records (id, number, state, state_since, version, sf_id, payload_raw, payload_hash,
+						payload_version, payload_modified_at, payload_received_at, payload_info, ecc_id, dr_number,
+						sales_order_number, opportunity_id, ecc_key, company_name, warnings, exceptions, search_text,
+						created_at, updated_at)
+					VALUES (v_id, v_number, p_state[i], p_now[i], 1, p_sf_id[i], v_raw, p_hash[i],
+						p_version[i], p_modified_at[i], p_now[i], p_info[i], p_ecc_id[i], p_dr_number[i],
+						p_sales_order[i], p_opportunity_id[i], p_ecc_key[i], p_company[i], p_warnings[i], p_exceptions[i],
+						lower(v_number) || p_search[i], p_now[i], p_now[i])
+					ON CONFLICT (sf_id) DO NOTHING;
+					IF NOT FOUND THEN
+						RETURN QUERY SELECT i, NULL::BIGINT, 'exists'::TEXT;
+						CONTINUE;
+					END IF;
+					INSERT INTO staging_events (record_id, at, kind, from_state, to_state, channel, actor, message, data)
+					VALUES (v_id, p_now[i], p_ev_kind[i], '', p_ev_to[i], p_ev_channel[i], p_ev_actor[i], p_ev_message[i], p_ev_data[i]);
+					RETURN QUERY SELECT i, v_id, 'created'::TEXT;
+				END LOOP;
+			END
+			$fn$`,
+		},
+		sqlite: nil,
+	},
 }

@@ -27,6 +27,7 @@ type Store struct {
 	log         *slog.Logger
 	maxAttempts int
 	txTimeout   time.Duration
+	batcher     intakeBatcher // new deals on Postgres, see intake_fast.go
 }
 
 // New returns a store on db, opened with staging/bundb. Call Migrate before
