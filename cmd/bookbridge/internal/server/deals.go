@@ -35,7 +35,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType strin
 		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
 		return nil, false
 	}
-	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err = readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -98,7 +98,7 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 	case staging.IntakeStale:
 		status = http.StatusConflict
 	}
-	Logger(r.Context()).Info("deal staged", "outcome", res.Outcome, "record", res.Record.Number, "salesforce_id", d.Value.ID, "key", key.Name)
+	AddLogAttrs(r.Context(), "outcome", res.Outcome, "record", res.Record.Number, "salesforce_id", d.Value.ID, "key", key.Name)
 	writeJSON(w, status, IntakeAnswer{Outcome: res.Outcome, ID: strconv.FormatInt(res.Record.ID, 10), Number: res.Record.Number,
 		State: res.Record.State, Reason: res.Reason, RequestID: RequestID(r.Context())})
 }
@@ -120,4 +120,26 @@ func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, acc)
+}
+
+// readAll reads r to the end into one buffer of the announced length
+// (checked against the limit by the caller) instead of growing it in steps.
+func readAll(r io.Reader, announced int64) ([]byte, error) {
+	if announced <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, announced+1) // +1: EOF is seen without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced: grow as ReadAll does
+		}
+	}
 }

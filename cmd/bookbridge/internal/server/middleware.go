@@ -15,7 +15,20 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	loggerKey
+	logAttrsKey
 )
+
+// logAttrs collects what a handler adds to its request's access log line.
+type logAttrs struct{ attrs []any }
+
+// AddLogAttrs adds key-value pairs to the access log line of the request
+// ctx belongs to, so that one line tells what the request did. Outside a
+// request it does nothing.
+func AddLogAttrs(ctx context.Context, args ...any) {
+	if la, ok := ctx.Value(logAttrsKey).(*logAttrs); ok {
+		la.attrs = append(la.attrs, args...)
+	}
+}
 
 // RequestID returns the request id of ctx ("" outside a request).
 func RequestID(ctx context.Context) string {
@@ -93,6 +106,8 @@ func observe(base *slog.Logger, next http.Handler) http.Handler {
 		log := base.With("request_id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = context.WithValue(ctx, loggerKey, log)
+		la := &logAttrs{}
+		ctx = context.WithValue(ctx, logAttrsKey, la)
 		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
@@ -109,8 +124,12 @@ func observe(base *slog.Logger, next http.Handler) http.Handler {
 			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 				level = slog.LevelDebug
 			}
-			log.Log(ctx, level, "http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+			if !log.Enabled(ctx, level) {
+				return
+			}
+			args := append([]any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr}, la.attrs...)
+			log.Log(ctx, level, "http", args...)
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
