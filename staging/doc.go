@@ -75,9 +75,11 @@
 // record. A new deal joins the waiting_for_payload record of its PH email,
 // which becomes ready; its exception is resolved and the history says so.
 // On Postgres a deal seen for the first time with no email waiting for it
-// (the common case) is staged by one call of a stored function, which takes
-// the same per-ECC lock and writes the same record and event as the general
-// path; every other case goes the general way.
+// (the common case) is staged by a stored function, which takes the same
+// per-ECC lock and writes the same record and event as the general path;
+// new deals arriving while one such call runs are staged together by the
+// next, in one round trip and one commit, and each caller returns once its
+// own deal is committed. Every other case goes the general way.
 //
 // # PH emails
 //

@@ -59,7 +59,7 @@ func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeRe
 		return IntakeResult{}, err
 	}
 	o := newCallOptions(opts)
-	// A deal seen for the first time takes one round trip on Postgres.
+	// A deal seen for the first time is staged in a batch on Postgres.
 	if res, ok, err := s.intakeNewFast(ctx, &o, &p); ok || err != nil {
 		return res, err
 	}
