@@ -20,9 +20,10 @@ const (
 // Opportunity is the reference payload: a "Closed Booked" deal with its
 // account, sales team and line items, in Salesforce's JSON shape. The json
 // tags are the Salesforce API names; the validate tags are the rules that
-// Validate applies.
+// Validate applies, and validate:"-" marks parts without rules, which the
+// validator then does not walk.
 type Opportunity struct {
-	Attributes           *Attributes              `json:"attributes,omitempty"`
+	Attributes           *Attributes              `json:"attributes,omitempty" validate:"-"`
 	ID                   string                   `json:"Id" validate:"required,sfid"`
 	Name                 string                   `json:"Name,omitempty"`
 	StageName            string                   `json:"StageName" validate:"required,stage"`
@@ -36,7 +37,7 @@ type Opportunity struct {
 	TotalExtendedPrice   Decimal                  `json:"Total_Extended_Price__c" validate:"required,nonnegative"`
 	CurrencyIsoCode      string                   `json:"CurrencyIsoCode" validate:"required,iso4217"`
 	CustomerContactEmail string                   `json:"Customer_Contact_Email__c" validate:"omitempty,email"`
-	SalesTeam            Records[SalesTeamMember] `json:"Adobe_Sales_Team__r"`
+	SalesTeam            Records[SalesTeamMember] `json:"Adobe_Sales_Team__r" validate:"-"`
 	DealRegistrationID   string                   `json:"Deal_Registration_Id__c" validate:"required,len=10"`
 	SalesOrderNumber     string                   `json:"ECC_Sales_Order_Number__c"`
 	ContractNumber       string                   `json:"ECC_ACM_Contract_Number__c"`
@@ -46,7 +47,7 @@ type Opportunity struct {
 
 // Account is the customer company.
 type Account struct {
-	Attributes        *Attributes `json:"attributes,omitempty"`
+	Attributes        *Attributes `json:"attributes,omitempty" validate:"-"`
 	Name              string      `json:"Name" validate:"required"`
 	BillingStreet     string      `json:"BillingStreet"`
 	BillingCity       string      `json:"BillingCity"`
@@ -57,22 +58,22 @@ type Account struct {
 
 // SalesTeamMember is one row of the Adobe_Sales_Team__r relationship.
 type SalesTeamMember struct {
-	Attributes *Attributes `json:"attributes,omitempty"`
+	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
 	Role       string      `json:"Adobe_Role_Type__c"`
 	Member     *NamedRef   `json:"Sales_Team_Member__r"`
 }
 
 // NamedRef is a lookup relationship of which only the name is sent.
 type NamedRef struct {
-	Attributes *Attributes `json:"attributes,omitempty"`
+	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
 	Name       string      `json:"Name"`
 }
 
 // LineItem is one OpportunityLineItem.
 type LineItem struct {
-	Attributes       *Attributes     `json:"attributes,omitempty"`
+	Attributes       *Attributes     `json:"attributes,omitempty" validate:"-"`
 	Name             string          `json:"Name__c" validate:"required"`
-	PricebookEntry   *PricebookEntry `json:"PricebookEntry,omitempty"`
+	PricebookEntry   *PricebookEntry `json:"PricebookEntry,omitempty" validate:"-"`
 	SKU              string          `json:"Adobe_SKU__c"`
 	Quantity         Decimal         `json:"Quantity" validate:"required,positive"`
 	TotalPrice       Decimal         `json:"TotalPrice" validate:"required"`
@@ -82,13 +83,13 @@ type LineItem struct {
 
 // PricebookEntry carries the product of a line item.
 type PricebookEntry struct {
-	Attributes *Attributes `json:"attributes,omitempty"`
+	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
 	Product2   *Product2   `json:"Product2,omitempty"`
 }
 
 // Product2 is the product; only its family is sent.
 type Product2 struct {
-	Attributes *Attributes `json:"attributes,omitempty"`
+	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
 	Family     string      `json:"Family"`
 }
 

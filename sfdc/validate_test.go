@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -150,4 +151,30 @@ func TestDealExamplesAreValid(t *testing.T) {
 			t.Errorf("%s: %v", f, problems)
 		}
 	}
+}
+
+// Parts of the payload without rules are skipped by the validator
+// (validate:"-"), which saves walking them. A rule added inside such a part
+// would never run: this test names it.
+func TestSkippedPartsHoldNoRules(t *testing.T) {
+	var walk func(typ reflect.Type, path string, skipped bool, seen map[reflect.Type]bool)
+	walk = func(typ reflect.Type, path string, skipped bool, seen map[reflect.Type]bool) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		defer delete(seen, typ)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := f.Tag.Get("validate")
+			if skipped && tag != "" && tag != "-" && tag != "dive" { // "dive" only descends
+				t.Errorf("%s.%s has the rule %q inside a part tagged validate:\"-\": it never runs", path, f.Name, tag)
+			}
+			walk(f.Type, path+"."+f.Name, skipped || tag == "-", seen)
+		}
+	}
+	walk(reflect.TypeFor[sfdc.Opportunity](), "Opportunity", false, map[reflect.Type]bool{})
 }
