@@ -20,12 +20,10 @@ import (
 // Each caller still returns only after its own deal is committed. The
 // batch size follows the load: a lone deal is never delayed.
 const (
-	// fastBatchesInFlight is how many batches may be written at once.
-	fastBatchesInFlight = 2
-	// fastBatchQueueForMore is how many deals must be waiting before a
-	// batch starts while another is being written: a second batch for a
-	// deal or two would cost the database more than waiting does.
-	fastBatchQueueForMore = 4
+	// fastBatchesInFlight is how many batches may be written at once. One
+	// measured best (cmd/intakebench): the deals that queue meanwhile make
+	// the next batch larger, which costs the database less per deal.
+	fastBatchesInFlight = 1
 	// fastBatchMax caps the deals of one batch.
 	fastBatchMax = 64
 )
@@ -85,7 +83,7 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 	b := &s.batcher
 	b.mu.Lock()
 	b.queue = append(b.queue, d)
-	if b.inFlight > 0 && (b.inFlight >= fastBatchesInFlight || len(b.queue) < fastBatchQueueForMore) {
+	if b.inFlight >= fastBatchesInFlight {
 		b.mu.Unlock() // a running batch takes it when it finishes
 	} else {
 		b.inFlight++

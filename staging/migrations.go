@@ -331,51 +331,55 @@ var schemaMigrations = []schemaMigration{
 			LANGUAGE plpgsql VOLATILE AS $fn$
 			DECLARE
 				v_lock BIGINT;
-				v_id BIGINT;
-				v_number TEXT;
-				v_raw BYTEA;
-				v_off INTEGER := 0;
-				i INTEGER;
 			BEGIN
 				FOR v_lock IN SELECT DISTINCT hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || k, 0)
 						FROM unnest(p_ecc_key) AS k WHERE k <> '' ORDER BY 1 LOOP
 					PERFORM pg_advisory_xact_lock(v_lock);
 				END LOOP;
-				FOR i IN 1 .. coalesce(array_length(p_sf_id, 1), 0) LOOP
-					v_raw := substring(p_raw FROM v_off + 1 FOR p_raw_len[i]);
-					v_off := v_off + p_raw_len[i];
-					IF EXISTS (SELECT 1 FROM staging_records WHERE sf_id = p_sf_id[i]) THEN
-						RETURN QUERY SELECT i, NULL::BIGINT, 'exists'::TEXT;
-						CONTINUE;
-					END IF;
-					IF p_ecc_key[i] <> '' AND EXISTS (SELECT 1 FROM staging_records
-							WHERE ecc_key = p_ecc_key[i] AND state = 'waiting_for_payload' AND sf_id IS NULL) THEN
-						RETURN QUERY SELECT i, NULL::BIGINT, 'waiting'::TEXT;
-						CONTINUE;
-					END IF;
-					v_id := nextval(pg_get_serial_sequence('staging_records', 'id'));
-					v_number := (p_offset + v_id)::TEXT;
-					IF length(v_number) < 7 THEN
-						v_number := lpad(v_number, 7, '0');
-					END IF;
-					v_number := p_prefix || v_number;
+				-- One statement for the whole batch: a deal is staged when it
+				-- is the first of its Salesforce id in the batch, is not staged
+				-- yet and no PH email waits for its ECC id; the others are
+				-- answered without a record and take the general path.
+				RETURN QUERY
+				WITH input AS (
+					SELECT t.*, (sum(t.raw_len) OVER (ORDER BY t.ord) - t.raw_len)::INTEGER AS raw_off,
+						row_number() OVER (PARTITION BY t.sf_id ORDER BY t.ord) AS nth
+					FROM unnest(p_ecc_key, p_state, p_now, p_sf_id, p_raw_len, p_hash, p_version, p_modified_at,
+						p_info, p_ecc_id, p_dr_number, p_sales_order, p_opportunity_id, p_company, p_warnings,
+						p_exceptions, p_search, p_ev_kind, p_ev_to, p_ev_channel, p_ev_actor, p_ev_message, p_ev_data)
+						WITH ORDINALITY AS t(ecc_key, state, at, sf_id, raw_len, hash, version, modified_at,
+						info, ecc_id, dr_number, sales_order, opportunity_id, company, warnings,
+						exceptions, search, ev_kind, ev_to, ev_channel, ev_actor, ev_message, ev_data, ord)
+				), fresh AS MATERIALIZED (
+					SELECT i.*, nextval(pg_get_serial_sequence('staging_records', 'id')) AS rid
+					FROM input i
+					WHERE i.nth = 1
+						AND NOT EXISTS (SELECT 1 FROM staging_records r WHERE r.sf_id = i.sf_id)
+						AND NOT (i.ecc_key <> '' AND EXISTS (SELECT 1 FROM staging_records r
+							WHERE r.ecc_key = i.ecc_key AND r.state = 'waiting_for_payload' AND r.sf_id IS NULL))
+				), numbered AS MATERIALIZED (
+					SELECT f.*, p_prefix || CASE WHEN length((p_offset + f.rid)::TEXT) < 7
+						THEN lpad((p_offset + f.rid)::TEXT, 7, '0') ELSE (p_offset + f.rid)::TEXT END AS num
+					FROM fresh f
+				), ins AS (
 					INSERT INTO staging_records (id, number, state, state_since, version, sf_id, payload_raw, payload_hash,
 						payload_version, payload_modified_at, payload_received_at, payload_info, ecc_id, dr_number,
 						sales_order_number, opportunity_id, ecc_key, company_name, warnings, exceptions, search_text,
 						created_at, updated_at)
-					VALUES (v_id, v_number, p_state[i], p_now[i], 1, p_sf_id[i], v_raw, p_hash[i],
-						p_version[i], p_modified_at[i], p_now[i], p_info[i], p_ecc_id[i], p_dr_number[i],
-						p_sales_order[i], p_opportunity_id[i], p_ecc_key[i], p_company[i], p_warnings[i], p_exceptions[i],
-						lower(v_number) || p_search[i], p_now[i], p_now[i])
-					ON CONFLICT (sf_id) DO NOTHING;
-					IF NOT FOUND THEN
-						RETURN QUERY SELECT i, NULL::BIGINT, 'exists'::TEXT;
-						CONTINUE;
-					END IF;
+					SELECT n.rid, n.num, n.state, n.at, 1, n.sf_id, substring(p_raw FROM n.raw_off + 1 FOR n.raw_len), n.hash,
+						n.version, n.modified_at, n.at, n.info, n.ecc_id, n.dr_number,
+						n.sales_order, n.opportunity_id, n.ecc_key, n.company, n.warnings, n.exceptions, lower(n.num) || n.search,
+						n.at, n.at
+					FROM numbered n
+					ON CONFLICT (sf_id) DO NOTHING
+					RETURNING staging_records.id AS rid
+				), ev AS (
 					INSERT INTO staging_events (record_id, at, kind, from_state, to_state, channel, actor, message, data)
-					VALUES (v_id, p_now[i], p_ev_kind[i], '', p_ev_to[i], p_ev_channel[i], p_ev_actor[i], p_ev_message[i], p_ev_data[i]);
-					RETURN QUERY SELECT i, v_id, 'created'::TEXT;
-				END LOOP;
+					SELECT n.rid, n.at, n.ev_kind, '', n.ev_to, n.ev_channel, n.ev_actor, n.ev_message, n.ev_data
+					FROM numbered n JOIN ins ON ins.rid = n.rid
+				)
+				SELECT i.ord::INTEGER, ins.rid, CASE WHEN ins.rid IS NULL THEN 'exists' ELSE 'created' END
+				FROM input i LEFT JOIN numbered n ON n.ord = i.ord LEFT JOIN ins ON ins.rid = n.rid;
 			END
 			$fn$`,
 		},
