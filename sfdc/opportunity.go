@@ -23,7 +23,7 @@ const (
 // Validate applies, and validate:"-" marks parts without rules, which the
 // validator then does not walk.
 type Opportunity struct {
-	Attributes           *Attributes              `json:"attributes,omitempty" validate:"-"`
+	Attributes           Attributes               `json:"attributes,omitzero" validate:"-"`
 	ID                   string                   `json:"Id" validate:"required,sfid"`
 	Name                 string                   `json:"Name,omitempty"`
 	StageName            string                   `json:"StageName" validate:"required,stage"`
@@ -47,31 +47,31 @@ type Opportunity struct {
 
 // Account is the customer company.
 type Account struct {
-	Attributes        *Attributes `json:"attributes,omitempty" validate:"-"`
-	Name              string      `json:"Name" validate:"required"`
-	BillingStreet     string      `json:"BillingStreet"`
-	BillingCity       string      `json:"BillingCity"`
-	BillingState      string      `json:"BillingState"`
-	BillingPostalCode string      `json:"BillingPostalCode"`
-	BillingCountry    string      `json:"BillingCountry"`
+	Attributes        Attributes `json:"attributes,omitzero" validate:"-"`
+	Name              string     `json:"Name" validate:"required"`
+	BillingStreet     string     `json:"BillingStreet"`
+	BillingCity       string     `json:"BillingCity"`
+	BillingState      string     `json:"BillingState"`
+	BillingPostalCode string     `json:"BillingPostalCode"`
+	BillingCountry    string     `json:"BillingCountry"`
 }
 
 // SalesTeamMember is one row of the Adobe_Sales_Team__r relationship.
 type SalesTeamMember struct {
-	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
-	Role       string      `json:"Adobe_Role_Type__c"`
-	Member     *NamedRef   `json:"Sales_Team_Member__r"`
+	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
+	Role       string     `json:"Adobe_Role_Type__c"`
+	Member     *NamedRef  `json:"Sales_Team_Member__r"`
 }
 
 // NamedRef is a lookup relationship of which only the name is sent.
 type NamedRef struct {
-	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
-	Name       string      `json:"Name"`
+	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
+	Name       string     `json:"Name"`
 }
 
 // LineItem is one OpportunityLineItem.
 type LineItem struct {
-	Attributes       *Attributes     `json:"attributes,omitempty" validate:"-"`
+	Attributes       Attributes      `json:"attributes,omitzero" validate:"-"`
 	Name             string          `json:"Name__c" validate:"required"`
 	PricebookEntry   *PricebookEntry `json:"PricebookEntry,omitempty" validate:"-"`
 	SKU              string          `json:"Adobe_SKU__c"`
@@ -83,14 +83,14 @@ type LineItem struct {
 
 // PricebookEntry carries the product of a line item.
 type PricebookEntry struct {
-	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
-	Product2   *Product2   `json:"Product2,omitempty"`
+	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
+	Product2   *Product2  `json:"Product2,omitempty"`
 }
 
 // Product2 is the product; only its family is sent.
 type Product2 struct {
-	Attributes *Attributes `json:"attributes,omitempty" validate:"-"`
-	Family     string      `json:"Family"`
+	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
+	Family     string     `json:"Family"`
 }
 
 // IsManagedServices reports whether the line is a managed-services line: its
@@ -117,8 +117,9 @@ func (o *Opportunity) ManagedServicesLines() []LineItem {
 // Product is "AEM Basic" when any managed-services line name, upper-cased,
 // contains "MS BASIC", and "AEM" otherwise.
 func (o *Opportunity) Product() string {
-	for _, l := range o.ManagedServicesLines() {
-		if strings.Contains(strings.ToUpper(l.Name), "MS BASIC") {
+	for i := range o.LineItems.Records {
+		l := &o.LineItems.Records[i]
+		if l.IsManagedServices() && strings.Contains(strings.ToUpper(l.Name), "MS BASIC") {
 			return ProductAEMBasic
 		}
 	}
