@@ -139,6 +139,17 @@ type batchArgs struct {
 	evData                                                       []pgtype.Text
 }
 
+func newBatchArgs(n int, raw []byte) batchArgs {
+	strs := func() []string { return make([]string, 0, n) }
+	return batchArgs{
+		eccKey: strs(), state: strs(), sfID: strs(), hash: strs(), info: strs(), eccID: strs(), dr: strs(), so: strs(),
+		opp: strs(), company: strs(), warnings: strs(), exceptions: strs(), search: strs(),
+		evKind: strs(), evTo: strs(), evChannel: strs(), evActor: strs(), evMessage: strs(),
+		raw: raw, rawLen: make([]int32, 0, n), version: make([]int64, 0, n),
+		now: make([]pgtype.Timestamptz, 0, n), modified: make([]pgtype.Timestamptz, 0, n), evData: make([]pgtype.Text, 0, n),
+	}
+}
+
 func (a *batchArgs) add(d *fastDeal) {
 	row := d.row
 	a.eccKey = append(a.eccKey, row.ECCKey)
@@ -179,7 +190,7 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 	}
 	joined := joinedPool.Get().(*[]byte)
 	defer joinedPool.Put(joined)
-	a := batchArgs{raw: slices.Grow((*joined)[:0], size)}
+	a := newBatchArgs(len(batch), slices.Grow((*joined)[:0], size))
 	for _, d := range batch {
 		a.add(d)
 	}
