@@ -7,40 +7,58 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	requestKey ctxKey = iota
 	loggerKey
-	logAttrsKey
 )
 
-// logAttrs collects what a handler adds to its request's access log line.
-type logAttrs struct{ attrs []any }
+// requestLog is the logging state of one request: its id, the logger that
+// adds the id to every line (made on first use, since most requests log
+// only their access line) and what handlers add to the access line.
+type requestLog struct {
+	base  *slog.Logger
+	id    string
+	once  sync.Once
+	log   *slog.Logger
+	attrs []any
+}
+
+func (rl *requestLog) logger() *slog.Logger {
+	rl.once.Do(func() { rl.log = rl.base.With("request_id", rl.id) })
+	return rl.log
+}
 
 // AddLogAttrs adds key-value pairs to the access log line of the request
 // ctx belongs to, so that one line tells what the request did. Outside a
 // request it does nothing.
 func AddLogAttrs(ctx context.Context, args ...any) {
-	if la, ok := ctx.Value(logAttrsKey).(*logAttrs); ok {
-		la.attrs = append(la.attrs, args...)
+	if rl, ok := ctx.Value(requestKey).(*requestLog); ok {
+		rl.attrs = append(rl.attrs, args...)
 	}
 }
 
 // RequestID returns the request id of ctx ("" outside a request).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if rl, ok := ctx.Value(requestKey).(*requestLog); ok {
+		return rl.id
+	}
+	return ""
 }
 
 // Logger returns the request's logger, which adds the request id to every
-// line, or the default logger outside a request.
+// line, the logger set with WithLogger, or the default logger.
 func Logger(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
 		return l
+	}
+	if rl, ok := ctx.Value(requestKey).(*requestLog); ok {
+		return rl.logger()
 	}
 	return slog.Default()
 }
@@ -103,11 +121,8 @@ func observe(base *slog.Logger, next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		log := base.With("request_id", id)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, loggerKey, log)
-		la := &logAttrs{}
-		ctx = context.WithValue(ctx, logAttrsKey, la)
+		rl := &requestLog{base: base, id: id}
+		ctx := context.WithValue(r.Context(), requestKey, rl)
 		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
@@ -115,7 +130,7 @@ func observe(base *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
+				rl.logger().Error("panic in handler", "panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					writeError(sw, r.WithContext(ctx), http.StatusInternalServerError, "internal", "internal error; the request id identifies it in the server log")
 				}
@@ -124,12 +139,12 @@ func observe(base *slog.Logger, next http.Handler) http.Handler {
 			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 				level = slog.LevelDebug
 			}
-			if !log.Enabled(ctx, level) {
+			if !base.Enabled(ctx, level) {
 				return
 			}
-			args := append([]any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr}, la.attrs...)
-			log.Log(ctx, level, "http", args...)
+			args := append([]any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr}, rl.attrs...)
+			base.Log(ctx, level, "http", args...)
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
