@@ -54,6 +54,12 @@ type IntakeResult struct {
 // posts give one record: a unique constraint on the Salesforce id decides.
 // A new deal joins the record of a PH email waiting for it. Intake does
 // nothing remote. InTx functions run on created, updated and merged.
+//
+// On Postgres new deals arriving together are written in one batch (see
+// the package documentation). When ctx ends while a deal waits for its
+// batch, Intake returns ctx's error although the deal may be staged: a
+// redelivery is then answered as a duplicate. Pass a context that outlives
+// the request (context.WithoutCancel) where a caller may hang up.
 func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeResult, error) {
 	if err := p.check(); err != nil {
 		return IntakeResult{}, err

@@ -199,7 +199,14 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 	// Every caller in the batch waits for this write: no caller cancels it.
 	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
 	defer cancel()
-	err := func() error {
+	err := func() (err error) {
+		defer func() {
+			// A panic here would leave every caller of the batch waiting
+			// and no batch ever written again: it fails this batch only.
+			if p := recover(); p != nil {
+				err = fmt.Errorf("staging: writing a batch panicked: %v", p)
+			}
+		}()
 		// Straight to database/sql (Bun would format the $n placeholders
 		// itself). The cached description lets pgx send the arrays in
 		// binary, payloads included, in one round trip.

@@ -136,3 +136,25 @@ func TestConcurrentNewDealsShareBatches(t *testing.T) {
 		t.Fatalf("records: %v, %d, want %d", err, len(page.Records), deals+1)
 	}
 }
+
+// A batch that fails hands each of its deals to the general path, which
+// stages them: nothing is lost when the batch function is missing or fails.
+func TestFailedBatchFallsBackToGeneralPath(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s, _ := newStore(t, db)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "DROP FUNCTION staging_intake_new_batch"); err != nil {
+		t.Fatal(err)
+	}
+	res := intake(t, s, dealFor(t, 1, "0003330001", "DR00000001", ""), staging.Via("api"))
+	if res.Outcome != staging.IntakeCreated {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	h, err := s.History(ctx, res.Record.ID)
+	if err != nil || len(h) != 1 || h[0].Kind != staging.EventCreated {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	if again := intake(t, s, dealFor(t, 1, "0003330001", "DR00000001", "")); again.Outcome != staging.IntakeDuplicate {
+		t.Fatalf("again: %s", again.Outcome)
+	}
+}
