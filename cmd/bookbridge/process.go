@@ -96,7 +96,7 @@ func startProcess(ctx context.Context, cfg *config.Config, opts app.Options, rou
 
 func (p *process) startSMTP(ctx context.Context, cfg *config.Config) error {
 	sc := mailbox.SMTPConfig{Domain: cfg.SMTPDomain, MaxMessageBytes: cfg.MaxBodyBytes, AllowedSenders: cfg.SMTPAllowedSenders,
-		Logger: p.log.With("component", "smtp")}
+		MaxConnections: cfg.SMTPMaxConnections, Logger: p.log.With("component", "smtp")}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {

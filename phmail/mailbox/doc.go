@@ -8,7 +8,9 @@
 //     handler returned nil. A handler error that [IsPermanent] reports
 //     (phmail's rejections, or an error wrapped with [Reject]) answers 550,
 //     so the sender gets a bounce; any other error answers 451 and the
-//     sending server retries later.
+//     sending server retries later. Connections past
+//     SMTPConfig.MaxConnections are answered 421, which a sending server
+//     also retries.
 //   - [IMAPPoller] (emersion/go-imap/v2) reads a folder, hands each
 //     message over (fetched with BODY.PEEK, so an unhandled message stays
 //     unseen), then moves it to the processed folder, or, when the handler

@@ -46,6 +46,10 @@ type SMTPConfig struct {
 	// ReadTimeout and WriteTimeout bound network reads and writes.
 	// Defaults 5 minutes and 1 minute.
 	ReadTimeout, WriteTimeout time.Duration
+	// MaxConnections caps the connections open at once. One more is
+	// answered "421 try again later", which makes a mail server queue the
+	// message and retry, and is closed. Default 50.
+	MaxConnections int
 	// Logger receives one line per message. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -68,6 +72,9 @@ func (c SMTPConfig) withDefaults() SMTPConfig {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = time.Minute
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 50
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -134,7 +141,7 @@ func (r *SMTPReceiver) Serve(ctx context.Context, l net.Listener) error {
 	r.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { r.srv.Close() })
 	defer stop()
-	err := r.srv.Serve(l)
+	err := r.srv.Serve(&capListener{Listener: l, slots: make(chan struct{}, r.cfg.MaxConnections), r: r})
 	if errors.Is(err, smtp.ErrServerClosed) || ctx.Err() != nil {
 		return nil
 	}
@@ -287,4 +294,49 @@ func asciiOnly(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// capListener hands out at most cap(slots) connections at once and
+// refuses the others with a 421 reply.
+type capListener struct {
+	net.Listener
+	slots chan struct{}
+	r     *SMTPReceiver
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+		default:
+			l.r.cfg.Logger.Warn("smtp: too many connections; refused one", "remote", c.RemoteAddr().String(),
+				"max_connections", l.r.cfg.MaxConnections)
+			go refuseConn(c, l.r.cfg.Domain)
+		}
+	}
+}
+
+// refuseConn tells the client to come back later and hangs up.
+func refuseConn(c net.Conn, domain string) {
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "421 4.7.0 "+asciiOnly(domain)+" Too many connections, try again later\r\n")
+}
+
+// slotConn gives its slot back when it is closed.
+type slotConn struct {
+	net.Conn
+	once sync.Once
+	free func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.free)
+	return err
 }

@@ -1,6 +1,7 @@
 package mailbox_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bookbridge/bookbridge/phmail"
 	"github.com/bookbridge/bookbridge/phmail/mailbox"
@@ -323,4 +325,48 @@ func ExampleNewSMTPReceiver() {
 	// Output:
 	// staging 0001234567
 	// send: <nil>
+}
+
+// Connections over MaxConnections are answered 421 and closed; a freed slot
+// takes the next connection.
+func TestSMTPReceiverCapsConnections(t *testing.T) {
+	addr := startSMTP(t, mailbox.SMTPConfig{MaxConnections: 2}, (&phHandler{}).handle)
+	greet := func() (net.Conn, string) {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the greeting: %v", err)
+		}
+		return c, line
+	}
+	a, la := greet()
+	b, lb := greet()
+	defer b.Close()
+	if !strings.HasPrefix(la, "220 ") || !strings.HasPrefix(lb, "220 ") {
+		t.Fatalf("greetings %q %q", la, lb)
+	}
+	over, lo := greet()
+	over.Close()
+	if !strings.HasPrefix(lo, "421 ") {
+		t.Fatalf("third connection: %q, want 421", lo)
+	}
+	a.Close()
+	// The slot comes back once the server has seen the close.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, l := greet()
+		c.Close()
+		if strings.HasPrefix(l, "220 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot after a close: %q", l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -68,6 +68,7 @@ type Config struct {
 	SMTPAllowedSenders []string `env:"SMTP_ALLOWED_SENDERS" default:"" doc:"comma-separated sender addresses or @domains accepted; empty accepts all"`
 	SMTPUser           string   `env:"SMTP_USER" default:"" doc:"require SMTP AUTH with this user (needs TLS unless on loopback)"`
 	SMTPPassword       string   `env:"SMTP_PASSWORD" default:"" secret:"true" doc:"password of SMTP_USER"`
+	SMTPMaxConnections int      `env:"SMTP_MAX_CONNECTIONS" default:"50" doc:"most SMTP connections open at once; one more is answered 421 (try again later)"`
 
 	IMAPAddr             string        `env:"IMAP_ADDR" default:"" doc:"IMAP server (host:port) polled for PH emails; empty turns polling off"`
 	IMAPTLS              string        `env:"IMAP_TLS" default:"tls" doc:"IMAP connection security: tls, starttls or none"`
@@ -370,6 +371,9 @@ func (c *Config) check() []string {
 		}
 	default:
 		p = append(p, fmt.Sprintf("BOOKBRIDGE_TARGET=%q: use servicenow or sql", c.Target))
+	}
+	if c.SMTPMaxConnections <= 0 {
+		p = append(p, "BOOKBRIDGE_SMTP_MAX_CONNECTIONS must be greater than 0")
 	}
 	if (c.SMTPUser == "") != (c.SMTPPassword == "") {
 		p = append(p, "BOOKBRIDGE_SMTP_USER and BOOKBRIDGE_SMTP_PASSWORD go together")
