@@ -306,7 +306,9 @@ var schemaMigrations = []schemaMigration{
 		// order (so batches never wait on each other in a circle) and
 		// answering each deal by its position. The raw payloads arrive
 		// joined in one value with their lengths beside it, which spares
-		// the client building an array of large values piece by piece. The raw payloads, the
+		// the client building an array of large values piece by piece.
+		// The batch statement runs with a generic plan: planning it anew
+		// for every call cost more than the plan saves. The raw payloads, the
 		// largest values written, are compressed with lz4 where the server
 		// has it, which costs a fraction of pglz's time; older rows keep
 		// their compression. SQLite needs nothing.
@@ -328,7 +330,7 @@ var schemaMigrations = []schemaMigration{
 				p_company TEXT[], p_warnings TEXT[], p_exceptions TEXT[], p_search TEXT[],
 				p_ev_kind TEXT[], p_ev_to TEXT[], p_ev_channel TEXT[], p_ev_actor TEXT[], p_ev_message TEXT[], p_ev_data TEXT[])
 			RETURNS TABLE (pos INTEGER, new_id BIGINT, outcome TEXT)
-			LANGUAGE plpgsql VOLATILE AS $fn$
+			LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $fn$
 			DECLARE
 				v_lock BIGINT;
 			BEGIN
