@@ -65,6 +65,7 @@ type target struct {
 	name string
 	url  string
 	key  string // X-API-Key, when the server wants one
+	pid  int    // the server's process, for its CPU time
 }
 
 type result struct {
@@ -73,12 +74,16 @@ type result struct {
 	firstErr string
 	elapsed  time.Duration
 	p50, p99 time.Duration
+	// CPU microseconds per request of the server process and of Postgres
+	// (-1 where unknown: no /proc).
+	serverCPU, pgCPU float64
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
 func (r result) String() string {
-	s := fmt.Sprintf("%8.0f req/s  p50 %6.2fms  p99 %6.2fms  (%d requests", r.rps(), ms(r.p50), ms(r.p99), r.requests)
+	s := fmt.Sprintf("%8.0f req/s  p50 %6.2fms  p99 %6.2fms  CPU/req server %s, Postgres %s  (%d requests",
+		r.rps(), ms(r.p50), ms(r.p99), us(r.serverCPU), us(r.pgCPU), r.requests)
 	if r.errors > 0 {
 		s += fmt.Sprintf(", %d errors, first: %s", r.errors, r.firstErr)
 	}
@@ -86,6 +91,14 @@ func (r result) String() string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// us formats CPU microseconds per request ("-" when unknown).
+func us(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fus", v)
+}
 
 // load posts deals to t from conns connections for d and measures.
 func load(ctx context.Context, t target, gen *dealGenerator, conns int, d time.Duration) result {
@@ -102,6 +115,7 @@ func load(ctx context.Context, t target, gen *dealGenerator, conns int, d time.D
 		count    atomic.Int64
 		wg       sync.WaitGroup
 	)
+	meter := startCPU(t.pid)
 	start := time.Now()
 	for w := 0; w < conns; w++ {
 		wg.Add(1)
@@ -149,6 +163,9 @@ func load(ctx context.Context, t target, gen *dealGenerator, conns int, d time.D
 	}
 	wg.Wait()
 	r := result{requests: len(lat), errors: errs, firstErr: firstErr, elapsed: min(time.Since(start), d)}
+	// Requests finished after the window are not counted, but their CPU
+	// is: the figures err slightly high, alike for both servers.
+	r.serverCPU, r.pgCPU = meter.stop(len(lat))
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	if len(lat) > 0 {
 		r.p50 = lat[len(lat)*50/100]

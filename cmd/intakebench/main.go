@@ -6,8 +6,11 @@
 //
 //	go run ./cmd/intakebench -db postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 //
-// It prints requests per second and the 50th and 99th percentile latency of
-// each, and bookbridge's throughput as a share of the floor's.
+// It prints requests per second, the 50th and 99th percentile latency and
+// the CPU time per request of the server process and of Postgres (read from
+// /proc on Linux; "-" elsewhere) of each, and bookbridge's throughput as a
+// share of the floor's. CPU per request varies less than throughput when
+// other work shares the machine.
 package main
 
 import (

@@ -162,8 +162,8 @@ func startServers(ctx context.Context, o options) ([]target, func(), error) {
 		return nil, cleanup, fmt.Errorf("bookbridge: %w", err)
 	}
 	return []target{
-		{name: "floor", url: "http://" + floorAddr + "/deals"},
-		{name: "bookbridge", url: "http://" + bbAddr + "/api/v1/deals", key: key},
+		{name: "floor", url: "http://" + floorAddr + "/deals", pid: floor.Process.Pid},
+		{name: "bookbridge", url: "http://" + bbAddr + "/api/v1/deals", key: key, pid: serve.Process.Pid},
 	}, cleanup, nil
 }
 
