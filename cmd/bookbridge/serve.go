@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
@@ -41,7 +45,13 @@ func cmdServe(ctx context.Context, c *cli) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	reloading := reloadRulesOn(ctx, hangup, p.App, log)
 	serveErr := p.Wait(ctx)
+	signal.Stop(hangup)
+	close(hangup)
+	<-reloading
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
@@ -52,6 +62,29 @@ func cmdServe(ctx context.Context, c *cli) error {
 		return usageError("%v", serveErr)
 	}
 	return nil
+}
+
+// reloadRulesOn reloads the mapping rules each time sig delivers (SIGHUP
+// in serve), until sig is closed. A file that does not compile leaves the
+// rules in use, and the log says why. The returned channel closes when it
+// has stopped.
+func reloadRulesOn(ctx context.Context, sig <-chan os.Signal, a *app.App, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range sig {
+			file := a.Cfg.Rules
+			if file == "" {
+				file = "(built-in reference rules)"
+			}
+			if err := a.ReloadRules(); err != nil {
+				log.ErrorContext(ctx, "mapping rules not reloaded; the previous rules stay in use", "rules", file, "err", err)
+				continue
+			}
+			log.InfoContext(ctx, "mapping rules reloaded", "rules", file, "steps", len(a.Rules().Steps()))
+		}
+	}()
+	return done
 }
 
 func cmdMigrate(ctx context.Context, c *cli) error {

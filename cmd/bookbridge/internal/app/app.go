@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -43,7 +44,7 @@ type App struct {
 	DB      *bun.DB
 	Store   *staging.Store
 	Auth    *auth.Store
-	Rules   *mapping.Rules
+	rules   atomic.Pointer[mapping.Rules]
 	Target  loader.Target
 	Queue   *queue.Queue
 	Metrics *Metrics
@@ -87,9 +88,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	if a.Parser, err = phmail.NewParser(); err != nil {
 		return nil, err
 	}
-	if a.Rules, err = loadRules(cfg); err != nil {
+	rules, err := loadRules(cfg)
+	if err != nil {
 		return nil, err
 	}
+	a.rules.Store(rules)
 	a.Target = opts.Target
 	if a.Target == nil {
 		t, closeTarget, err := openTarget(ctx, cfg, a.Metrics, a.Log)

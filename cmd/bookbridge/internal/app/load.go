@@ -62,7 +62,7 @@ func (a *App) PlanRecord(rec *staging.Record) (*mapping.Plan, error) {
 			SHA256: att.SHA256, Size: att.Size, Usable: att.Usable, Warnings: att.Warnings,
 		})
 	}
-	return a.Rules.Plan(in)
+	return a.Rules().Plan(in)
 }
 
 // attachmentSource reads staged attachments of one record for the loader.
