@@ -238,6 +238,14 @@ func TestEndToEnd(t *testing.T) {
 		if st := e.waitJob(job.JobID); st.State != "completed" || st.Record == nil || st.Record.State != "loaded" {
 			t.Fatalf("load job: %+v", st)
 		}
+		// The record names its latest load job.
+		var withJob struct {
+			LoadJob *app.JobStatus `json:"load_job"`
+		}
+		if code := e.do("GET", "/api/v1/records/"+number, e.operator, "", nil, &withJob); code != 200 ||
+			withJob.LoadJob == nil || withJob.LoadJob.ID != job.JobID || withJob.LoadJob.State != "completed" {
+			t.Fatalf("record's load job: %d %+v, want job %d", code, withJob.LoadJob, job.JobID)
+		}
 		tables := e.sn.Dump()
 		want := map[string]int{"core_company": 1, "u_ams_finance_names": 1, "u_managed_services_sales_order": 1, "u_sales_skus": 6, "problem": 0}
 		for table, n := range want {

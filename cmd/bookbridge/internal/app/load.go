@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/staging"
@@ -117,12 +118,30 @@ func (a *App) EnqueueLoad(ctx context.Context, recordID int64, by string, opts .
 	var jobID int64
 	opts = append(opts, staging.By(by),
 		staging.InTx(func(ctx context.Context, tx bun.Tx, rec *staging.Record) error {
-			id, err := a.Queue.InsertTx(ctx, tx, LoadArgs{RecordID: rec.ID, By: by}, nil)
+			id, err := a.Queue.InsertTx(ctx, tx, LoadArgs{RecordID: rec.ID, By: by},
+				&river.InsertOpts{Tags: []string{loadTag(rec.ID)}})
 			jobID = id
 			return err
 		}))
 	_, err := a.Store.StartLoad(context.WithoutCancel(ctx), recordID, opts...)
 	return jobID, err
+}
+
+// loadTag marks the load jobs of one record, so that the record can name
+// its latest load job (LoadJobOf).
+func loadTag(recordID int64) string { return "record_" + strconv.FormatInt(recordID, 10) }
+
+// LoadJobOf returns the latest load job of a record, or nil when it has
+// none (River keeps finished jobs for 24 hours).
+func (a *App) LoadJobOf(ctx context.Context, recordID int64) (*JobStatus, error) {
+	j, err := a.Queue.LatestJob(ctx, LoadArgs{}.Kind(), loadTag(recordID))
+	if errors.Is(err, queue.ErrNoJob) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return jobStatusOf(j), nil
 }
 
 type loadWorker struct {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -37,16 +39,22 @@ type JobStatus struct {
 	Email  *InboxMessage      `json:"email,omitempty"`
 }
 
+// jobStatusOf is the job itself, without what it worked on.
+func jobStatusOf(j *rivertype.JobRow) *JobStatus {
+	st := &JobStatus{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, CreatedAt: j.CreatedAt, FinishedAt: j.FinalizedAt}
+	for _, e := range j.Errors {
+		st.Errors = append(st.Errors, e.Error)
+	}
+	return st
+}
+
 // Job returns a background job with what it worked on.
 func (a *App) Job(ctx context.Context, id int64) (*JobStatus, error) {
 	j, err := a.Queue.Job(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	st := &JobStatus{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, CreatedAt: j.CreatedAt, FinishedAt: j.FinalizedAt}
-	for _, e := range j.Errors {
-		st.Errors = append(st.Errors, e.Error)
-	}
+	st := jobStatusOf(j)
 	switch j.Kind {
 	case LoadArgs{}.Kind():
 		var args LoadArgs

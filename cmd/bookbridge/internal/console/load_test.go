@@ -167,6 +167,11 @@ func TestReloadAfterAFix(t *testing.T) {
 	if got := h.get(rec.ID); got.State != staging.StateLoaded || got.Load.Attempts != 2 {
 		t.Fatalf("after the reload: %s, %d attempts", got.State, got.Load.Attempts)
 	}
+	// The record page links its latest load job: the second one.
+	if page := op.get(path); !strings.Contains(page.body, `<a id="load-job" href="`+a.header.Get("Location")+`">`) ||
+		!strings.Contains(page.body, "completed, attempt 1") {
+		t.Fatalf("record page lacks its load job %s:\n%s", a.header.Get("Location"), page.body)
+	}
 	if n := len(h.sn.Dump()["core_company"]); n != 1 {
 		t.Fatalf("%d companies after a failed and a good load", n)
 	}

@@ -164,7 +164,12 @@ func (c *Console) record(w http.ResponseWriter, r *http.Request, u *user) {
 		c.internal(w, r, u, err)
 		return
 	}
-	c.render(w, r, u, http.StatusOK, "record", "records", c.recordView(rec, hist))
+	v := c.recordView(rec, hist)
+	if v.LoadJob, err = c.app.LoadJobOf(r.Context(), rec.ID); err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	c.render(w, r, u, http.StatusOK, "record", "records", v)
 }
 
 func (c *Console) attachment(w http.ResponseWriter, r *http.Request, u *user) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
@@ -81,6 +82,7 @@ type recordView struct {
 	History    []staging.Event
 	Open       []staging.Exception
 	Resolved   []staging.Exception
+	LoadJob    *app.JobStatus // the latest load job, while River keeps it
 }
 
 // recordView builds the record page's data.

@@ -177,6 +177,19 @@ func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.Inse
 	return res.Job.ID, nil
 }
 
+// LatestJob returns the newest job of kind carrying tag, or ErrNoJob.
+func (q *Queue) LatestJob(ctx context.Context, kind, tag string) (*rivertype.JobRow, error) {
+	res, err := q.inserter.JobList(ctx, river.NewJobListParams().Kinds(kind).TagsAll(tag).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(1))
+	if err != nil {
+		return nil, fmt.Errorf("queue: listing %s jobs: %w", kind, err)
+	}
+	if len(res.Jobs) == 0 {
+		return nil, ErrNoJob
+	}
+	return res.Jobs[0], nil
+}
+
 // ErrNoJob is returned by Job for an unknown id.
 var ErrNoJob = errors.New("queue: no such job (finished jobs are kept for 24 hours)")
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
 	"github.com/bookbridge/bookbridge/staging"
 )
@@ -81,6 +82,8 @@ type RecordAnswer struct {
 	Loadable      bool            `json:"loadable"`
 	NotLoadableBy string          `json:"not_loadable_because,omitempty"`
 	History       []staging.Event `json:"history"`
+	// LoadJob is the record's latest load job, when River still keeps it.
+	LoadJob *app.JobStatus `json:"load_job,omitempty"`
 }
 
 // record finds the record named by the {id} path value: an id or a number.
@@ -107,8 +110,13 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	job, err := s.app.LoadJobOf(r.Context(), rec.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	loadable, why := rec.Loadable()
-	writeJSON(w, http.StatusOK, RecordAnswer{Record: rec, Loadable: loadable, NotLoadableBy: why, History: hist})
+	writeJSON(w, http.StatusOK, RecordAnswer{Record: rec, Loadable: loadable, NotLoadableBy: why, History: hist, LoadJob: job})
 }
 
 func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
