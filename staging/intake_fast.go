@@ -123,7 +123,10 @@ func (s *Store) writeBatches(batch []*fastDeal) {
 }
 
 // joinedPool keeps the buffers payloads are joined in, which are as large
-// as a batch of payloads; pgx copies the value out during the call.
+// as a batch of payloads; pgx copies the value out during the call. The
+// joined payloads are the last parameter: pgx encodes parameters by
+// appending to buffers it grows as needed, and with the large value last
+// no small value after it makes them grow (and copy) once more.
 var joinedPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // batchArgs are the columns of a batch, one array per parameter of
@@ -213,8 +216,9 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 		rows, err := s.db.DB.QueryContext(ctx, `SELECT pos, new_id, outcome FROM staging_intake_new_batch(
 			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
 			pgx.QueryExecModeCacheDescribe, NumberPrefix, int64(numberOffset),
-			a.eccKey, a.state, a.now, a.sfID, a.raw, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
-			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData)
+			a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
+			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData,
+			a.raw) // last: see joinedPool
 		if err != nil {
 			return err
 		}

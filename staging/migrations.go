@@ -325,10 +325,11 @@ var schemaMigrations = []schemaMigration{
 			$do$`,
 			`CREATE OR REPLACE FUNCTION staging_intake_new_batch(
 				p_prefix TEXT, p_offset BIGINT, p_ecc_key TEXT[], p_state TEXT[], p_now TIMESTAMPTZ[],
-				p_sf_id TEXT[], p_raw BYTEA, p_raw_len INTEGER[], p_hash TEXT[], p_version BIGINT[], p_modified_at TIMESTAMPTZ[],
+				p_sf_id TEXT[], p_raw_len INTEGER[], p_hash TEXT[], p_version BIGINT[], p_modified_at TIMESTAMPTZ[],
 				p_info TEXT[], p_ecc_id TEXT[], p_dr_number TEXT[], p_sales_order TEXT[], p_opportunity_id TEXT[],
 				p_company TEXT[], p_warnings TEXT[], p_exceptions TEXT[], p_search TEXT[],
-				p_ev_kind TEXT[], p_ev_to TEXT[], p_ev_channel TEXT[], p_ev_actor TEXT[], p_ev_message TEXT[], p_ev_data TEXT[])
+				p_ev_kind TEXT[], p_ev_to TEXT[], p_ev_channel TEXT[], p_ev_actor TEXT[], p_ev_message TEXT[], p_ev_data TEXT[],
+				p_raw BYTEA)
 			RETURNS TABLE (pos INTEGER, new_id BIGINT, outcome TEXT)
 			LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $fn$
 			DECLARE
