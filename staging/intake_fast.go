@@ -26,6 +26,10 @@ const (
 	fastBatchesInFlight = 1
 	// fastBatchMax caps the deals of one batch.
 	fastBatchMax = 64
+	// fastBatchMaxBytes caps the payload bytes of one batch, so that a
+	// burst of large deals (up to 6 MiB each) is not sent as one message;
+	// a batch always takes at least one deal.
+	fastBatchMaxBytes = 8 << 20
 )
 
 // fastDeal is one new deal waiting for its batch.
@@ -55,7 +59,14 @@ type intakeBatcher struct {
 
 // take removes the next batch from the queue; b.mu is held.
 func (b *intakeBatcher) take() []*fastDeal {
-	n := min(len(b.queue), fastBatchMax)
+	n, size := 0, 0
+	for n < len(b.queue) && n < fastBatchMax {
+		size += len(b.queue[n].row.PayloadRaw)
+		if n > 0 && size > fastBatchMaxBytes {
+			break
+		}
+		n++
+	}
 	batch := make([]*fastDeal, n)
 	copy(batch, b.queue)
 	rest := copy(b.queue, b.queue[n:])
@@ -192,7 +203,11 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 		size += len(d.row.PayloadRaw)
 	}
 	joined := joinedPool.Get().(*[]byte)
-	defer joinedPool.Put(joined)
+	defer func() {
+		if cap(*joined) <= 2*fastBatchMaxBytes { // one outsized deal is not kept
+			joinedPool.Put(joined)
+		}
+	}()
 	a := newBatchArgs(len(batch), slices.Grow((*joined)[:0], size))
 	for _, d := range batch {
 		a.add(d)

@@ -158,3 +158,31 @@ func TestFailedBatchFallsBackToGeneralPath(t *testing.T) {
 		t.Fatalf("again: %s", again.Outcome)
 	}
 }
+
+// A batch holds at most 64 deals and 8 MiB of payloads, and always at
+// least one deal, however large.
+func TestBatchLimits(t *testing.T) {
+	repeat := func(n, size int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = size
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		want  []int
+	}{
+		{"small deals", repeat(130, 10<<10), []int{64, 64, 2}},
+		{"large deals", repeat(5, 3<<20), []int{2, 2, 1}},
+		{"one over the cap", []int{20 << 20, 1 << 10, 1 << 10}, []int{1, 2}},
+		{"exactly the cap", []int{4 << 20, 4 << 20, 1}, []int{2, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := staging.TakeBatchSizes(tc.sizes); !slices.Equal(got, tc.want) {
+				t.Fatalf("batches %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
