@@ -1,10 +1,12 @@
 package staging_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -184,5 +186,43 @@ func TestBatchLimits(t *testing.T) {
 				t.Fatalf("batches %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Large deals arriving together are split into batches by size, and each
+// payload is stored byte for byte.
+func TestConcurrentLargeDeals(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s, _ := newStore(t, db)
+	ctx := context.Background()
+	const deals = 6
+	payloads := make([]staging.Payload, deals)
+	for i := range payloads {
+		payloads[i] = deal(t, map[string]any{
+			"Id":                 fmt.Sprintf("006Dn00000Lg%06d", i),
+			"End_User_ECC_ID__c": fmt.Sprintf("00044%05d", i),
+			"Description":        strings.Repeat(string(rune('a'+i)), 3<<20), // 3 MiB each: 8 MiB batches take 2
+		})
+	}
+	ids := make([]int64, deals)
+	var wg sync.WaitGroup
+	for i := range payloads {
+		wg.Go(func() {
+			res, err := s.Intake(ctx, payloads[i], staging.Via("api"))
+			if err != nil || res.Outcome != staging.IntakeCreated {
+				t.Errorf("deal %d: %v %v", i, res.Outcome, err)
+				return
+			}
+			ids[i] = res.Record.ID
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if id == 0 {
+			continue
+		}
+		if got := mustGet(t, s, id); !bytes.Equal(got.Payload.Raw, payloads[i].Raw) || got.Payload.Hash != payloads[i].Hash {
+			t.Fatalf("deal %d: stored %d bytes, want %d, hash %s want %s", i, len(got.Payload.Raw), len(payloads[i].Raw), got.Payload.Hash, payloads[i].Hash)
+		}
 	}
 }
