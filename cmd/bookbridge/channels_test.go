@@ -144,3 +144,47 @@ func TestMailChannelsInServe(t *testing.T) {
 		t.Errorf("Quarantine holds %d messages, want the non-PH one", n)
 	}
 }
+
+// BOOKBRIDGE_IMAP_ONLY_UNSEEN=true leaves read messages in the folder and
+// handles the unread ones.
+func TestIMAPOnlyUnseen(t *testing.T) {
+	first := must(os.ReadFile("../../examples/emails/ph-email-first.eml"))
+	imapAddr, _ := startMemIMAP(t, first)
+	// A second PH email, already read by a person.
+	seen := []byte(strings.Replace(string(must(os.ReadFile(exampleEmail))), "Message-ID: <", "Message-ID: <seen-", 1))
+	c, err := imapclient.DialInsecure(imapAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("ph", "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := c.Append("INBOX", int64(len(seen)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}})
+	cmd.Write(seen)
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	startTestServer(t, dbtest.SQLiteURL(t), map[string]string{
+		"BOOKBRIDGE_IMAP_ADDR":          imapAddr,
+		"BOOKBRIDGE_IMAP_TLS":           "none",
+		"BOOKBRIDGE_IMAP_USER":          "ph",
+		"BOOKBRIDGE_IMAP_PASSWORD":      "secret",
+		"BOOKBRIDGE_IMAP_POLL_INTERVAL": "1s",
+		"BOOKBRIDGE_IMAP_ONLY_UNSEEN":   "true",
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for folderCount(t, imapAddr, "Processed") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the unread email was not handled in 60s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Further polls (one a second) leave the read one where it is.
+	time.Sleep(2500 * time.Millisecond)
+	if in, done := folderCount(t, imapAddr, "INBOX"), folderCount(t, imapAddr, "Processed"); in != 1 || done != 1 {
+		t.Fatalf("INBOX %d, Processed %d; want the read email left in INBOX", in, done)
+	}
+}

@@ -80,7 +80,7 @@ func (a *App) newIMAPPoller() (*mailbox.IMAPPoller, error) {
 	return mailbox.NewIMAPPoller(mailbox.IMAPConfig{
 		Addr: c.IMAPAddr, Security: security, Username: c.IMAPUser, Password: c.IMAPPassword,
 		Folder: c.IMAPFolder, ProcessedFolder: c.IMAPProcessedFolder, QuarantineFolder: c.IMAPQuarantineFolder,
-		PollInterval: c.IMAPPollInterval, Logger: a.Log.With("component", "imap"),
+		PollInterval: c.IMAPPollInterval, OnlyUnseen: c.IMAPOnlyUnseen, Logger: a.Log.With("component", "imap"),
 	}, a.MailHandler("imap"))
 }
 

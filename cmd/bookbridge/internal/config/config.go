@@ -78,6 +78,7 @@ type Config struct {
 	IMAPProcessedFolder  string        `env:"IMAP_PROCESSED_FOLDER" default:"Processed" doc:"folder processed messages are moved to"`
 	IMAPQuarantineFolder string        `env:"IMAP_QUARANTINE_FOLDER" default:"Quarantine" doc:"folder rejected messages are moved to"`
 	IMAPPollInterval     time.Duration `env:"IMAP_POLL_INTERVAL" default:"1m" doc:"how often the folder is polled (IDLE is used as well where offered)"`
+	IMAPOnlyUnseen       bool          `env:"IMAP_ONLY_UNSEEN" default:"false" doc:"read only unread messages; by default every message in the folder is read, since handled ones leave it (a person opening a PH email must not make bookbridge skip it)"`
 
 	location *time.Location
 }
@@ -245,6 +246,16 @@ func setField(f reflect.Value, s string) error {
 			return errors.New("want a whole number")
 		}
 		f.SetInt(n)
+	case bool:
+		if s == "" {
+			f.SetBool(false)
+			return nil
+		}
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		f.SetBool(b)
 	case float64:
 		n, err := strconv.ParseFloat(s, 64)
 		if err != nil {

@@ -62,13 +62,14 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"BOOKBRIDGE_ALLOWED_IPS":      "10.0.0.0/33",
 		"BOOKBRIDGE_SHUTDOWN_TIMEOUT": "soon",
 		"BOOKBRIDGE_IMAP_ADDR":        "imap.example:993",
+		"BOOKBRIDGE_IMAP_ONLY_UNSEEN": "sometimes",
 	}))
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v", err)
 	}
 	text := err.Error()
-	for _, want := range []string{"BOOKBRIDGE_SERVICENOW_URL", "BOOKBRIDGE_LOG_FORMAT", "BOOKBRIDGE_ALLOWED_IPS", "BOOKBRIDGE_SHUTDOWN_TIMEOUT", "BOOKBRIDGE_IMAP_USER", "credentials"} {
+	for _, want := range []string{"BOOKBRIDGE_SERVICENOW_URL", "BOOKBRIDGE_LOG_FORMAT", "BOOKBRIDGE_ALLOWED_IPS", "BOOKBRIDGE_SHUTDOWN_TIMEOUT", "BOOKBRIDGE_IMAP_USER", "credentials", "BOOKBRIDGE_IMAP_ONLY_UNSEEN"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("error lacks %s: %s", want, text)
 		}
@@ -88,5 +89,18 @@ func TestSecretTwice(t *testing.T) {
 	_, err := Load(envOf(map[string]string{"BOOKBRIDGE_IMAP_PASSWORD": "a", "BOOKBRIDGE_IMAP_PASSWORD_FILE": "/x"}))
 	if err == nil || !strings.Contains(err.Error(), "both set") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Booleans read as strconv.ParseBool reads them; empty is false.
+func TestBooleanSettings(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{{"", false}, {"false", false}, {"0", false}, {"true", true}, {"TRUE", true}, {"1", true}} {
+		cfg, err := Load(envOf(map[string]string{"BOOKBRIDGE_IMAP_ONLY_UNSEEN": tc.in}))
+		if err != nil || cfg.IMAPOnlyUnseen != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.in, cfg.IMAPOnlyUnseen, err, tc.want)
+		}
 	}
 }
