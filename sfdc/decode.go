@@ -107,24 +107,16 @@ func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
 		return nil, &DecodeError{Err: ErrTooLarge, Offset: -1,
 			Detail: fmt.Sprintf("the limit is %d bytes; send a smaller deal or raise the limit", c.maxBytes)}
 	}
-	if !utf8.Valid(data) {
-		off := int64(0)
-		for i := 0; i < len(data); {
-			r, size := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && size <= 1 {
-				off = int64(i)
-				break
-			}
-			i += size
-		}
-		return nil, &DecodeError{Err: ErrInvalidUTF8, Offset: off, Detail: "encode the body as UTF-8"}
-	}
 	// One strict pass fills v: json v2 rejects duplicate member names,
 	// invalid UTF-8 and trailing data, and matches names exactly.
 	var v T
 	if err := jsonv2.Unmarshal(data, &v); err != nil {
-		// Rare: classify it with the structural check, which names the
-		// condition and its place.
+		// Rare: classify it. json v2 accepts only valid UTF-8, so a body
+		// it read needs no check of its own; a failed one is checked here.
+		if err := checkUTF8(data); err != nil {
+			return nil, err
+		}
+		// The structural check names the condition and its place.
 		if serr := checkStructure(data); serr != nil {
 			return nil, serr
 		}
@@ -136,6 +128,23 @@ func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
 	}
 	sum := sha256.Sum256(data)
 	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, nil
+}
+
+// checkUTF8 reports where data stops being UTF-8, if it does.
+func checkUTF8(data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	off := int64(0)
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			off = int64(i)
+			break
+		}
+		i += size
+	}
+	return &DecodeError{Err: ErrInvalidUTF8, Offset: off, Detail: "encode the body as UTF-8"}
 }
 
 // firstKind returns the kind of the first JSON token in data.

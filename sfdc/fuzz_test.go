@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bookbridge/bookbridge/sfdc"
 )
@@ -36,6 +37,9 @@ func FuzzDecodeValidate(f *testing.F) {
 		}
 		if len(d.Hash) != 64 {
 			t.Fatalf("hash %q", d.Hash)
+		}
+		if !utf8.Valid(body) { // Decode leaves this check to json v2
+			t.Fatalf("accepted a body that is not UTF-8: %q", body)
 		}
 		if err := sfdc.Validate(&d.Value); err != nil {
 			var ve *sfdc.ValidationError
