@@ -308,7 +308,9 @@ var schemaMigrations = []schemaMigration{
 		// joined in one value with their lengths beside it, which spares
 		// the client building an array of large values piece by piece.
 		// The batch statement runs with a generic plan: planning it anew
-		// for every call cost more than the plan saves. The raw payloads, the
+		// for every call cost more than the plan saves.
+		// staging_intake_new (step 20261127000002) is no longer called but
+		// stays, for processes of the previous release during an upgrade. The raw payloads, the
 		// largest values written, are compressed with lz4 where the server
 		// has it, which costs a fraction of pglz's time; older rows keep
 		// their compression. SQLite needs nothing.
