@@ -2,13 +2,15 @@ package staging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
@@ -133,12 +135,18 @@ func (s *Store) writeBatches(batch []*fastDeal) {
 	go s.writeBatches(next)
 }
 
-// joinedPool keeps the buffers payloads are joined in, which are as large
-// as a batch of payloads; pgx copies the value out during the call. The
-// joined payloads are the last parameter: pgx encodes parameters by
-// appending to buffers it grows as needed, and with the large value last
-// no small value after it makes them grow (and copy) once more.
-var joinedPool = sync.Pool{New: func() any { return new([]byte) }}
+// batchBufs are the buffers of one batch write: the payloads joined, the
+// other parameters encoded, and the parameter list. They are as large as a
+// batch, so they are kept for the next one (see batchPool).
+type batchBufs struct {
+	joined []byte
+	params []byte
+	values [][]byte
+}
+
+// batchPool keeps batchBufs between batches; one outsized batch's buffers
+// are dropped rather than kept.
+var batchPool = sync.Pool{New: func() any { return new(batchBufs) }}
 
 // batchArgs are the columns of a batch, one array per parameter of
 // staging_intake_new_batch.
@@ -196,23 +204,44 @@ func (a *batchArgs) add(d *fastDeal) {
 	a.evData = append(a.evData, data)
 }
 
+// batchSQL calls the batch function; batchOIDs are its parameter types.
+const batchSQL = `SELECT pos, new_id, outcome FROM staging_intake_new_batch(
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`
+
+var batchOIDs = []uint32{
+	pgtype.TextOID, pgtype.Int8OID, // prefix, offset
+	pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TimestamptzArrayOID, pgtype.TextArrayOID, // ecc key, state, now, sf id
+	pgtype.Int4ArrayOID, pgtype.TextArrayOID, pgtype.Int8ArrayOID, pgtype.TimestamptzArrayOID, // raw len, hash, version, modified
+	pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, // info .. opportunity
+	pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, // company .. search
+	pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, pgtype.TextArrayOID, // event
+	pgtype.ByteaOID, // the payloads, joined
+}
+
+// batchFormats sends every parameter in binary.
+var batchFormats = []int16{pgtype.BinaryFormatCode}
+
+// errNotPgx says the database/sql driver is not pgx's, which the batch
+// needs; the deals then take the general path.
+var errNotPgx = errors.New("staging: the Postgres driver is not pgx's stdlib driver; new deals are not batched")
+
 // writeBatch stages batch in one call and answers every deal in it.
 func (s *Store) writeBatch(batch []*fastDeal) {
 	size := 0
 	for _, d := range batch {
 		size += len(d.row.PayloadRaw)
 	}
-	joined := joinedPool.Get().(*[]byte)
+	bufs := batchPool.Get().(*batchBufs)
 	defer func() {
-		if cap(*joined) <= 2*fastBatchMaxBytes { // one outsized deal is not kept
-			joinedPool.Put(joined)
+		if cap(bufs.joined) <= 2*fastBatchMaxBytes { // one outsized deal is not kept
+			batchPool.Put(bufs)
 		}
 	}()
-	a := newBatchArgs(len(batch), slices.Grow((*joined)[:0], size))
+	a := newBatchArgs(len(batch), slices.Grow(bufs.joined[:0], size))
 	for _, d := range batch {
 		a.add(d)
 	}
-	*joined = a.raw
+	bufs.joined = a.raw
 	answers := make([]fastAnswer, len(batch))
 	// Every caller in the batch waits for this write: no caller cancels it.
 	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
@@ -225,40 +254,91 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 				err = fmt.Errorf("staging: writing a batch panicked: %v", p)
 			}
 		}()
-		// Straight to database/sql (Bun would format the $n placeholders
-		// itself). The cached description lets pgx send the arrays in
-		// binary, payloads included, in one round trip.
-		rows, err := s.db.DB.QueryContext(ctx, `SELECT pos, new_id, outcome FROM staging_intake_new_batch(
-			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
-			pgx.QueryExecModeCacheDescribe, NumberPrefix, int64(numberOffset),
-			a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
-			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData,
-			a.raw) // last: see joinedPool
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var pos int
-			var id *int64
-			var outcome string
-			if err := rows.Scan(&pos, &id, &outcome); err != nil {
-				return err
+		return s.execBatch(ctx, &a, bufs, func(pos int, id int64) {
+			if pos >= 1 && pos <= len(batch) {
+				answers[pos-1] = fastAnswer{id: id, ok: true}
 			}
-			if pos >= 1 && pos <= len(batch) && outcome == "created" && id != nil {
-				answers[pos-1] = fastAnswer{id: *id, ok: true}
-			}
-		}
-		return rows.Err()
+		})
 	}()
 	if err != nil {
 		// Nothing of the batch was committed (or, if the answer was lost
 		// after the commit, the general path finds the deals staged and
 		// answers them as duplicates): each deal takes the general path.
-		s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+		if errors.Is(err, errNotPgx) {
+			s.log.Debug("staging: new deals take the general path", "deals", len(batch), "err", err)
+		} else {
+			s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+		}
 		clear(answers)
 	}
 	for i, d := range batch {
 		d.done <- answers[i]
 	}
+}
+
+// execBatch runs staging_intake_new_batch on a connection of the pool and
+// calls created for each deal it staged. It talks to pgx's connection
+// directly: the parameters are encoded once into bufs, which are kept for
+// the next batch, and the joined payloads are sent as they are, where
+// database/sql and pgx's query builder would copy them twice more.
+func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, created func(pos int, id int64)) error {
+	conn, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return errNotPgx
+		}
+		args := [...]any{NumberPrefix, int64(numberOffset),
+			a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
+			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData}
+		tm := sc.Conn().TypeMap()
+		var ends [len(args)]int
+		var null [len(args)]bool
+		buf := bufs.params[:0]
+		for i, v := range args {
+			nb, err := tm.Encode(batchOIDs[i], pgtype.BinaryFormatCode, v, buf)
+			if err != nil {
+				return fmt.Errorf("staging: encoding batch parameter $%d: %w", i+1, err)
+			}
+			if nb == nil { // NULL
+				null[i] = true
+			} else {
+				buf = nb
+			}
+			ends[i] = len(buf)
+		}
+		bufs.params = buf
+		values := bufs.values[:0]
+		start := 0
+		for i := range args {
+			if null[i] {
+				values = append(values, nil)
+			} else {
+				values = append(values, buf[start:ends[i]:ends[i]])
+			}
+			start = ends[i]
+		}
+		values = append(values, a.raw)
+		bufs.values = values
+		defer clear(bufs.values) // keep no payload reachable from the pool
+
+		rr := sc.Conn().PgConn().ExecParams(ctx, batchSQL, values, batchOIDs, batchFormats, nil)
+		for rr.NextRow() {
+			row := rr.Values()
+			if len(row) != 3 || row[1] == nil || string(row[2]) != "created" {
+				continue
+			}
+			pos, err1 := strconv.Atoi(string(row[0]))
+			id, err2 := strconv.ParseInt(string(row[1]), 10, 64)
+			if err1 == nil && err2 == nil {
+				created(pos, id)
+			}
+		}
+		_, err := rr.Close()
+		return err
+	})
 }
