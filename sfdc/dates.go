@@ -38,6 +38,9 @@ func NewDate(year int, month time.Month, day int) Date {
 
 // ParseDate reads a date in Salesforce's layout (2026-11-27).
 func ParseDate(s string) (Date, error) {
+	if t, ok := parseDateFast(s); ok {
+		return Date{Time: t, Valid: true}, nil
+	}
 	t, err := time.Parse(DateLayout, s)
 	if err != nil {
 		return Date{}, fmt.Errorf("sfdc: %q is not a date: want YYYY-MM-DD, such as 2026-11-27", s)
@@ -129,4 +132,32 @@ func (d *DateTime) UnmarshalJSON(b []byte) error {
 	}
 	*d = v
 	return nil
+}
+
+// parseDateFast reads YYYY-MM-DD as time.Parse(DateLayout, s) does, without
+// its general layout machinery. It reports false for anything else, which
+// ParseDate then hands to time.Parse for the verdict and the message.
+func parseDateFast(s string) (time.Time, bool) {
+	if len(s) != len(DateLayout) || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	num := func(p string) int {
+		n := 0
+		for i := 0; i < len(p); i++ {
+			if !isDigit(p[i]) {
+				return -1
+			}
+			n = n*10 + int(p[i]-'0')
+		}
+		return n
+	}
+	y, m, d := num(s[:4]), num(s[5:7]), num(s[8:])
+	if y < 0 || m < 1 || m > 12 || d < 1 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d { // past the month's end: time.Date would roll over
+		return time.Time{}, false
+	}
+	return t, true
 }

@@ -27,6 +27,9 @@ func MustDecimal(s string) Decimal {
 
 // ParseDecimal reads a decimal number such as "12500.00" or "-3".
 func ParseDecimal(s string) (Decimal, error) {
+	if _, ok := plainSign(s); ok {
+		return Decimal{text: s}, nil
+	}
 	var v apd.Decimal
 	if _, _, err := v.SetString(s); err != nil || !json.Valid([]byte(s)) {
 		return Decimal{}, fmt.Errorf("sfdc: %q is not a decimal number", s)
@@ -51,6 +54,9 @@ func (d Decimal) Apd() *apd.Decimal {
 
 // Sign returns -1, 0 or +1; an absent value counts as 0.
 func (d Decimal) Sign() int {
+	if sign, ok := plainSign(d.text); ok {
+		return sign
+	}
 	var v apd.Decimal
 	if d.text != "" {
 		_, _, _ = v.SetString(d.text) // checked when the value was read
@@ -87,3 +93,56 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	*d = v
 	return nil
 }
+
+// plainMaxLen bounds the numbers plainSign reads; a longer one (never an
+// amount or a quantity) goes through apd, which also applies its exponent
+// limits.
+const plainMaxLen = 40
+
+// plainSign reports whether s is a JSON number without an exponent and of
+// at most plainMaxLen bytes, -?(0|[1-9][0-9]*)(\.[0-9]+)?, and its sign.
+// Every number Salesforce sends has this form; apd and encoding/json both
+// accept each such number, so ParseDecimal and Sign need neither for it.
+func plainSign(s string) (sign int, ok bool) {
+	if len(s) == 0 || len(s) > plainMaxLen {
+		return 0, false
+	}
+	i, neg := 0, false
+	if s[0] == '-' {
+		neg, i = true, 1
+	}
+	nonzero := false
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		nonzero = true
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		return 0, false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			nonzero = nonzero || s[i] != '0'
+			i++
+		}
+		if i == start {
+			return 0, false
+		}
+	}
+	switch {
+	case i != len(s):
+		return 0, false
+	case !nonzero:
+		return 0, true
+	case neg:
+		return -1, true
+	}
+	return 1, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
