@@ -3,15 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
+	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
@@ -169,4 +172,75 @@ func (c *cancelAtEOF) Read(p []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// The server reads deals into buffers it reuses once a deal is answered.
+// Deals posted at once, valid and invalid mixed, must each be stored byte
+// for byte as posted: a buffer reused too early would store another deal's
+// bytes. On Postgres the deals also share batches.
+func TestConcurrentDealsStoredAsPosted(t *testing.T) {
+	e := startTestServer(t, dbtest.PostgresURL(t), map[string]string{"BOOKBRIDGE_LOG_LEVEL": "warn"})
+	base := must(os.ReadFile(examplePayload))
+	invalid := must(os.ReadFile("../../examples/payloads/invalid-many-problems.json"))
+	const workers, each = 8, 12
+	type posted struct {
+		sfID string
+		body []byte
+	}
+	var (
+		mu   sync.Mutex
+		sent []posted
+		errs []string
+	)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				n := w*each + i
+				body, status := invalid, 422
+				var sfID string
+				if i%3 != 2 {
+					id15 := fmt.Sprintf("006BC%010d", n)
+					sfID = id15 + sfdc.IDChecksum(id15)
+					body = bytes.ReplaceAll(base, []byte("006Dn00000AbCdEIAV"), []byte(sfID))
+					body = bytes.Replace(body, []byte(`"0001234567"`), []byte(fmt.Sprintf(`"7%09d"`, n)), 1)
+					status = 201
+				}
+				req, _ := http.NewRequest("POST", e.base+"/api/v1/deals", bytes.NewReader(body))
+				req.Header.Set("X-API-Key", e.intake)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				switch {
+				case err != nil:
+					errs = append(errs, err.Error())
+				case resp.StatusCode != status:
+					errs = append(errs, fmt.Sprintf("deal %d: status %d, want %d", n, resp.StatusCode, status))
+				case sfID != "":
+					sent = append(sent, posted{sfID, body})
+				}
+				mu.Unlock()
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d failures, first: %s", len(errs), errs[0])
+	}
+	if len(sent) != workers*each*2/3 {
+		t.Fatalf("%d deals created", len(sent))
+	}
+	for _, p := range sent {
+		r, err := e.p.App.Store.GetBySalesforceID(context.Background(), p.sfID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(r.Payload.Raw, p.body) {
+			t.Fatalf("%s: stored payload differs from the one posted", p.sfID)
+		}
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
@@ -25,6 +27,11 @@ type IntakeAnswer struct {
 // readBody enforces the content type and the size limit; it has answered
 // when ok is false.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType string) (body []byte, ok bool) {
+	return s.readBodyInto(w, r, wantType, nil)
+}
+
+// readBodyInto is readBody reading into buf's space.
+func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, wantType string, buf []byte) (body []byte, ok bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != wantType {
 		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: "+wantType)
@@ -35,7 +42,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType strin
 		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
 		return nil, false
 	}
-	body, err = readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	body, err = readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, buf)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -48,20 +55,37 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType strin
 	return body, true
 }
 
+// bodyPool keeps the buffers deals are read into. A deal's buffer goes back
+// only once the store has answered for it; the store, the decoded deal and
+// the answer keep nothing of it (strings are copied out).
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// bodyPoolMax is the largest buffer kept: a rare 6 MiB deal is not.
+const bodyPoolMax = 256 << 10
+
 func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 	m := s.app.Metrics.Intake
-	body, ok := s.readBody(w, r, "application/json")
+	bp := bodyPool.Get().(*[]byte)
+	body, ok := s.readBodyInto(w, r, "application/json", (*bp)[:0])
+	release := func() {
+		if cap(body) <= bodyPoolMax {
+			*bp = body[:0]
+			bodyPool.Put(bp)
+		}
+	}
 	if !ok {
 		m.WithLabelValues("rejected").Inc()
 		return
 	}
 	d, err := sfdc.Decode[sfdc.Opportunity](body, sfdc.WithMaxBytes(s.app.Cfg.MaxBodyBytes))
 	if err != nil {
+		defer release()
 		m.WithLabelValues("invalid").Inc()
 		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	if err := sfdc.Validate(&d.Value); err != nil {
+		defer release()
 		m.WithLabelValues("invalid").Inc()
 		var ve *sfdc.ValidationError
 		if errors.As(err, &ve) {
@@ -90,6 +114,9 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "internal", "the deal could not be stored; retry later")
 		return
 	}
+	// Answered and committed: nothing holds the body any more. (After an
+	// error it is left to the collector, should any write still hold it.)
+	defer release()
 	m.WithLabelValues(string(res.Outcome)).Inc()
 	status := http.StatusOK
 	switch res.Outcome {
@@ -122,13 +149,14 @@ func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, acc)
 }
 
-// readAll reads r to the end into one buffer of the announced length
-// (checked against the limit by the caller) instead of growing it in steps.
-func readAll(r io.Reader, announced int64) ([]byte, error) {
+// readAll reads r to the end, appending to buf, into one buffer of the
+// announced length (checked against the limit by the caller) instead of
+// growing it in steps; buf's space is used when it is large enough.
+func readAll(r io.Reader, announced int64, buf []byte) ([]byte, error) {
 	if announced <= 0 {
-		return io.ReadAll(r)
+		announced = 512
 	}
-	b := make([]byte, 0, announced+1) // +1: EOF is seen without growing
+	b := slices.Grow(buf[:0], int(announced)+1) // +1: EOF is seen without growing
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

@@ -29,7 +29,7 @@ func TestReadAll(t *testing.T) {
 		{"error", iotest.ErrReader(io.ErrUnexpectedEOF), 100, "", io.ErrUnexpectedEOF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readAll(tc.r, tc.announced)
+			got, err := readAll(tc.r, tc.announced, nil)
 			if !errors.Is(err, tc.err) || !bytes.Equal(got, []byte(tc.want)) {
 				t.Fatalf("got %d bytes, %v; want %d bytes, %v", len(got), err, len(tc.want), tc.err)
 			}
