@@ -3,6 +3,7 @@ package staging_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
@@ -224,5 +226,49 @@ func TestConcurrentLargeDeals(t *testing.T) {
 		if got := mustGet(t, s, id); !bytes.Equal(got.Payload.Raw, payloads[i].Raw) || got.Payload.Hash != payloads[i].Hash {
 			t.Fatalf("deal %d: stored %d bytes, want %d, hash %s want %s", i, len(got.Payload.Raw), len(payloads[i].Raw), got.Payload.Hash, payloads[i].Hash)
 		}
+	}
+}
+
+// On Postgres a typical deal's payload is kept compressed in its row
+// (migration 20261127000004), not moved out to the TOAST table, whichever
+// path staged it; the store reads it back byte for byte.
+func TestPayloadStaysInRow(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s, _ := newStore(t, db)
+	ctx := context.Background()
+	noop := staging.InTx(func(context.Context, bun.Tx, *staging.Record) error { return nil })
+	// The example deal as Salesforce sends it (10.6 KB, indented), under
+	// two Salesforce ids.
+	asSent := func(id string) staging.Payload {
+		d, err := sfdc.Decode[sfdc.Opportunity](bytes.ReplaceAll(fullDeal(t), []byte("006Dn00000AbCdEIAV"), []byte(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return staging.PayloadFromOpportunity(d)
+	}
+	p1, p2 := asSent("006Dn00000InRow1AA"), asSent("006Dn00000InRow2AA")
+	fast, general := intake(t, s, p1), intake(t, s, p2, noop)
+	for i, res := range []staging.IntakeResult{fast, general} {
+		var stored, raw int
+		var compression sql.NullString
+		if err := db.QueryRowContext(ctx, `SELECT pg_column_size(payload_raw), length(payload_raw), pg_column_compression(payload_raw)
+			FROM staging_records WHERE id = ?`, res.Record.ID).Scan(&stored, &raw, &compression); err != nil {
+			t.Fatal(err)
+		}
+		// A row under 8160 bytes is kept as it is; a larger one compressed.
+		if raw > 8160 && (!compression.Valid || stored*2 > raw) {
+			t.Errorf("record %d: payload of %d bytes stored in %d, compression %q", res.Record.ID, raw, stored, compression.String)
+		}
+		if got := mustGet(t, s, res.Record.ID); !bytes.Equal(got.Payload.Raw, []staging.Payload{p1, p2}[i].Raw) {
+			t.Errorf("record %d: payload read back differs: %d bytes, want %d", res.Record.ID, len(got.Payload.Raw), len([]staging.Payload{p1, p2}[i].Raw))
+		}
+	}
+	var toast int64
+	if err := db.QueryRowContext(ctx, `SELECT pg_relation_size(reltoastrelid) FROM pg_class
+		WHERE oid = 'staging_records'::regclass`).Scan(&toast); err != nil {
+		t.Fatal(err)
+	}
+	if toast != 0 {
+		t.Errorf("the TOAST table of staging_records holds %d bytes; the payloads should be in their rows", toast)
 	}
 }

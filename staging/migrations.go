@@ -390,4 +390,22 @@ var schemaMigrations = []schemaMigration{
 		},
 		sqlite: nil,
 	},
+	{
+		// A deal's payload stays in its row: with the default
+		// toast_tuple_target (2032 bytes) a typical deal, compressed to 2-3
+		// KB, was moved out to the TOAST table as two chunks, each one
+		// more row and index entry to write at intake. Rows are now
+		// compressed past 8160 bytes and moved out only when still larger.
+		// The price: an update of a record copies its payload into the
+		// new row version, where it copied a pointer; records are updated
+		// a few times in their life, at an operator's pace, while intake
+		// comes in bursts.
+		name:    "20261127000004",
+		comment: "payload_inline",
+		postgres: []string{
+			`ALTER TABLE staging_records SET (toast_tuple_target = 8160)`,
+			`ALTER TABLE staging_payload_history SET (toast_tuple_target = 8160)`,
+		},
+		sqlite: nil,
+	},
 }
