@@ -218,6 +218,9 @@ var batchOIDs = []uint32{
 	pgtype.ByteaOID, // the payloads, joined
 }
 
+// batchStatement names the batch statement prepared on each connection.
+const batchStatement = "bookbridge_staging_intake_new_batch"
+
 // batchFormats sends every parameter in binary.
 var batchFormats = []int16{pgtype.BinaryFormatCode}
 
@@ -326,7 +329,16 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 		bufs.values = values
 		defer clear(bufs.values) // keep no payload reachable from the pool
 
-		rr := sc.Conn().PgConn().ExecParams(ctx, batchSQL, values, batchOIDs, batchFormats, nil)
+		// A statement prepared once per connection: parsing and planning
+		// it anew cost Postgres more than any other part of a small batch.
+		sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(sd.ParamOIDs, batchOIDs) {
+			return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
+		}
+		rr := sc.Conn().PgConn().ExecPrepared(ctx, batchStatement, values, batchFormats, nil)
 		for rr.NextRow() {
 			row := rr.Values()
 			if len(row) != 3 || row[1] == nil || string(row[2]) != "created" {
@@ -338,7 +350,13 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 				created(pos, id)
 			}
 		}
-		_, err := rr.Close()
-		return err
+		if _, err := rr.Close(); err != nil {
+			// A changed function (a migration by another process) leaves
+			// the prepared statement unusable: the next batch prepares it
+			// again.
+			_ = sc.Conn().Deallocate(ctx, batchStatement)
+			return err
+		}
+		return nil
 	})
 }
