@@ -351,9 +351,9 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 			}
 		}
 		if _, err := rr.Close(); err != nil {
-			// A changed function (a migration by another process) leaves
-			// the prepared statement unusable: the next batch prepares it
-			// again.
+			// Postgres plans a prepared statement again when the function
+			// is replaced, but fails it for good when the function's result
+			// type changed: the next batch then prepares it afresh.
 			_ = sc.Conn().Deallocate(ctx, batchStatement)
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -271,4 +272,51 @@ func TestPayloadStaysInRow(t *testing.T) {
 	if toast != 0 {
 		t.Errorf("the TOAST table of staging_records holds %d bytes; the payloads should be in their rows", toast)
 	}
+}
+
+// The batch statement is prepared once per connection. When the batch
+// function is dropped under it, a batch fails and its deal takes the
+// general path; once the function is back, batches work again.
+func TestBatchStatementOutlivesFunctionChange(t *testing.T) {
+	db := dbtest.Postgres(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	ctx := context.Background()
+	db.DB.SetMaxOpenConns(1) // every batch on the connection that prepared it
+	if res := intake(t, s, dealFor(t, 1, "0005550001", "DR00000001", "")); res.Outcome != staging.IntakeCreated {
+		t.Fatalf("first deal: %s", res.Outcome)
+	}
+	var def string
+	if err := db.QueryRowContext(ctx, `SELECT pg_get_functiondef('staging_intake_new_batch'::regproc)`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "DROP FUNCTION staging_intake_new_batch"); err != nil {
+		t.Fatal(err)
+	}
+	if res := intake(t, s, dealFor(t, 2, "0005550002", "DR00000002", "")); res.Outcome != staging.IntakeCreated {
+		t.Fatalf("deal while the function is missing: %s", res.Outcome)
+	}
+	if _, err := db.ExecContext(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	if res := intake(t, s, dealFor(t, 3, "0005550003", "DR00000003", "")); res.Outcome != staging.IntakeCreated {
+		t.Fatalf("deal after the function is back: %s", res.Outcome)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "a batch of new deals failed"); n != 1 {
+		t.Fatalf("%d failed batches, want 1 (the deal while the function was missing):\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
