@@ -329,8 +329,8 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 		bufs.values = values
 		defer clear(bufs.values) // keep no payload reachable from the pool
 
-		// A statement prepared once per connection: parsing and planning
-		// it anew cost Postgres more than any other part of a small batch.
+		// Prepared once per connection, so that Postgres does not parse
+		// and plan the call again for every batch.
 		sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
 		if err != nil {
 			return err
