@@ -101,8 +101,9 @@ const plainMaxLen = 40
 
 // plainSign reports whether s is a JSON number without an exponent and of
 // at most plainMaxLen bytes, -?(0|[1-9][0-9]*)(\.[0-9]+)?, and its sign.
-// Every number Salesforce sends has this form; apd and encoding/json both
-// accept each such number, so ParseDecimal and Sign need neither for it.
+// Salesforce's amounts and quantities have this form; apd and encoding/json
+// both accept each such number, so ParseDecimal and Sign need neither for
+// it.
 func plainSign(s string) (sign int, ok bool) {
 	if len(s) == 0 || len(s) > plainMaxLen {
 		return 0, false
