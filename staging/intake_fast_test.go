@@ -12,7 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	_ "github.com/lib/pq"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
@@ -319,4 +321,32 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A store on a database/sql driver other than pgx's (here lib/pq, as a
+// team's own service might use) cannot batch: each new deal is staged on
+// the general path, and the log says so at debug level, not as a failure.
+func TestOtherDriverTakesGeneralPath(t *testing.T) {
+	sqldb, err := sql.Open("postgres", dbtest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := bun.NewDB(sqldb, pgdialect.New())
+	t.Cleanup(func() { db.Close() })
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs},
+		&slog.HandlerOptions{Level: slog.LevelDebug}))))
+	p := dealFor(t, 1, "0006660001", "DR00000001", "")
+	if res := intake(t, s, p); res.Outcome != staging.IntakeCreated || !bytes.Equal(mustGet(t, s, res.Record.ID).Payload.Raw, p.Raw) {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	if again := intake(t, s, p); again.Outcome != staging.IntakeDuplicate {
+		t.Fatalf("again: %s", again.Outcome)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "new deals take the general path") || strings.Contains(logs.String(), "failed") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
 }
