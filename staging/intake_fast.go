@@ -2,7 +2,6 @@ package staging
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
 
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
@@ -82,9 +82,10 @@ func (b *intakeBatcher) take() []*fastDeal {
 // same record and history event as intakeNew. It reports ok=false,
 // changing nothing, whenever the general path must decide: the deal
 // exists, a PH email may be waiting for it, the caller passed InTx
-// functions, the batch failed, or the engine is SQLite.
+// functions, the batch failed, or the database cannot batch (SQLite, or
+// Postgres through a driver other than pgx's).
 func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (IntakeResult, bool, error) {
-	if s.kind != bundb.Postgres || len(o.inTx) > 0 {
+	if !s.batchNew || len(o.inTx) > 0 {
 		return IntakeResult{}, false, nil
 	}
 	now := s.clock()
@@ -224,9 +225,17 @@ const batchStatement = "bookbridge_staging_intake_new_batch"
 // batchFormats sends every parameter in binary.
 var batchFormats = []int16{pgtype.BinaryFormatCode}
 
-// errNotPgx says the database/sql driver is not pgx's, which the batch
-// needs; the deals then take the general path.
-var errNotPgx = errors.New("staging: the Postgres driver is not pgx's stdlib driver; new deals are not batched")
+// batchesNewDeals reports whether new deals on db can be batched: the
+// batch talks to pgx's connection, so db must be Postgres through pgx's
+// database/sql driver. On another driver (a team's own *bun.DB over lib/pq,
+// say) each new deal takes the general path.
+func batchesNewDeals(db *bun.DB) bool {
+	if bundb.KindOf(db) != bundb.Postgres {
+		return false
+	}
+	_, ok := db.DB.Driver().(*stdlib.Driver)
+	return ok
+}
 
 // writeBatch stages batch in one call and answers every deal in it.
 func (s *Store) writeBatch(batch []*fastDeal) {
@@ -267,11 +276,7 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 		// Nothing of the batch was committed (or, if the answer was lost
 		// after the commit, the general path finds the deals staged and
 		// answers them as duplicates): each deal takes the general path.
-		if errors.Is(err, errNotPgx) {
-			s.log.Debug("staging: new deals take the general path", "deals", len(batch), "err", err)
-		} else {
-			s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
-		}
+		s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
 		clear(answers)
 	}
 	for i, d := range batch {
@@ -292,8 +297,8 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return errNotPgx
+		if !ok { // batchesNewDeals checked the driver
+			return fmt.Errorf("staging: a connection of pgx's driver is a %T", dc)
 		}
 		args := [...]any{NumberPrefix, int64(numberOffset),
 			a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,

@@ -28,6 +28,7 @@ type Store struct {
 	maxAttempts int
 	txTimeout   time.Duration
 	batcher     intakeBatcher // new deals on Postgres, see intake_fast.go
+	batchNew    bool          // new deals go through the batcher
 }
 
 // New returns a store on db, opened with staging/bundb. Call Migrate before
@@ -37,6 +38,11 @@ func New(db *bun.DB, opts ...StoreOption) *Store {
 		log: slog.Default(), maxAttempts: 12, txTimeout: time.Minute}
 	for _, o := range opts {
 		o(s)
+	}
+	s.batchNew = batchesNewDeals(db)
+	if s.kind == bundb.Postgres && !s.batchNew {
+		s.log.Debug("staging: the database/sql driver is not pgx's; new deals take the general path, one by one",
+			"driver", fmt.Sprintf("%T", db.DB.Driver()))
 	}
 	return s
 }
