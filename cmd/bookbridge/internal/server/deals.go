@@ -24,14 +24,10 @@ type IntakeAnswer struct {
 	RequestID string                `json:"request_id,omitempty"`
 }
 
-// readBody enforces the content type and the size limit; it has answered
-// when ok is false.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType string) (body []byte, ok bool) {
-	return s.readBodyInto(w, r, wantType, nil)
-}
-
-// readBodyInto is readBody reading into buf's space.
-func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, wantType string, buf []byte) (body []byte, ok bool) {
+// readBody enforces the content type and the size limit and reads the
+// body, into buf's space when it is large enough; it has answered when ok
+// is false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType string, buf []byte) (body []byte, ok bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != wantType {
 		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: "+wantType)
@@ -66,7 +62,7 @@ const bodyPoolMax = 256 << 10
 func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 	m := s.app.Metrics.Intake
 	bp := bodyPool.Get().(*[]byte)
-	body, ok := s.readBodyInto(w, r, "application/json", (*bp)[:0])
+	body, ok := s.readBody(w, r, "application/json", (*bp)[:0])
 	release := func() {
 		if cap(body) <= bodyPoolMax {
 			*bp = body[:0]
@@ -131,7 +127,7 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
-	raw, ok := s.readBody(w, r, "message/rfc822")
+	raw, ok := s.readBody(w, r, "message/rfc822", nil) // emails are rare: not pooled
 	if !ok {
 		s.app.Metrics.Emails.WithLabelValues("api", "rejected").Inc()
 		return
