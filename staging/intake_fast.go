@@ -343,7 +343,9 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 		if !slices.Equal(sd.ParamOIDs, batchOIDs) {
 			return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
 		}
-		rr := sc.Conn().PgConn().ExecPrepared(ctx, batchStatement, values, batchFormats, nil)
+		// With the statement's description at hand, the batch is sent
+		// without a Describe message of its own.
+		rr := sc.Conn().PgConn().ExecStatement(ctx, sd, values, batchFormats, nil)
 		for rr.NextRow() {
 			row := rr.Values()
 			if len(row) != 3 || row[1] == nil || string(row[2]) != "created" {
