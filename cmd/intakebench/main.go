@@ -9,8 +9,9 @@
 // It prints requests per second, the 50th and 99th percentile latency and
 // the CPU time per request of the server process and of Postgres (read from
 // /proc on Linux; "-" elsewhere) of each, and bookbridge's throughput as a
-// share of the floor's. CPU per request varies less than throughput when
-// other work shares the machine.
+// share of the floor's: best round against best round, then round by round
+// with the median (in a round the two ran one after the other). CPU per
+// request varies less than throughput when other work shares the machine.
 package main
 
 import (

@@ -4,21 +4,25 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 )
 
 // report prints, per connection count, the best round of each server (the
-// least disturbed by the machine's other work) and the ratio.
+// least disturbed by the machine's other work) and the ratio, then the
+// ratio round by round: in a round the two servers ran one after the
+// other, so each round's ratio is the least exposed to the machine's drift.
 func report(w io.Writer, o options, servers []target, results map[string]map[int][]result) {
 	fmt.Fprintf(w, "\nintake of %s, %d round(s) of %s (after %s warm-up), Postgres on loopback, %d CPUs, %s\n\n",
 		o.payload, o.rounds, o.duration, o.warmup, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "| conns | server | req/s (best round) | p50 ms | p99 ms | server CPU us/req | Postgres CPU us/req | errors | all rounds req/s |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range o.conns {
 		best := map[string]result{}
+		rounds := roundRatios(results["floor"][n], results["bookbridge"][n])
 		for _, s := range servers {
-			rs := results[s.name][n]
+			rs := slices.Clone(results[s.name][n])
 			sort.Slice(rs, func(i, j int) bool { return rs[i].rps() > rs[j].rps() })
 			all := ""
 			errs := 0
@@ -36,5 +40,33 @@ func report(w io.Writer, o options, servers []target, results map[string]map[int
 		if f, b := best["floor"], best["bookbridge"]; f.requests > 0 {
 			fmt.Fprintf(w, "| %d | **bookbridge / floor** | **%.0f%%** | | | | | | |\n", n, 100*b.rps()/f.rps())
 		}
+		if len(rounds) > 0 {
+			all := make([]string, len(rounds))
+			for i, r := range rounds {
+				all[i] = fmt.Sprintf("%.0f%%", r)
+			}
+			fmt.Fprintf(w, "| %d | bookbridge / floor, round by round | median %.0f%% | | | | | | %s |\n", n, median(rounds), strings.Join(all, ", "))
+		}
 	}
+}
+
+// roundRatios returns bookbridge's throughput as a percentage of the
+// floor's in each round both ran, in round order.
+func roundRatios(floor, bookbridge []result) []float64 {
+	var out []float64
+	for i := range min(len(floor), len(bookbridge)) {
+		if floor[i].requests > 0 {
+			out = append(out, 100*bookbridge[i].rps()/floor[i].rps())
+		}
+	}
+	return out
+}
+
+// median returns the median of v, which must not be empty.
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
