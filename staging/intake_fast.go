@@ -41,6 +41,7 @@ type fastDeal struct {
 	ev      event
 	channel string
 	user    string
+	evData  pgtype.Text     // the event's data as JSON, made by the caller
 	done    chan fastAnswer // buffered: the batch never waits for the caller
 }
 
@@ -93,6 +94,11 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 	r.State, r.Version, r.StateSince, r.CreatedAt, r.UpdatedAt = StateReceived, 1, now, now, now
 	d := &fastDeal{row: rowOf(r), now: now, ev: createdEvent(p), channel: o.channel, user: o.user,
 		done: make(chan fastAnswer, 1)}
+	// What can be made before the deal is queued is made here, in the
+	// caller, rather than by the one goroutine writing batches.
+	if len(d.ev.data) > 0 {
+		d.evData = pgtype.Text{String: mustJSON(d.ev.data), Valid: true}
+	}
 
 	b := &s.batcher
 	b.mu.Lock()
@@ -198,11 +204,7 @@ func (a *batchArgs) add(d *fastDeal) {
 	a.version = append(a.version, row.PayloadVersion)
 	a.now = append(a.now, pgtype.Timestamptz{Time: d.now, Valid: true})
 	a.modified = append(a.modified, pgtype.Timestamptz{Time: row.PayloadModifiedAt, Valid: !row.PayloadModifiedAt.IsZero()})
-	var data pgtype.Text
-	if len(d.ev.data) > 0 {
-		data = pgtype.Text{String: mustJSON(d.ev.data), Valid: true}
-	}
-	a.evData = append(a.evData, data)
+	a.evData = append(a.evData, d.evData)
 }
 
 // batchSQL calls the batch function; batchOIDs are its parameter types.
