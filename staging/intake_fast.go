@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -336,18 +338,28 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 		bufs.values = values
 		defer clear(bufs.values) // keep no payload reachable from the pool
 
-		// Prepared once per connection, so that Postgres does not parse
-		// and plan the call again for every batch.
-		sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
-		if err != nil {
-			return err
+		var rr *pgconn.ResultReader
+		named := sc.Conn().Config().DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+		if named {
+			// Prepared once per connection, so that Postgres does not parse
+			// and plan the call again for every batch.
+			sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(sd.ParamOIDs, batchOIDs) {
+				return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
+			}
+			// With the statement's description at hand, the batch is sent
+			// without a Describe message of its own.
+			rr = sc.Conn().PgConn().ExecStatement(ctx, sd, values, batchFormats, nil)
+		} else {
+			// The database URL asked pgx not to keep prepared statements
+			// (default_query_exec_mode), as a connection pooler in
+			// transaction mode needs: the call goes as an unnamed statement,
+			// parsed and run in one round trip.
+			rr = sc.Conn().PgConn().ExecParams(ctx, batchSQL, values, batchOIDs, batchFormats, nil)
 		}
-		if !slices.Equal(sd.ParamOIDs, batchOIDs) {
-			return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
-		}
-		// With the statement's description at hand, the batch is sent
-		// without a Describe message of its own.
-		rr := sc.Conn().PgConn().ExecStatement(ctx, sd, values, batchFormats, nil)
 		for rr.NextRow() {
 			row := rr.Values()
 			if len(row) != 3 || row[1] == nil || string(row[2]) != "created" {
@@ -363,7 +375,9 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 			// Postgres plans a prepared statement again when the function
 			// is replaced, but fails it for good when the function's result
 			// type changed: the next batch then prepares it afresh.
-			_ = sc.Conn().Deallocate(ctx, batchStatement)
+			if named {
+				_ = sc.Conn().Deallocate(ctx, batchStatement)
+			}
 			return err
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/bundb"
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
@@ -348,5 +350,65 @@ func TestOtherDriverTakesGeneralPath(t *testing.T) {
 	defer mu.Unlock()
 	if !strings.Contains(logs.String(), "new deals take the general path") || strings.Contains(logs.String(), "failed") {
 		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+// A database URL with default_query_exec_mode (as behind a connection
+// pooler in transaction mode, which cannot keep prepared statements) still
+// batches new deals, sending the call as an unnamed statement: no batch
+// fails and no named statement is left on the connection.
+func TestBatchWithoutPreparedStatements(t *testing.T) {
+	for _, mode := range []string{"cache_describe", "exec"} {
+		t.Run(mode, func(t *testing.T) {
+			u, err := url.Parse(dbtest.PostgresURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("default_query_exec_mode", mode)
+			u.RawQuery = q.Encode()
+			db, err := bundb.Open(context.Background(), u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			var logs bytes.Buffer
+			var mu sync.Mutex
+			s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+			db.DB.SetMaxOpenConns(1) // the check below sees the batches' session
+			const deals = 24
+			var wg sync.WaitGroup
+			outcomes := make([]staging.IntakeOutcome, deals)
+			for i := range deals {
+				p := dealFor(t, 700+i, fmt.Sprintf("00077%05d", i), fmt.Sprintf("DR%08d", 700+i), "")
+				wg.Go(func() {
+					r, err := s.Intake(context.Background(), p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					outcomes[i] = r.Outcome
+				})
+			}
+			wg.Wait()
+			for i, o := range outcomes {
+				if o != staging.IntakeCreated {
+					t.Fatalf("deal %d: %q", i, o)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Contains(logs.String(), "failed") {
+				t.Fatalf("a batch failed:\n%s", logs.String())
+			}
+			var named int
+			if err := db.QueryRowContext(context.Background(),
+				"SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&named); err != nil {
+				t.Fatal(err)
+			}
+			if named != 0 {
+				t.Fatal("the batch statement was prepared by name")
+			}
+		})
 	}
 }
