@@ -2,6 +2,7 @@ package staging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -339,12 +340,13 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 		defer clear(bufs.values) // keep no payload reachable from the pool
 
 		var rr *pgconn.ResultReader
-		named := sc.Conn().Config().DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+		named := s.batchNamed(sc.Conn())
 		if named {
 			// Prepared once per connection, so that Postgres does not parse
 			// and plan the call again for every batch.
 			sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
 			if err != nil {
+				s.unnameBatchesAfter(err)
 				return err
 			}
 			if !slices.Equal(sd.ParamOIDs, batchOIDs) {
@@ -354,10 +356,7 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 			// without a Describe message of its own.
 			rr = sc.Conn().PgConn().ExecStatement(ctx, sd, values, batchFormats, nil)
 		} else {
-			// The database URL asked pgx not to keep prepared statements
-			// (default_query_exec_mode), as a connection pooler in
-			// transaction mode needs: the call goes as an unnamed statement,
-			// parsed and run in one round trip.
+			// An unnamed statement, parsed and run in one round trip.
 			rr = sc.Conn().PgConn().ExecParams(ctx, batchSQL, values, batchOIDs, batchFormats, nil)
 		}
 		for rr.NextRow() {
@@ -377,9 +376,58 @@ func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, cr
 			// type changed: the next batch then prepares it afresh.
 			if named {
 				_ = sc.Conn().Deallocate(ctx, batchStatement)
+				s.unnameBatchesAfter(err)
 			}
 			return err
 		}
 		return nil
 	})
+}
+
+// How batches are sent (Store.batchStmt): not decided yet, as a statement
+// prepared by name once per connection, or as an unnamed statement.
+const (
+	batchStmtUndecided int32 = iota
+	batchStmtNamed
+	batchStmtUnnamed
+)
+
+// batchNamed reports whether batches are sent as a prepared statement kept
+// on the connection. They are unless the database URL asked pgx for
+// statements that are not kept (default_query_exec_mode cache_describe,
+// describe_exec or exec, as behind a connection pooler in transaction
+// mode), or a batch found that the connections cannot keep them (see
+// unnameBatchesAfter). The simple protocol, bundb's default for Bun's own
+// statements, says nothing about the connections and keeps the batch named.
+func (s *Store) batchNamed(c *pgx.Conn) bool {
+	switch s.batchStmt.Load() {
+	case batchStmtNamed:
+		return true
+	case batchStmtUnnamed:
+		return false
+	}
+	mode := batchStmtNamed
+	switch c.Config().DefaultQueryExecMode {
+	case pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec:
+		mode = batchStmtUnnamed
+	}
+	s.batchStmt.CompareAndSwap(batchStmtUndecided, mode)
+	return s.batchStmt.Load() == batchStmtNamed
+}
+
+// unnameBatchesAfter sends every later batch unnamed when err says that the
+// batch statement went missing from the connection or was already there
+// though the connection had not prepared it: the signs of a connection
+// pooler in transaction mode, which hands each transaction whichever
+// server connection is free. The batch that failed takes the general path
+// like any failed batch.
+func (s *Store) unnameBatchesAfter(err error) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || (pgErr.Code != "26000" && pgErr.Code != "42P05") {
+		return
+	}
+	if s.batchStmt.Swap(batchStmtUnnamed) != batchStmtUnnamed {
+		s.log.Warn("staging: the database connections do not keep prepared statements (a pooler in transaction mode?); batches of new deals are sent unnamed from now on",
+			"err", err)
+	}
 }

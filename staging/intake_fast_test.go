@@ -412,3 +412,53 @@ func TestBatchWithoutPreparedStatements(t *testing.T) {
 		})
 	}
 }
+
+// By default (bundb's simple protocol for Bun's statements) the batch is a
+// statement prepared by name. When it goes missing from the connection, as
+// behind a pooler in transaction mode (simulated here with DEALLOCATE
+// ALL), the failed batch's deal takes the general path, the log says once
+// that batches are sent unnamed from now on, and they are.
+func TestBatchesGoUnnamedWhenStatementsVanish(t *testing.T) {
+	db, err := bundb.Open(context.Background(), dbtest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	db.DB.SetMaxOpenConns(1) // every statement below runs in the batches' session
+	ctx := context.Background()
+	named := func() int {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := range 3 {
+		if i == 1 {
+			if got := named(); got != 1 {
+				t.Fatalf("after the first batch, %d named batch statements, want 1", got)
+			}
+			if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := dealFor(t, 800+i, fmt.Sprintf("00088%05d", i), fmt.Sprintf("DR%08d", 800+i), "")
+		if res := intake(t, s, p); res.Outcome != staging.IntakeCreated {
+			t.Fatalf("deal %d: %s", i, res.Outcome)
+		}
+	}
+	if got := named(); got != 0 {
+		t.Fatalf("%d named batch statements after the switch, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "batches of new deals are sent unnamed from now on"); n != 1 {
+		t.Fatalf("%d switch messages, want 1:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "a batch of new deals failed"); n != 1 {
+		t.Fatalf("%d failed batches, want 1 (the one that found its statement gone):\n%s", n, logs.String())
+	}
+}

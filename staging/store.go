@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -29,6 +30,7 @@ type Store struct {
 	txTimeout   time.Duration
 	batcher     intakeBatcher // new deals on Postgres, see intake_fast.go
 	batchNew    bool          // new deals go through the batcher
+	batchStmt   atomic.Int32  // how batches are sent: see batchNamed
 }
 
 // New returns a store on db, opened with staging/bundb. Call Migrate before
