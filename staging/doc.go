@@ -81,6 +81,13 @@
 // next, in one round trip and one commit, and each caller returns once its
 // own deal is committed. Every other case goes the general way.
 //
+// That call is a statement prepared once on each connection. Behind a
+// connection pooler in transaction mode, which cannot keep prepared
+// statements, put default_query_exec_mode=cache_describe (or exec) in the
+// database URL: the call then goes unnamed. Without it, the first batch
+// that finds its statement gone takes the general way and the store sends
+// every later batch unnamed, saying so once in its log.
+//
 // # PH emails
 //
 // Store.IngestEmail takes an Email (parsed by phmail). It matches by ECC id
