@@ -22,7 +22,7 @@ import (
 // writes its deal at once, and deals that arrive while a batch is being
 // written wait for the next batch, which takes all of them in one round
 // trip and one commit (staging_intake_new_batch: migration 20261127000003,
-// replaced by 20261127000005 and 20261127000006).
+// replaced by 20261127000005).
 // Each caller still returns only after its own deal is committed. The
 // batch size follows the load: a lone deal is never delayed.
 const (

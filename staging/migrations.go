@@ -409,95 +409,25 @@ var schemaMigrations = []schemaMigration{
 		sqlite: nil,
 	},
 	{
-		// The batch function's fixed cost per call, lowered. It took each
-		// ECC lock in a statement of its own, a round through the executor
-		// per deal; it now takes them all in one statement, still in the
-		// order of their keys. It looked up the id sequence once per deal;
-		// it now looks it up once per call. Postgres's CPU fell by about 5
-		// µs per deal, from 105-106 to 100 µs at batch size 8 (batches of
-		// each version alternating on one connection). Parameters and
-		// result are unchanged, so a prepared call is planned again and
-		// keeps working.
-		name:    "20261127000005",
-		comment: "intake_batch_locks",
-		postgres: []string{
-			`CREATE OR REPLACE FUNCTION staging_intake_new_batch(
-				p_prefix TEXT, p_offset BIGINT, p_ecc_key TEXT[], p_state TEXT[], p_now TIMESTAMPTZ[],
-				p_sf_id TEXT[], p_raw_len INTEGER[], p_hash TEXT[], p_version BIGINT[], p_modified_at TIMESTAMPTZ[],
-				p_info TEXT[], p_ecc_id TEXT[], p_dr_number TEXT[], p_sales_order TEXT[], p_opportunity_id TEXT[],
-				p_company TEXT[], p_warnings TEXT[], p_exceptions TEXT[], p_search TEXT[],
-				p_ev_kind TEXT[], p_ev_to TEXT[], p_ev_channel TEXT[], p_ev_actor TEXT[], p_ev_message TEXT[], p_ev_data TEXT[],
-				p_raw BYTEA)
-			RETURNS TABLE (pos INTEGER, new_id BIGINT, outcome TEXT)
-			LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $fn$
-			DECLARE
-				v_seq REGCLASS := pg_get_serial_sequence('staging_records', 'id')::REGCLASS;
-			BEGIN
-				-- The locks in one statement, in the order of their keys.
-				PERFORM pg_advisory_xact_lock(l.key)
-				FROM (SELECT DISTINCT hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || k, 0) AS key
-					FROM unnest(p_ecc_key) AS k WHERE k <> '' ORDER BY 1) AS l;
-				-- One statement for the whole batch: a deal is staged when it
-				-- is the first of its Salesforce id in the batch, is not staged
-				-- yet and no PH email waits for its ECC id; the others are
-				-- answered without a record and take the general path.
-				RETURN QUERY
-				WITH input AS (
-					SELECT t.*, (sum(t.raw_len) OVER (ORDER BY t.ord) - t.raw_len)::INTEGER AS raw_off,
-						row_number() OVER (PARTITION BY t.sf_id ORDER BY t.ord) AS nth
-					FROM unnest(p_ecc_key, p_state, p_now, p_sf_id, p_raw_len, p_hash, p_version, p_modified_at,
-						p_info, p_ecc_id, p_dr_number, p_sales_order, p_opportunity_id, p_company, p_warnings,
-						p_exceptions, p_search, p_ev_kind, p_ev_to, p_ev_channel, p_ev_actor, p_ev_message, p_ev_data)
-						WITH ORDINALITY AS t(ecc_key, state, at, sf_id, raw_len, hash, version, modified_at,
-						info, ecc_id, dr_number, sales_order, opportunity_id, company, warnings,
-						exceptions, search, ev_kind, ev_to, ev_channel, ev_actor, ev_message, ev_data, ord)
-				), fresh AS MATERIALIZED (
-					SELECT i.*, nextval(v_seq) AS rid
-					FROM input i
-					WHERE i.nth = 1
-						AND NOT EXISTS (SELECT 1 FROM staging_records r WHERE r.sf_id = i.sf_id)
-						AND NOT (i.ecc_key <> '' AND EXISTS (SELECT 1 FROM staging_records r
-							WHERE r.ecc_key = i.ecc_key AND r.state = 'waiting_for_payload' AND r.sf_id IS NULL))
-				), numbered AS MATERIALIZED (
-					SELECT f.*, p_prefix || CASE WHEN length((p_offset + f.rid)::TEXT) < 7
-						THEN lpad((p_offset + f.rid)::TEXT, 7, '0') ELSE (p_offset + f.rid)::TEXT END AS num
-					FROM fresh f
-				), ins AS (
-					INSERT INTO staging_records (id, number, state, state_since, version, sf_id, payload_raw, payload_hash,
-						payload_version, payload_modified_at, payload_received_at, payload_info, ecc_id, dr_number,
-						sales_order_number, opportunity_id, ecc_key, company_name, warnings, exceptions, search_text,
-						created_at, updated_at)
-					SELECT n.rid, n.num, n.state, n.at, 1, n.sf_id, substring(p_raw FROM n.raw_off + 1 FOR n.raw_len), n.hash,
-						n.version, n.modified_at, n.at, n.info, n.ecc_id, n.dr_number,
-						n.sales_order, n.opportunity_id, n.ecc_key, n.company, n.warnings, n.exceptions, lower(n.num) || n.search,
-						n.at, n.at
-					FROM numbered n
-					ON CONFLICT (sf_id) DO NOTHING
-					RETURNING staging_records.id AS rid
-				), ev AS (
-					INSERT INTO staging_events (record_id, at, kind, from_state, to_state, channel, actor, message, data)
-					SELECT n.rid, n.at, n.ev_kind, '', n.ev_to, n.ev_channel, n.ev_actor, n.ev_message, n.ev_data
-					FROM numbered n JOIN ins ON ins.rid = n.rid
-				)
-				SELECT i.ord::INTEGER, ins.rid, CASE WHEN ins.rid IS NULL THEN 'exists' ELSE 'created' END
-				FROM input i LEFT JOIN numbered n ON n.ord = i.ord LEFT JOIN ins ON ins.rid = n.rid;
-			END
-			$fn$`,
-		},
-		sqlite: nil,
-	},
-	{
-		// The batch statement without its sorts. Payload offsets are summed
-		// in a loop and in-batch duplicates found by looking back through
-		// the Salesforce ids, where two window functions each sorted the
-		// batch; and only staged deals are answered (execBatch reads a
-		// missing position as "take the general path"), which drops a join
-		// of every deal. Parameters and result columns are unchanged.
+		// The batch function's fixed cost per call, lowered; parameters and
+		// result columns are unchanged, so a prepared call is planned again
+		// and keeps working.
+		// - It took each ECC lock in a statement of its own, a round through
+		//   the executor per deal; it now takes them all in one statement,
+		//   still in the order of their keys.
+		// - It looked up the id sequence once per deal; now once per call.
+		// - Two window functions sorted every batch, for the payload
+		//   offsets and to find a Salesforce id repeated within the batch.
+		//   Offsets are now summed in a loop, a repeated id is found by
+		//   looking back through the ids, and only staged deals are
+		//   answered (execBatch reads a missing position as "take the
+		//   general path"), which drops a join of every deal.
 		// Postgres's CPU per deal, batches of each version alternating on
-		// one connection: 99.7 -> 93.4 and 103.0 -> 96.0 us at batch size
-		// 8, 86.6 -> 81.1 and 84.3 -> 80.1 us at 32.
-		name:    "20261127000006",
-		comment: "intake_batch_unsorted",
+		// one connection: the locks and the sequence took 105-106 to 100 us
+		// at batch size 8; the rest took 99.7-103.0 to 93.4-96.0 us at 8
+		// and 84.3-86.6 to 80.1-81.1 us at 32.
+		name:    "20261127000005",
+		comment: "intake_batch_leaner",
 		postgres: []string{
 			`CREATE OR REPLACE FUNCTION staging_intake_new_batch(
 				p_prefix TEXT, p_offset BIGINT, p_ecc_key TEXT[], p_state TEXT[], p_now TIMESTAMPTZ[],
