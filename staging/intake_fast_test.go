@@ -367,15 +367,7 @@ func TestBatchWithoutPreparedStatements(t *testing.T) {
 			q := u.Query()
 			q.Set("default_query_exec_mode", mode)
 			u.RawQuery = q.Encode()
-			db, err := bundb.Open(context.Background(), u.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			var logs bytes.Buffer
-			var mu sync.Mutex
-			s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
-			db.DB.SetMaxOpenConns(1) // the check below sees the batches' session
+			db, s, logs := storeOnOneSession(t, u.String())
 			const deals = 24
 			var wg sync.WaitGroup
 			outcomes := make([]staging.IntakeOutcome, deals)
@@ -396,17 +388,10 @@ func TestBatchWithoutPreparedStatements(t *testing.T) {
 					t.Fatalf("deal %d: %q", i, o)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if strings.Contains(logs.String(), "failed") {
-				t.Fatalf("a batch failed:\n%s", logs.String())
+			if l := logs(); strings.Contains(l, "failed") {
+				t.Fatalf("a batch failed:\n%s", l)
 			}
-			var named int
-			if err := db.QueryRowContext(context.Background(),
-				"SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&named); err != nil {
-				t.Fatal(err)
-			}
-			if named != 0 {
+			if namedBatchStatements(t, db) != 0 {
 				t.Fatal("the batch statement was prepared by name")
 			}
 		})
@@ -419,26 +404,11 @@ func TestBatchWithoutPreparedStatements(t *testing.T) {
 // ALL), the failed batch's deal takes the general path, the log says once
 // that batches are sent unnamed from now on, and they are.
 func TestBatchesGoUnnamedWhenStatementsVanish(t *testing.T) {
-	db, err := bundb.Open(context.Background(), dbtest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
-	db.DB.SetMaxOpenConns(1) // every statement below runs in the batches' session
+	db, s, logs := storeOnOneSession(t, dbtest.PostgresURL(t))
 	ctx := context.Background()
-	named := func() int {
-		var n int
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	for i := range 3 {
 		if i == 1 {
-			if got := named(); got != 1 {
+			if got := namedBatchStatements(t, db); got != 1 {
 				t.Fatalf("after the first batch, %d named batch statements, want 1", got)
 			}
 			if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
@@ -450,15 +420,47 @@ func TestBatchesGoUnnamedWhenStatementsVanish(t *testing.T) {
 			t.Fatalf("deal %d: %s", i, res.Outcome)
 		}
 	}
-	if got := named(); got != 0 {
+	if got := namedBatchStatements(t, db); got != 0 {
 		t.Fatalf("%d named batch statements after the switch, want 0", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "batches of new deals are sent unnamed from now on"); n != 1 {
-		t.Fatalf("%d switch messages, want 1:\n%s", n, logs.String())
+	l := logs()
+	if n := strings.Count(l, "batches of new deals are sent unnamed from now on"); n != 1 {
+		t.Fatalf("%d switch messages, want 1:\n%s", n, l)
 	}
-	if n := strings.Count(logs.String(), "a batch of new deals failed"); n != 1 {
-		t.Fatalf("%d failed batches, want 1 (the one that found its statement gone):\n%s", n, logs.String())
+	if n := strings.Count(l, "a batch of new deals failed"); n != 1 {
+		t.Fatalf("%d failed batches, want 1 (the one that found its statement gone):\n%s", n, l)
 	}
+}
+
+// storeOnOneSession opens a migrated store at dsn through bundb, as serve
+// does, and then keeps its pool to one connection, so that the test's own
+// statements see the batches' session. logs returns what the store logged.
+func storeOnOneSession(t *testing.T, dsn string) (db *bun.DB, s *staging.Store, logs func() string) {
+	t.Helper()
+	db, err := bundb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	s, _ = newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))))
+	db.DB.SetMaxOpenConns(1) // after Migrate, which needs more than one
+	return db, s, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+}
+
+// namedBatchStatements counts the batch statements prepared by name on the
+// session of db's one connection.
+func namedBatchStatements(t *testing.T, db *bun.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(),
+		"SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
