@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -42,7 +41,7 @@ func cmdServe(ctx context.Context, c *cli) error {
 		return err
 	}
 	log := newLogger(cfg, c.stderr)
-	tuneGC(c.getenv, log)
+	tuneGC(ctx, c.getenv, log)
 	p, err := startProcess(ctx, cfg, app.Options{Logger: log, Work: true}, mountConsole)
 	if err != nil {
 		return usageError("%v", err)
@@ -106,22 +105,4 @@ func cmdMigrate(ctx context.Context, c *cli) error {
 	defer a.Close()
 	c.printf("schema is current (%s)\n", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// serverGCPercent is the garbage collector's target that serve and demo
-// set when GOGC is not: the server's live heap is small (about 10 MB), so
-// at Go's default of 100 it collects every few megabytes of garbage, many
-// times a second under intake load. At 200 the server holds a few MB more
-// and spends less CPU per deal (the README gives the figures).
-const serverGCPercent = 200
-
-// tuneGC sets serverGCPercent unless the operator set GOGC, which Go
-// itself has then applied.
-func tuneGC(getenv func(string) string, log *slog.Logger) {
-	if v := getenv("GOGC"); v != "" {
-		log.Debug("garbage collector target from GOGC", "gogc", v)
-		return
-	}
-	debug.SetGCPercent(serverGCPercent)
-	log.Debug("garbage collector target", "gogc", serverGCPercent)
 }
