@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/loader/loadertest"
@@ -114,6 +116,44 @@ func TestResumeSkipsWhatTheJournalHolds(t *testing.T) {
 	}
 	if canonical(tg) != canonical(clean) {
 		t.Error("tables differ from an uninterrupted load")
+	}
+}
+
+// TestSlowFailedSaveStopsLaterWrites checks that a journal save that fails
+// only after a while still stops the writes after it: a write starts only
+// once the saves of the writes before it are done, however the goroutines
+// are scheduled. (A save that failed late let every other write through.)
+func TestSlowFailedSaveStopsLaterWrites(t *testing.T) {
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("c%d", concurrency), func(t *testing.T) {
+			plan := loadertest.ReferencePlan(10)
+			counting := &faulty{Target: newTarget(t)}
+			st := &store{failAt: 4}
+			var saves atomic.Int32
+			opts := loader.Options{Attachments: loadertest.ReferenceFiles(), Concurrency: concurrency,
+				OnWrite: func(ctx context.Context, j loader.Journal) error {
+					if saves.Add(1) == 4 {
+						time.Sleep(50 * time.Millisecond) // the failing save is slow
+					}
+					return st.onWrite(ctx, j)
+				}}
+			_, err := loader.Apply(context.Background(), plan, counting, loader.Journal{}, opts)
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("err = %v", err)
+			}
+			counting.mu.Lock()
+			w := counting.writes
+			counting.mu.Unlock()
+			// Writes already under way beside the fourth may complete.
+			if w < 4 || w > 3+concurrency {
+				t.Errorf("%d writes made with the fourth save failing, want 4 to %d", w, 3+concurrency)
+			}
+			// Alone, the fourth write is the last and unsaved; beside
+			// others, those that completed may still be saved.
+			if n := len(st.journal().Writes); concurrency == 1 && n != 3 || n > w {
+				t.Errorf("%d writes saved of %d made", n, w)
+			}
+		})
 	}
 }
 

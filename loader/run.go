@@ -41,6 +41,12 @@ type run struct {
 
 	saveMu    sync.Mutex
 	deferSave bool
+	// unsaved counts the writes done whose journal save (record) has not
+	// finished; saved is signalled when it falls (both under mu). A write
+	// starts only once it is zero, so that a failed save stops every
+	// write after it, however the goroutines are scheduled.
+	unsaved int
+	saved   *sync.Cond
 }
 
 // stepState is the executor's view of one step. Fields other than step and
@@ -115,6 +121,7 @@ func newRun(plan *mapping.Plan, target Target, journal Journal, opts Options, dr
 		warned:  map[string]bool{},
 		stopped: make(chan struct{}),
 	}
+	r.saved = sync.NewCond(&r.mu)
 	if opts.Attachments != nil {
 		r.src = &onceSource{src: opts.Attachments, m: map[string][]byte{}}
 	}
@@ -407,7 +414,7 @@ func (r *run) record(ctx context.Context, w Write, js *JournalStep) error {
 	}
 	r.mu.Unlock()
 	r.log.Info("loader: "+string(w.Op), "record", r.plan.Record, "step", w.Step, "table", w.Table, "target_id", w.TargetID, "file", w.FileName)
-	if r.deferSave || r.opts.OnWrite == nil {
+	if !r.savesEachWrite() {
 		return nil
 	}
 	r.saveMu.Lock()
@@ -417,8 +424,19 @@ func (r *run) record(ctx context.Context, w Write, js *JournalStep) error {
 	r.mu.Unlock()
 	// The write is done: saving it must not be abandoned half-way because
 	// the caller went away.
-	if err := r.opts.OnWrite(context.WithoutCancel(ctx), snap); err != nil {
-		return r.failLoad(&StepError{Step: w.Step, Op: "journal", Err: fmt.Errorf("saving the journal after %s of %s %s failed: %w", w.Op, w.Table, w.TargetID, err)})
+	err := r.opts.OnWrite(context.WithoutCancel(ctx), snap)
+	if err != nil {
+		err = r.failLoad(&StepError{Step: w.Step, Op: "journal", Err: fmt.Errorf("saving the journal after %s of %s %s failed: %w", w.Op, w.Table, w.TargetID, err)})
 	}
-	return nil
+	r.mu.Lock()
+	if r.unsaved > 0 { // a write found after an unknown outcome was not counted
+		r.unsaved--
+	}
+	r.saved.Broadcast()
+	r.mu.Unlock()
+	return err
 }
+
+// savesEachWrite reports whether record saves the journal after each
+// write (rather than once after the commit, or not at all).
+func (r *run) savesEachWrite() bool { return !r.deferSave && r.opts.OnWrite != nil && !r.dry }

@@ -40,7 +40,12 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 		return context.Cause(ctx)
 	}
 	defer func() { <-r.sem }()
+	write := kind == callInsert || kind == callUpdate || kind == callAttach
 	r.mu.Lock()
+	for write && r.unsaved > 0 && r.err == nil {
+		// A write waits for the journal saves of the writes before it.
+		r.saved.Wait()
+	}
 	if kind >= callInsert && r.err != nil {
 		// The load has failed: no write starts after that.
 		r.mu.Unlock()
@@ -61,7 +66,13 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 		r.calls.Attachments++
 	}
 	r.mu.Unlock()
-	return fn()
+	err := fn()
+	if err == nil && write && r.savesEachWrite() {
+		r.mu.Lock()
+		r.unsaved++ // record, which the caller runs next, saves it
+		r.mu.Unlock()
+	}
+	return err
 }
 
 func (r *run) find(ctx context.Context, kind callKind, q Query) ([]Record, error) {
