@@ -65,7 +65,12 @@ func (o Options) WithDefaults() Options {
 //
 // journal is the state of an earlier, interrupted run of the same plan
 // (the zero Journal for a fresh load). Every completed write is added to
-// it and handed to opts.OnWrite.
+// it and handed to opts.OnWrite; a write starts only once the saves of
+// the writes before it are done.
+//
+// When ctx ends, no further write starts, but a write already sent is not
+// cut off: it completes (within the target's own timeouts) and is
+// journaled, so that a resumed load neither loses nor repeats it.
 //
 // The returned Result is never nil once the plan is valid; the error is
 // non-nil exactly when Result.Status is StatusFailed, and wraps the cause

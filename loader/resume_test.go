@@ -201,3 +201,58 @@ func TestCancelledLoadResumes(t *testing.T) {
 		t.Error("tables differ from an uninterrupted load")
 	}
 }
+
+// cancelDuring cancels the load's context while its first insert is under
+// way, and records whether that insert's own context was cut off.
+type cancelDuring struct {
+	loader.Target
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	calls  int
+	cut    bool
+}
+
+func (c *cancelDuring) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+	c.mu.Lock()
+	c.calls++
+	first := c.calls == 1
+	c.mu.Unlock()
+	if first {
+		c.cancel()
+		c.mu.Lock()
+		c.cut = ctx.Err() != nil
+		c.mu.Unlock()
+	}
+	if err := ctx.Err(); err != nil {
+		// A client cut off mid-request: the outcome is unknown to the
+		// loader, though the target may have stored the record.
+		return loader.Record{}, err
+	}
+	return c.Target.Insert(ctx, table, fields)
+}
+
+// TestWriteUnderWayOutlivesCancel checks that a write already sent when the
+// load's context ends completes and is journaled, and that no write starts
+// after that.
+func TestWriteUnderWayOutlivesCancel(t *testing.T) {
+	plan := loadertest.ReferencePlan(10)
+	tg := newTarget(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &store{}
+	target := &cancelDuring{Target: tg, cancel: cancel}
+	opts := loader.Options{Attachments: loadertest.ReferenceFiles(), OnWrite: st.onWrite, Concurrency: 1}
+	res, err := loader.Apply(ctx, plan, target, loader.Journal{}, opts)
+	if !errors.Is(err, context.Canceled) || res.Status != loader.StatusFailed {
+		t.Fatalf("err %v status %s", err, res.Status)
+	}
+	if target.cut {
+		t.Error("the insert under way was cut off when the load's context ended")
+	}
+	if target.calls != 1 {
+		t.Errorf("%d inserts reached the target, want only the one under way", target.calls)
+	}
+	if n := len(st.journal().Writes); n != 1 {
+		t.Errorf("saved journal has %d writes, want the 1 that completed", n)
+	}
+}

@@ -266,7 +266,7 @@ func (r *run) insert(ctx context.Context, s *stepState) {
 func (r *run) insertVerified(ctx context.Context, table string, fields, match map[string]string) (Record, error) {
 	for attempt := 0; ; attempt++ {
 		var rec Record
-		err := r.call(ctx, callInsert, func() (err error) {
+		err := r.call(ctx, callInsert, func(ctx context.Context) (err error) {
 			rec, err = r.target.Insert(ctx, table, fields)
 			return err
 		})
@@ -343,7 +343,7 @@ func (r *run) update(ctx context.Context, s *stepState, existing Record) {
 		return
 	}
 	var rec Record
-	err := r.call(ctx, callUpdate, func() (err error) {
+	err := r.call(ctx, callUpdate, func(ctx context.Context) (err error) {
 		rec, err = r.target.Update(ctx, s.step.Table, existing.ID, changed)
 		return err
 	})
@@ -452,7 +452,7 @@ func (r *run) attach(ctx context.Context, s *stepState) {
 	}
 	var present []AttachmentInfo
 	if !s.fresh {
-		err := r.call(ctx, callAttachments, func() (err error) {
+		err := r.call(ctx, callAttachments, func(ctx context.Context) (err error) {
 			present, err = r.target.Attachments(ctx, s.step.Table, s.id)
 			return err
 		})
@@ -529,7 +529,7 @@ func (r *run) upload(ctx context.Context, s *stepState, a mapping.Attachment) (A
 	file := File{Name: a.FileName, ContentType: ct, Content: data}
 	for attempt := 0; ; attempt++ {
 		var info AttachmentInfo
-		err := r.call(ctx, callAttach, func() (err error) {
+		err := r.call(ctx, callAttach, func(ctx context.Context) (err error) {
 			info, err = r.target.Attach(ctx, s.step.Table, s.id, file)
 			return err
 		})
@@ -540,7 +540,7 @@ func (r *run) upload(ctx context.Context, s *stepState, a mapping.Attachment) (A
 			return AttachmentInfo{}, err
 		}
 		var present []AttachmentInfo
-		lerr := r.call(ctx, callAttachments, func() (err error) {
+		lerr := r.call(ctx, callAttachments, func(ctx context.Context) (err error) {
 			present, err = r.target.Attachments(ctx, s.step.Table, s.id)
 			return err
 		})

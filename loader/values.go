@@ -32,8 +32,11 @@ const (
 )
 
 // call runs fn as one target call: it waits for a slot under
-// Options.Concurrency and counts the call.
-func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
+// Options.Concurrency and counts the call. A write starts only while ctx
+// is live, but runs on a context that ctx's end does not cancel: a write
+// already sent completes (within the target's own timeouts) and is
+// journaled, rather than being cut off with its outcome unknown.
+func (r *run) call(ctx context.Context, kind callKind, fn func(ctx context.Context) error) error {
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -51,6 +54,14 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 		r.mu.Unlock()
 		return errNotRun
 	}
+	callCtx := ctx
+	if write {
+		if err := context.Cause(ctx); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		callCtx = context.WithoutCancel(ctx)
+	}
 	switch kind {
 	case callFind:
 		r.calls.Find++
@@ -66,7 +77,7 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 		r.calls.Attachments++
 	}
 	r.mu.Unlock()
-	err := fn()
+	err := fn(callCtx)
 	if err == nil && write && r.savesEachWrite() {
 		r.mu.Lock()
 		r.unsaved++ // record, which the caller runs next, saves it
@@ -77,7 +88,7 @@ func (r *run) call(ctx context.Context, kind callKind, fn func() error) error {
 
 func (r *run) find(ctx context.Context, kind callKind, q Query) ([]Record, error) {
 	var recs []Record
-	err := r.call(ctx, kind, func() (err error) {
+	err := r.call(ctx, kind, func(ctx context.Context) (err error) {
 		recs, err = r.target.Find(ctx, q)
 		return err
 	})
