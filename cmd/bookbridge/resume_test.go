@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,21 +16,51 @@ import (
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
-// crashingTarget cancels the load's context right after its n-th insert,
-// as if the process died there.
+// crashingTarget stops the load right after its n-th insert, as if the
+// process died there: the load's context is cancelled and no later write
+// reaches ServiceNow. Its writes go one at a time, so that "after n
+// inserts" is exact however the loader runs them.
 type crashingTarget struct {
 	loader.Target
-	after  int64
-	n      atomic.Int64
+	after  atomic.Int64 // math.MaxInt64 once "restarted"
+	mu     sync.Mutex
+	n      int64
 	cancel context.CancelFunc
 }
 
+var errCrashed = errors.New("the process died here")
+
 func (c *crashingTarget) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= c.after.Load() {
+		return loader.Record{}, errCrashed
+	}
 	r, err := c.Target.Insert(ctx, table, fields)
-	if err == nil && c.n.Add(1) == c.after {
-		c.cancel()
+	if err == nil {
+		if c.n++; c.n == c.after.Load() {
+			c.cancel()
+		}
 	}
 	return r, err
+}
+
+func (c *crashingTarget) Update(ctx context.Context, table, id string, fields map[string]string) (loader.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= c.after.Load() {
+		return loader.Record{}, errCrashed
+	}
+	return c.Target.Update(ctx, table, id, fields)
+}
+
+func (c *crashingTarget) Attach(ctx context.Context, table, id string, f loader.File) (loader.AttachmentInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= c.after.Load() {
+		return loader.AttachmentInfo{}, errCrashed
+	}
+	return c.Target.Attach(ctx, table, id, f)
 }
 
 // TestLoadResumesAfterACrash interrupts a load after each insert in turn;
@@ -40,7 +73,8 @@ func TestLoadResumesAfterACrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		crash := &crashingTarget{Target: target, after: after}
+		crash := &crashingTarget{Target: target}
+		crash.after.Store(after)
 		cfg := testConfig(t, map[string]string{"BOOKBRIDGE_DATABASE_URL": dbtest.SQLiteURL(t)})
 		a, err := app.Open(context.Background(), cfg, app.Options{Logger: testLogger(t), Target: crash})
 		if err != nil {
@@ -59,9 +93,11 @@ func TestLoadResumesAfterACrash(t *testing.T) {
 		if err != nil || rec.State != staging.StateLoading || len(rec.Load.Journal) == 0 {
 			t.Fatalf("after %d inserts: record %s with journal %d bytes (%v)", after, rec.State, len(rec.Load.Journal), err)
 		}
-		// The job runs again (River retries it) and resumes: the company,
+		// The process starts again, and so does the job (River retries
+		// it), which resumes: the company,
 		// inserted before the crash, is taken from the journal, not looked
 		// up or written again.
+		crash.after.Store(math.MaxInt64)
 		sn.ResetCalls()
 		if err := a.RunLoad(context.Background(), id, "test"); err != nil {
 			t.Fatal(err)
