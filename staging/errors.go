@@ -3,6 +3,7 @@ package staging
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -36,6 +37,11 @@ func (e *TransitionError) Error() string {
 	msg := fmt.Sprintf("staging: cannot %s on %s in state %s", e.Action, e.Record, e.State)
 	if e.Reason != "" {
 		msg += ": " + e.Reason
+	}
+	if slices.Contains(e.Allowed, e.State) {
+		// The state allows the action; Reason says what else stood in the
+		// way, and "allowed only in" that very state would only confuse.
+		return msg
 	}
 	return msg + "; allowed only in " + stateList(e.Allowed)
 }

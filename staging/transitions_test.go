@@ -151,8 +151,16 @@ func TestEveryIllegalTransitionIsRejected(t *testing.T) {
 					t.Errorf("%s in %s: got %v, want a TransitionError", action, st, err)
 					continue
 				}
-				if te.State != st || te.Action != action || !slices.Equal(te.Allowed, staging.AllowedFrom(action)) ||
-					!strings.Contains(err.Error(), "allowed only in "+string(staging.AllowedFrom(action)[0])) {
+				if te.State != st || te.Action != action || !slices.Equal(te.Allowed, staging.AllowedFrom(action)) {
+					t.Errorf("%s in %s: error %+v is not about this refusal", action, st, te)
+				}
+				// Refused in a state that allows the action, the error says
+				// why; in any other, which states allow it.
+				if slices.Contains(te.Allowed, st) {
+					if te.Reason == "" || !strings.Contains(err.Error(), te.Reason) {
+						t.Errorf("%s in %s: error %q does not say why", action, st, err)
+					}
+				} else if !strings.Contains(err.Error(), "allowed only in "+string(staging.AllowedFrom(action)[0])) {
 					t.Errorf("%s in %s: error %q does not say which states allow it", action, st, err)
 				}
 				if after := mustGet(t, s, id); after.Version != before.Version || after.State != st {
@@ -184,6 +192,27 @@ func TestLoadableSaysWhy(t *testing.T) {
 		r := &staging.Record{Summary: staging.Summary{State: c.state, ChangedSinceLoad: c.changed}}
 		if ok, reason := r.Loadable(); ok != c.ok || reason != c.reason {
 			t.Errorf("%s (changed %v): Loadable() = %v, %q; want %v, %q", c.state, c.changed, ok, reason, c.ok, c.reason)
+		}
+	}
+}
+
+// A refusal in a state that allows the action gives only its reason; one
+// in a state that does not names the states that do.
+func TestTransitionErrorMessage(t *testing.T) {
+	allowed := staging.AllowedFrom(staging.ActionStartLoad)
+	cases := []struct {
+		err  *staging.TransitionError
+		want string
+	}{
+		{&staging.TransitionError{Record: "BB0001002", Action: staging.ActionStartLoad, State: staging.StateLoaded, Allowed: allowed,
+			Reason: "already loaded; a newer payload or PH email makes it loadable again"},
+			"staging: cannot start load on BB0001002 in state loaded: already loaded; a newer payload or PH email makes it loadable again"},
+		{&staging.TransitionError{Record: "BB0001001", Action: staging.ActionStartLoad, State: staging.StateReceived, Allowed: allowed},
+			"staging: cannot start load on BB0001001 in state received; allowed only in ready, load_failed, loaded"},
+	}
+	for _, tc := range cases {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
 		}
 	}
 }
