@@ -12,8 +12,9 @@ import (
 
 // report prints, per connection count, the best round of each server (the
 // least disturbed by the machine's other work) and the ratio, then the
-// ratio round by round: in a round the two servers ran one after the
-// other, so each round's ratio is the least exposed to the machine's drift.
+// ratio round by round (in a round the two servers ran one after the
+// other, so each round's ratio is the least exposed to the machine's
+// drift), and the ratio of all rounds taken together.
 func report(w io.Writer, o options, servers []target, results map[string]map[int][]result) {
 	fmt.Fprintf(w, "\nintake of %s, %d round(s) of %s (after %s warm-up), Postgres on loopback, %d CPUs, %s\n\n",
 		o.payload, o.rounds, o.duration, o.warmup, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
@@ -47,7 +48,26 @@ func report(w io.Writer, o options, servers []target, results map[string]map[int
 			}
 			fmt.Fprintf(w, "| %d | bookbridge / floor, round by round | median %.0f%% | | | | | | %s |\n", n, median(rounds), strings.Join(all, ", "))
 		}
+		if f, b := overall(results["floor"][n]), overall(results["bookbridge"][n]); f > 0 && b >= 0 {
+			fmt.Fprintf(w, "| %d | bookbridge / floor, all rounds together | %.0f%% | | | | | | |\n", n, 100*b/f)
+		}
 	}
+}
+
+// overall returns the requests per second of all rounds taken together
+// (-1 without a round): on a machine whose speed drifts from one round to
+// the next, the steadiest single figure once there are many short rounds.
+func overall(rs []result) float64 {
+	var n int
+	var d time.Duration
+	for _, r := range rs {
+		n += r.requests
+		d += r.elapsed
+	}
+	if d <= 0 {
+		return -1
+	}
+	return float64(n) / d.Seconds()
 }
 
 // roundRatios returns bookbridge's throughput as a percentage of the
