@@ -79,7 +79,10 @@
 // per-ECC lock and writes the same record and event as the general path;
 // new deals arriving while one such call runs are staged together by the
 // next, in one round trip and one commit, and each caller returns once its
-// own deal is committed. Every other case goes the general way.
+// own deal is committed. The next batch is sent while the one before still
+// runs, once as many deals wait as that one took, so that Postgres goes on
+// to it at once; each batch commits (or fails) on its own. Every other
+// case goes the general way.
 //
 // That call is a statement prepared once on each connection. Behind a
 // connection pooler in transaction mode, which cannot keep prepared

@@ -16,3 +16,36 @@ func TakeBatchSizes(payloadSizes []int) []int {
 	}
 	return out
 }
+
+// PipeNext sets up a run with inPipe batches on their way, the last of
+// which took last deals, and queued deals waiting, on a connection that
+// keeps depth batches on their way. It starts arrive in a goroutine of its
+// own (queue adds a deal as a caller would, answer answers the oldest
+// batch as the receiver would) and returns how many deals the next batch
+// takes (0: the run is over) and how many batches are then on their way.
+func PipeNext(queued, inPipe, last, depth int, arrive func(queue, answer func())) (taken, onTheirWay int) {
+	s := &Store{}
+	b := &s.batcher
+	r := &batchRun{s: s, depth: depth, inPipe: inPipe, last: last}
+	deal := func() *fastDeal { return &fastDeal{row: &recordRow{PayloadRaw: []byte("{}")}} }
+	b.mu.Lock()
+	for range queued {
+		b.add(deal())
+	}
+	b.running = true
+	b.mu.Unlock()
+	go arrive(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.add(deal())
+	}, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		r.inPipe--
+		b.wake.Signal()
+	})
+	batch := r.next()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(batch), r.inPipe
+}

@@ -2,8 +2,10 @@ package staging
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -18,18 +21,14 @@ import (
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
-// Concurrent new deals on Postgres are staged together: the first caller
-// writes its deal at once, and deals that arrive while a batch is being
-// written wait for the next batch, which takes all of them in one round
-// trip and one commit (staging_intake_new_batch: migration 20261127000003,
-// replaced by 20261127000005).
-// Each caller still returns only after its own deal is committed. The
-// batch size follows the load: a lone deal is never delayed.
+// Concurrent new deals on Postgres are staged together: the first deal is
+// sent at once, and deals that arrive while a batch is being written wait
+// for the next batch, which takes all of them in one round trip and one
+// commit (staging_intake_new_batch: migration 20261127000003, replaced by
+// 20261127000005). Each caller still returns only after its own deal is
+// committed. The batch size follows the load: a lone deal is never
+// delayed. See batchPipeDepth for how batches follow each other.
 const (
-	// fastBatchesInFlight is how many batches may be written at once. One
-	// measured best (cmd/intakebench): the deals that queue meanwhile make
-	// the next batch larger, which costs the database less per deal.
-	fastBatchesInFlight = 1
 	// fastBatchMax caps the deals of one batch.
 	fastBatchMax = 64
 	// fastBatchMaxBytes caps the payload bytes of one batch, so that a
@@ -59,9 +58,25 @@ type fastAnswer struct {
 // intakeBatcher queues new deals for staging_intake_new_batch. Its zero
 // value is ready; no goroutine runs while nothing is queued.
 type intakeBatcher struct {
-	mu       sync.Mutex
-	queue    []*fastDeal
-	inFlight int
+	mu      sync.Mutex
+	wake    sync.Cond // on mu (set by the first deal): a deal queued or a batch answered
+	queue   []*fastDeal
+	running bool // a run (runBatches) is writing batches
+}
+
+// add queues d and reports whether a run must be started to write it; a
+// run under way is woken to see whether it is time to send. b.mu is held.
+func (b *intakeBatcher) add(d *fastDeal) (start bool) {
+	if b.wake.L == nil {
+		b.wake.L = &b.mu
+	}
+	b.queue = append(b.queue, d)
+	if b.running {
+		b.wake.Signal()
+		return false
+	}
+	b.running = true
+	return true
 }
 
 // take removes the next batch from the queue; b.mu is held.
@@ -106,15 +121,10 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 
 	b := &s.batcher
 	b.mu.Lock()
-	b.queue = append(b.queue, d)
-	if b.inFlight >= fastBatchesInFlight {
-		b.mu.Unlock() // a running batch takes it when it finishes
-	} else {
-		b.inFlight++
-		batch := b.take()
-		b.mu.Unlock()
-		s.writeBatches(batch)
+	if b.add(d) {
+		go s.runBatches()
 	}
+	b.mu.Unlock()
 	var a fastAnswer
 	select {
 	case a = <-d.done:
@@ -128,22 +138,6 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 	}
 	r.ID, r.Number = a.id, FormatNumber(a.id)
 	return IntakeResult{Outcome: IntakeCreated, Record: r}, true, nil
-}
-
-// writeBatches writes batch, then keeps writing what queued up meanwhile
-// in a goroutine of its own, so that the caller returns with its answer.
-func (s *Store) writeBatches(batch []*fastDeal) {
-	s.writeBatch(batch)
-	b := &s.batcher
-	b.mu.Lock()
-	if len(b.queue) == 0 {
-		b.inFlight--
-		b.mu.Unlock()
-		return
-	}
-	next := b.take()
-	b.mu.Unlock()
-	go s.writeBatches(next)
 }
 
 // batchBufs are the buffers of one batch write: the payloads joined, the
@@ -243,14 +237,206 @@ func batchesNewDeals(db *bun.DB) bool {
 	return ok
 }
 
-// writeBatch stages batch in one call and answers every deal in it.
-func (s *Store) writeBatch(batch []*fastDeal) {
+// A run writes the queued deals in batches on one connection of the pool,
+// from the first deal queued until nothing is queued or waiting for its
+// answer. It keeps up to batchPipeDepth batches on their way: the next
+// batch is sent while Postgres still runs the one before, once as many
+// deals wait as that batch took, so that Postgres starts on it the moment
+// it commits the one before rather than when this process gets round to
+// reading the answer. Under load, with every CPU busy, that read can come
+// a millisecond late, which is as long as the batch itself takes. Each
+// batch ends with its own Sync: it commits alone, and one that fails
+// (each of its deals then takes the general path) does not touch the next.
+//
+// Behind a connection pooler (batches unnamed, see batchNamed) one batch
+// is sent at a time.
+const batchPipeDepth = 2
+
+// batchRun is the state of one run; its counters are guarded by the
+// batcher's mu.
+type batchRun struct {
+	s      *Store
+	fe     *pgproto3.Frontend // the connection's protocol, driven directly during the run
+	nc     net.Conn
+	tm     *pgtype.Map
+	named  bool
+	depth  int
+	sent   chan []*fastDeal // batches sent, in order, for the receiver
+	inPipe int              // batches sent and not answered yet
+	last   int              // deals in the batch sent last
+	sends  int              // batches sent by the run
+	broken bool             // the connection failed: nothing more is sent or read
+	failed bool             // a batch failed on Postgres
+	idle   bool             // the run ended with nothing left to do
+}
+
+// runBatches is a run: it takes a connection and writes batches on it. A
+// run that cannot start (no connection, the statement cannot be prepared)
+// sends every queued deal to the general path, which reports the problem.
+func (s *Store) runBatches() {
+	b := &s.batcher
+	r := &batchRun{s: s}
+	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
+	conn, err := s.db.DB.Conn(ctx)
+	cancel()
+	if err == nil {
+		err = conn.Raw(func(dc any) error {
+			sc, ok := dc.(*stdlib.Conn)
+			if !ok { // batchesNewDeals checked the driver
+				return fmt.Errorf("staging: a connection of pgx's driver is a %T", dc)
+			}
+			return r.run(sc.Conn())
+		})
+		conn.Close()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.idle {
+		return // b.running was cleared when the run ended: a new run may be under way
+	}
+	if err != nil && r.sends == 0 {
+		s.log.Warn("staging: new deals could not be batched; each takes the general path", "deals", len(b.queue), "err", err)
+		for _, d := range b.queue {
+			d.done <- fastAnswer{}
+		}
+		clear(b.queue)
+		b.queue = b.queue[:0]
+	}
+	if len(b.queue) == 0 {
+		b.running = false
+		return
+	}
+	go s.runBatches() // the run broke off with deals queued: a new one takes them
+}
+
+// run writes batches on c until the run is idle or broken. The connection
+// is left in the state it was found in, or reported bad.
+func (r *batchRun) run(c *pgx.Conn) error {
+	s := r.s
+	r.named = s.batchNamed(c)
+	if r.named {
+		// Prepared once per connection, so that Postgres does not parse and
+		// plan the call again for every batch.
+		ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
+		sd, err := c.Prepare(ctx, batchStatement, batchSQL)
+		cancel()
+		if err != nil {
+			s.unnameBatchesAfter(err)
+			return err
+		}
+		if !slices.Equal(sd.ParamOIDs, batchOIDs) {
+			return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
+		}
+	}
+	r.depth = batchPipeDepth
+	if !r.named {
+		r.depth = 1
+	}
+	pc := c.PgConn()
+	r.fe, r.nc, r.tm = pc.Frontend(), pc.Conn(), c.TypeMap()
+	r.sent = make(chan []*fastDeal, r.depth)
+	received := make(chan struct{})
+	go func() {
+		defer close(received)
+		r.receive()
+	}()
+	for {
+		batch := r.next()
+		if batch == nil {
+			break
+		}
+		r.send(batch)
+	}
+	close(r.sent)
+	<-received
+	if r.broken {
+		return driver.ErrBadConn // database/sql closes the connection
+	}
+	if err := r.nc.SetDeadline(time.Time{}); err != nil {
+		return driver.ErrBadConn
+	}
+	if r.failed && r.named {
+		// Postgres plans a prepared statement again when the function is
+		// replaced, but fails it for good when the function's result type
+		// changed: the next run prepares it afresh.
+		ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
+		defer cancel()
+		_ = c.Deallocate(ctx, batchStatement)
+	}
+	return nil
+}
+
+// next waits until the next batch is due and takes it, or returns nil when
+// the run is over: nothing is queued or on its way (the run is idle), the
+// connection broke, or batches are to be sent unnamed from now on.
+func (r *batchRun) next() []*fastDeal {
+	b := &r.s.batcher
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		switch {
+		case r.broken || (r.named && r.s.batchStmt.Load() == batchStmtUnnamed):
+			return nil
+		case len(b.queue) > 0 && (r.inPipe == 0 || (r.inPipe < r.depth && len(b.queue) >= r.last)):
+			batch := b.take()
+			r.inPipe++
+			r.sends++
+			r.last = len(batch)
+			return batch
+		case len(b.queue) == 0 && r.inPipe == 0:
+			r.idle = true
+			b.running = false
+			return nil
+		}
+		b.wake.Wait()
+	}
+}
+
+// send encodes batch and sends it with a Sync of its own; the receiver
+// then reads its answer. A batch that cannot be encoded or sent takes the
+// general path; a failed write breaks the run.
+func (r *batchRun) send(batch []*fastDeal) {
+	err := r.write(batch)
+	if err == nil {
+		r.sent <- batch
+		return
+	}
+	b := &r.s.batcher
+	b.mu.Lock()
+	r.inPipe--
+	var writeErr *batchWriteError
+	if errors.As(err, &writeErr) {
+		r.broken = true
+	}
+	b.mu.Unlock()
+	r.s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+	for _, d := range batch {
+		d.done <- fastAnswer{}
+	}
+}
+
+// batchWriteError is a failed write to the connection, which ends the run.
+type batchWriteError struct{ err error }
+
+func (e *batchWriteError) Error() string { return "staging: sending a batch: " + e.err.Error() }
+func (e *batchWriteError) Unwrap() error { return e.err }
+
+// write encodes batch into the connection's buffer and flushes it.
+func (r *batchRun) write(batch []*fastDeal) (err error) {
+	defer func() {
+		// A panic here would leave every caller of the batch waiting:
+		// it fails this batch and ends the run.
+		if p := recover(); p != nil {
+			err = &batchWriteError{fmt.Errorf("panicked: %v", p)} // the connection's buffer may hold part of it
+		}
+	}()
 	size := 0
 	for _, d := range batch {
 		size += len(d.row.PayloadRaw)
 	}
 	bufs := batchPool.Get().(*batchBufs)
 	defer func() {
+		clear(bufs.values)                           // keep no payload reachable from the pool
 		if cap(bufs.joined) <= 2*fastBatchMaxBytes { // one outsized deal is not kept
 			batchPool.Put(bufs)
 		}
@@ -260,129 +446,149 @@ func (s *Store) writeBatch(batch []*fastDeal) {
 		a.add(d)
 	}
 	bufs.joined = a.raw
-	answers := make([]fastAnswer, len(batch))
-	// Every caller in the batch waits for this write: no caller cancels it.
-	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
-	defer cancel()
-	err := func() (err error) {
-		defer func() {
-			// A panic here would leave every caller of the batch waiting
-			// and no batch ever written again: it fails this batch only.
-			if p := recover(); p != nil {
-				err = fmt.Errorf("staging: writing a batch panicked: %v", p)
-			}
-		}()
-		return s.execBatch(ctx, &a, bufs, func(pos int, id int64) {
-			if pos >= 1 && pos <= len(batch) {
-				answers[pos-1] = fastAnswer{id: id, ok: true}
-			}
-		})
-	}()
-	if err != nil {
-		// Nothing of the batch was committed (or, if the answer was lost
-		// after the commit, the general path finds the deals staged and
-		// answers them as duplicates): each deal takes the general path.
-		s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
-		clear(answers)
-	}
-	for i, d := range batch {
-		d.done <- answers[i]
-	}
-}
-
-// execBatch runs staging_intake_new_batch on a connection of the pool and
-// calls created for each deal it staged. It talks to pgx's connection
-// directly: the parameters are encoded once into bufs, which are kept for
-// the next batch, and the joined payloads are sent as they are, where
-// database/sql and pgx's query builder would copy them twice more.
-func (s *Store) execBatch(ctx context.Context, a *batchArgs, bufs *batchBufs, created func(pos int, id int64)) error {
-	conn, err := s.db.DB.Conn(ctx)
+	values, err := encodeBatch(r.tm, &a, bufs)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok { // batchesNewDeals checked the driver
-			return fmt.Errorf("staging: a connection of pgx's driver is a %T", dc)
-		}
-		args := [...]any{NumberPrefix, int64(numberOffset),
-			a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
-			a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData}
-		tm := sc.Conn().TypeMap()
-		var ends [len(args)]int
-		var null [len(args)]bool
-		buf := bufs.params[:0]
-		for i, v := range args {
-			nb, err := tm.Encode(batchOIDs[i], pgtype.BinaryFormatCode, v, buf)
-			if err != nil {
-				return fmt.Errorf("staging: encoding batch parameter $%d: %w", i+1, err)
-			}
-			if nb == nil { // NULL
-				null[i] = true
-			} else {
-				buf = nb
-			}
-			ends[i] = len(buf)
-		}
-		bufs.params = buf
-		values := bufs.values[:0]
-		start := 0
-		for i := range args {
-			if null[i] {
-				values = append(values, nil)
-			} else {
-				values = append(values, buf[start:ends[i]:ends[i]])
-			}
-			start = ends[i]
-		}
-		values = append(values, a.raw)
-		bufs.values = values
-		defer clear(bufs.values) // keep no payload reachable from the pool
+	if r.named {
+		r.fe.SendBind(&pgproto3.Bind{PreparedStatement: batchStatement, ParameterFormatCodes: batchFormats, Parameters: values})
+	} else {
+		// An unnamed statement, parsed with every batch.
+		r.fe.SendParse(&pgproto3.Parse{Query: batchSQL, ParameterOIDs: batchOIDs})
+		r.fe.SendBind(&pgproto3.Bind{ParameterFormatCodes: batchFormats, Parameters: values})
+	}
+	r.fe.SendExecute(&pgproto3.Execute{})
+	r.fe.SendSync(&pgproto3.Sync{})
+	if err := r.nc.SetWriteDeadline(time.Now().Add(r.s.txTimeout)); err != nil {
+		return &batchWriteError{err}
+	}
+	if err := r.fe.Flush(); err != nil {
+		return &batchWriteError{err}
+	}
+	return nil
+}
 
-		var rr *pgconn.ResultReader
-		named := s.batchNamed(sc.Conn())
-		if named {
-			// Prepared once per connection, so that Postgres does not parse
-			// and plan the call again for every batch.
-			sd, err := sc.Conn().Prepare(ctx, batchStatement, batchSQL)
-			if err != nil {
-				s.unnameBatchesAfter(err)
-				return err
-			}
-			if !slices.Equal(sd.ParamOIDs, batchOIDs) {
-				return fmt.Errorf("staging: staging_intake_new_batch takes %v, not the expected %v; run migrate", sd.ParamOIDs, batchOIDs)
-			}
-			// With the statement's description at hand, the batch is sent
-			// without a Describe message of its own.
-			rr = sc.Conn().PgConn().ExecStatement(ctx, sd, values, batchFormats, nil)
-		} else {
-			// An unnamed statement, parsed and run in one round trip.
-			rr = sc.Conn().PgConn().ExecParams(ctx, batchSQL, values, batchOIDs, batchFormats, nil)
+// encodeBatch encodes the parameters of a batch in binary into bufs, which
+// are kept for the next batch, and returns them; the joined payloads are
+// sent as they are, where database/sql and pgx's query builder would copy
+// them twice more.
+func encodeBatch(tm *pgtype.Map, a *batchArgs, bufs *batchBufs) ([][]byte, error) {
+	args := [...]any{NumberPrefix, int64(numberOffset),
+		a.eccKey, a.state, a.now, a.sfID, a.rawLen, a.hash, a.version, a.modified, a.info, a.eccID, a.dr, a.so, a.opp,
+		a.company, a.warnings, a.exceptions, a.search, a.evKind, a.evTo, a.evChannel, a.evActor, a.evMessage, a.evData}
+	var ends [len(args)]int
+	var null [len(args)]bool
+	buf := bufs.params[:0]
+	for i, v := range args {
+		nb, err := tm.Encode(batchOIDs[i], pgtype.BinaryFormatCode, v, buf)
+		if err != nil {
+			return nil, fmt.Errorf("staging: encoding batch parameter $%d: %w", i+1, err)
 		}
-		for rr.NextRow() {
-			row := rr.Values()
-			if len(row) != 3 || row[1] == nil || string(row[2]) != "created" {
+		if nb == nil { // NULL
+			null[i] = true
+		} else {
+			buf = nb
+		}
+		ends[i] = len(buf)
+	}
+	bufs.params = buf
+	values := bufs.values[:0]
+	start := 0
+	for i := range args {
+		if null[i] {
+			values = append(values, nil)
+		} else {
+			values = append(values, buf[start:ends[i]:ends[i]])
+		}
+		start = ends[i]
+	}
+	values = append(values, a.raw)
+	bufs.values = values
+	return values, nil
+}
+
+// receive reads the answer of each batch sent, in order, and answers its
+// deals. After the connection broke, the batches still on their way take
+// the general path unread.
+func (r *batchRun) receive() {
+	b := &r.s.batcher
+	for batch := range r.sent {
+		answers := make([]fastAnswer, len(batch))
+		b.mu.Lock()
+		broken := r.broken
+		b.mu.Unlock()
+		var err error
+		if broken {
+			err = errors.New("staging: the connection failed before the batch was answered")
+		} else {
+			err = r.read(answers)
+		}
+		if err != nil {
+			// Nothing of the batch was committed (or, if the answer was
+			// lost after the commit, the general path finds the deals
+			// staged and answers them as duplicates).
+			clear(answers)
+			if !broken {
+				r.s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+			}
+		}
+		var pgErr *pgconn.PgError
+		b.mu.Lock()
+		r.inPipe--
+		if err != nil && !errors.As(err, &pgErr) {
+			r.broken = true
+		} else if err != nil {
+			r.failed = true
+		}
+		b.wake.Signal()
+		b.mu.Unlock()
+		if pgErr != nil {
+			r.s.unnameBatchesAfter(pgErr)
+		}
+		for i, d := range batch {
+			d.done <- answers[i]
+		}
+	}
+}
+
+// read reads one batch's answer up to its ReadyForQuery and fills answers
+// from the rows. It returns the batch's *pgconn.PgError if Postgres failed
+// it, or any other error if the connection did.
+func (r *batchRun) read(answers []fastAnswer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("staging: reading a batch's answer panicked: %v", p)
+		}
+	}()
+	if err := r.nc.SetReadDeadline(time.Now().Add(r.s.txTimeout)); err != nil {
+		return err
+	}
+	var pgErr error
+	for {
+		msg, err := r.fe.Receive()
+		if err != nil {
+			return fmt.Errorf("staging: reading a batch's answer: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			if len(m.Values) != 3 || m.Values[1] == nil || string(m.Values[2]) != "created" {
 				continue
 			}
-			pos, err1 := strconv.Atoi(string(row[0]))
-			id, err2 := strconv.ParseInt(string(row[1]), 10, 64)
-			if err1 == nil && err2 == nil {
-				created(pos, id)
+			pos, err1 := strconv.Atoi(string(m.Values[0]))
+			id, err2 := strconv.ParseInt(string(m.Values[1]), 10, 64)
+			if err1 == nil && err2 == nil && pos >= 1 && pos <= len(answers) {
+				answers[pos-1] = fastAnswer{id: id, ok: true}
 			}
+		case *pgproto3.ErrorResponse:
+			pgErr = pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.ReadyForQuery:
+			return pgErr
+		case *pgproto3.ParseComplete, *pgproto3.BindComplete, *pgproto3.CommandComplete, *pgproto3.NoData,
+			*pgproto3.RowDescription, *pgproto3.NoticeResponse, *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+		default:
+			return fmt.Errorf("staging: unexpected %T in a batch's answer", msg)
 		}
-		if _, err := rr.Close(); err != nil {
-			// Postgres plans a prepared statement again when the function
-			// is replaced, but fails it for good when the function's result
-			// type changed: the next batch then prepares it afresh.
-			if named {
-				_ = sc.Conn().Deallocate(ctx, batchStatement)
-				s.unnameBatchesAfter(err)
-			}
-			return err
-		}
-		return nil
-	})
+	}
 }
 
 // How batches are sent (Store.batchStmt): not decided yet, as a statement

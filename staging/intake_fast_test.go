@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq"
 	"github.com/uptrace/bun"
@@ -165,6 +166,48 @@ func TestFailedBatchFallsBackToGeneralPath(t *testing.T) {
 	}
 	if again := intake(t, s, dealFor(t, 1, "0003330001", "DR00000001", "")); again.Outcome != staging.IntakeDuplicate {
 		t.Fatalf("again: %s", again.Outcome)
+	}
+}
+
+// A run sends the first batch at once and keeps at most two on their way
+// (one behind a pooler): the second goes once as many deals wait as the
+// one on its way took, or once that one is answered. The arrivals come
+// 20 ms after next starts waiting, so that a batch sent too early would
+// be smaller, or more batches on their way, than the case wants.
+func TestBatchesFollowEachOther(t *testing.T) {
+	later := func(f func(queue, answer func())) func(queue, answer func()) {
+		return func(queue, answer func()) {
+			time.Sleep(20 * time.Millisecond)
+			f(queue, answer)
+		}
+	}
+	nothing := func(queue, answer func()) {}
+	cases := []struct {
+		name                 string
+		queued, inPipe, last int
+		depth                int
+		arrive               func(queue, answer func())
+		taken, onTheirWay    int
+	}{
+		{"the first batch goes at once", 1, 0, 0, 2, nothing, 1, 1},
+		{"nothing to do ends the run", 0, 0, 5, 2, nothing, 0, 0},
+		{"a second batch goes as soon as it is as large as the first", 3, 1, 3, 2, nothing, 3, 2},
+		{"a second batch waits to be as large as the first", 2, 1, 3, 2,
+			later(func(queue, answer func()) { queue() }), 3, 2},
+		{"a second batch goes once the first is answered", 1, 1, 3, 2,
+			later(func(queue, answer func()) { answer() }), 1, 1},
+		{"no third batch while two are on their way", 5, 2, 3, 2,
+			later(func(queue, answer func()) { answer() }), 5, 2},
+		{"one at a time behind a pooler", 5, 1, 3, 1,
+			later(func(queue, answer func()) { answer() }), 5, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			taken, onTheirWay := staging.PipeNext(tc.queued, tc.inPipe, tc.last, tc.depth, tc.arrive)
+			if taken != tc.taken || onTheirWay != tc.onTheirWay {
+				t.Errorf("took %d deals with %d batches then on their way, want %d and %d", taken, onTheirWay, tc.taken, tc.onTheirWay)
+			}
+		})
 	}
 }
 

@@ -420,7 +420,7 @@ var schemaMigrations = []schemaMigration{
 		//   offsets and to find a Salesforce id repeated within the batch.
 		//   Offsets are now summed in a loop, a repeated id is found by
 		//   looking back through the ids, and only staged deals are
-		//   answered (execBatch reads a missing position as "take the
+		//   answered (batchRun.read takes a missing position as "take the
 		//   general path"), which drops a join of every deal.
 		// Postgres's CPU per deal, batches of each version alternating on
 		// one connection: the locks and the sequence took 105-106 to 100 us
