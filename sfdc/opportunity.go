@@ -20,16 +20,17 @@ const (
 // Opportunity is the reference payload: a "Closed Booked" deal with its
 // account, sales team and line items, in Salesforce's JSON shape. The json
 // tags are the Salesforce API names; the validate tags are the rules that
-// Validate applies, and validate:"-" marks parts without rules, which the
-// validator then does not walk.
+// Validate applies, and validate:"-" marks every field and part without
+// rules, which the validator then does not visit (each visit costs it a
+// reflective step, and a date or number an allocation).
 type Opportunity struct {
 	Attributes           Attributes               `json:"attributes,omitzero" validate:"-"`
 	ID                   string                   `json:"Id" validate:"required,sfid"`
-	Name                 string                   `json:"Name,omitempty"`
+	Name                 string                   `json:"Name,omitempty" validate:"-"`
 	StageName            string                   `json:"StageName" validate:"required,stage"`
-	LastModifiedDate     DateTime                 `json:"LastModifiedDate"`
+	LastModifiedDate     DateTime                 `json:"LastModifiedDate" validate:"-"`
 	Account              *Account                 `json:"Account" validate:"required"`
-	Industry             string                   `json:"Industry__c"`
+	Industry             string                   `json:"Industry__c" validate:"-"`
 	EndUserECCID         string                   `json:"End_User_ECC_ID__c" validate:"required,max=40"`
 	CloseDate            Date                     `json:"CloseDate" validate:"required"`
 	ServiceCommenceDate  Date                     `json:"Service_Commence_Date__c" validate:"required"`
@@ -39,9 +40,9 @@ type Opportunity struct {
 	CustomerContactEmail string                   `json:"Customer_Contact_Email__c" validate:"omitempty,email"`
 	SalesTeam            Records[SalesTeamMember] `json:"Adobe_Sales_Team__r" validate:"-"`
 	DealRegistrationID   string                   `json:"Deal_Registration_Id__c" validate:"required,len=10"`
-	SalesOrderNumber     string                   `json:"ECC_Sales_Order_Number__c"`
-	ContractNumber       string                   `json:"ECC_ACM_Contract_Number__c"`
-	OrganizationName     string                   `json:"Organization_Name__c"`
+	SalesOrderNumber     string                   `json:"ECC_Sales_Order_Number__c" validate:"-"`
+	ContractNumber       string                   `json:"ECC_ACM_Contract_Number__c" validate:"-"`
+	OrganizationName     string                   `json:"Organization_Name__c" validate:"-"`
 	LineItems            Records[LineItem]        `json:"OpportunityLineItems" validate:"has_records"`
 }
 
@@ -49,24 +50,24 @@ type Opportunity struct {
 type Account struct {
 	Attributes        Attributes `json:"attributes,omitzero" validate:"-"`
 	Name              string     `json:"Name" validate:"required"`
-	BillingStreet     string     `json:"BillingStreet"`
-	BillingCity       string     `json:"BillingCity"`
-	BillingState      string     `json:"BillingState"`
-	BillingPostalCode string     `json:"BillingPostalCode"`
-	BillingCountry    string     `json:"BillingCountry"`
+	BillingStreet     string     `json:"BillingStreet" validate:"-"`
+	BillingCity       string     `json:"BillingCity" validate:"-"`
+	BillingState      string     `json:"BillingState" validate:"-"`
+	BillingPostalCode string     `json:"BillingPostalCode" validate:"-"`
+	BillingCountry    string     `json:"BillingCountry" validate:"-"`
 }
 
 // SalesTeamMember is one row of the Adobe_Sales_Team__r relationship.
 type SalesTeamMember struct {
 	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
-	Role       string     `json:"Adobe_Role_Type__c"`
-	Member     *NamedRef  `json:"Sales_Team_Member__r"`
+	Role       string     `json:"Adobe_Role_Type__c" validate:"-"`
+	Member     *NamedRef  `json:"Sales_Team_Member__r" validate:"-"`
 }
 
 // NamedRef is a lookup relationship of which only the name is sent.
 type NamedRef struct {
 	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
-	Name       string     `json:"Name"`
+	Name       string     `json:"Name" validate:"-"`
 }
 
 // LineItem is one OpportunityLineItem.
@@ -74,23 +75,23 @@ type LineItem struct {
 	Attributes       Attributes      `json:"attributes,omitzero" validate:"-"`
 	Name             string          `json:"Name__c" validate:"required"`
 	PricebookEntry   *PricebookEntry `json:"PricebookEntry,omitempty" validate:"-"`
-	SKU              string          `json:"Adobe_SKU__c"`
+	SKU              string          `json:"Adobe_SKU__c" validate:"-"`
 	Quantity         Decimal         `json:"Quantity" validate:"required,positive"`
 	TotalPrice       Decimal         `json:"TotalPrice" validate:"required"`
-	NewContractStart Date            `json:"New_Contract_Start_Date__c"`
+	NewContractStart Date            `json:"New_Contract_Start_Date__c" validate:"-"`
 	NewContractEnd   Date            `json:"New_Contract_End_Date__c" validate:"omitempty,gtefield=NewContractStart"`
 }
 
 // PricebookEntry carries the product of a line item.
 type PricebookEntry struct {
 	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
-	Product2   *Product2  `json:"Product2,omitempty"`
+	Product2   *Product2  `json:"Product2,omitempty" validate:"-"`
 }
 
 // Product2 is the product; only its family is sent.
 type Product2 struct {
 	Attributes Attributes `json:"attributes,omitzero" validate:"-"`
-	Family     string     `json:"Family"`
+	Family     string     `json:"Family" validate:"-"`
 }
 
 // IsManagedServices reports whether the line is a managed-services line: its
