@@ -105,7 +105,7 @@ func (s *Store) addAttachments(ctx context.Context, tx bun.IDB, r *Record, email
 		}
 		row := &attachmentRow{RecordID: r.ID, EmailID: emailID, FileName: SanitizeFileName(f.FileName),
 			ContentType: cleanContentType(f.ContentType), Size: int64(len(f.Data)), SHA256: f.SHA256,
-			Usable: f.Usable, Warnings: mustJSON(nonNil(f.Warnings)), CreatedAt: now}
+			Usable: f.Usable, Warnings: jsonList(f.Warnings), CreatedAt: now}
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("staging: storing attachment %q: %w", row.FileName, err)
 		}
@@ -127,7 +127,7 @@ func (s *Store) copyAttachments(ctx context.Context, tx bun.IDB, src, dst *Recor
 			continue
 		}
 		row := &attachmentRow{RecordID: dst.ID, EmailID: a.EmailID, FileName: a.FileName, ContentType: a.ContentType,
-			Size: a.Size, SHA256: a.SHA256, Usable: a.Usable, Warnings: mustJSON(nonNil(a.Warnings)),
+			Size: a.Size, SHA256: a.SHA256, Usable: a.Usable, Warnings: jsonList(a.Warnings),
 			CopiedFrom: a.ID, CreatedAt: now}
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("staging: copying attachment %q to %s: %w", a.FileName, dst.Number, err)

@@ -200,8 +200,8 @@ func rowOf(r *Record) *recordRow {
 		OpportunityID:    r.Keys.OpportunityID,
 		ECCKey:           normSAP(r.Keys.ECCID),
 		CompanyName:      r.CompanyName,
-		Warnings:         mustJSON(nonNil(r.Warnings)),
-		Exceptions:       mustJSON(nonNilExc(r.Exceptions)),
+		Warnings:         jsonList(r.Warnings),
+		Exceptions:       jsonList(r.Exceptions),
 		MergedInto:       r.MergedInto,
 		ChangedSinceLoad: r.ChangedSinceLoad,
 		LoadAttempts:     r.Load.Attempts,
@@ -287,18 +287,14 @@ func searchText(r *Record) string {
 	return strings.ToLower(strings.Join(parts, "\x1f"))
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// jsonList encodes a list column: an empty or nil list is "[]", written
+// without the encoder since almost every record has no warnings and no
+// exceptions.
+func jsonList[T any](s []T) string {
+	if len(s) == 0 {
+		return "[]"
 	}
-	return s
-}
-
-func nonNilExc(s []Exception) []Exception {
-	if s == nil {
-		return []Exception{}
-	}
-	return s
+	return mustJSON(s)
 }
 
 // attachmentRow is a row of staging_attachments.
