@@ -10,8 +10,9 @@
 // the CPU time per request of the server process and of Postgres (read from
 // /proc on Linux; "-" elsewhere) of each, and bookbridge's throughput as a
 // share of the floor's: best round against best round, then round by round
-// with the median (in a round the two ran one after the other), then all
-// rounds together. CPU per request varies less than throughput when other
+// with the median (in a round the two ran one after the other, the floor
+// first in odd rounds and bookbridge first in even ones), then all rounds
+// together. CPU per request varies less than throughput when other
 // work shares the machine. Where the machine's speed drifts, many short
 // rounds give the steadier figures:
 //
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string) error {
 	results := map[string]map[int][]result{}
 	for round := 1; round <= o.rounds; round++ {
 		for _, n := range o.conns {
-			for _, s := range servers {
+			for _, s := range inTurn(servers, round) {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -117,6 +119,18 @@ func run(ctx context.Context, args []string) error {
 	}
 	report(os.Stdout, o, servers, results)
 	return nil
+}
+
+// inTurn returns the servers in the order they run in round: as given in
+// odd rounds, reversed in even ones. Were one always second, a machine that
+// slows down over the run would count against it in every round.
+func inTurn(servers []target, round int) []target {
+	if round%2 == 1 {
+		return servers
+	}
+	r := slices.Clone(servers)
+	slices.Reverse(r)
+	return r
 }
 
 func envOr(k, def string) string {

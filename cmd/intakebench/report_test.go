@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +48,31 @@ func TestMedian(t *testing.T) {
 		if got := median(c.in); got != c.want {
 			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+// The servers take turns at going first, so that a machine slowing down
+// over the run does not count against the one that always runs second.
+func TestServersTakeTurns(t *testing.T) {
+	servers := []target{{name: "floor"}, {name: "bookbridge"}}
+	for _, tc := range []struct {
+		round int
+		want  []string
+	}{
+		{1, []string{"floor", "bookbridge"}},
+		{2, []string{"bookbridge", "floor"}},
+		{3, []string{"floor", "bookbridge"}},
+		{30, []string{"bookbridge", "floor"}},
+	} {
+		var got []string
+		for _, s := range inTurn(servers, tc.round) {
+			got = append(got, s.name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("round %d: order %v, want %v", tc.round, got, tc.want)
+		}
+	}
+	if servers[0].name != "floor" {
+		t.Errorf("inTurn reordered its argument: %v", servers)
 	}
 }
