@@ -147,6 +147,7 @@ type batchBufs struct {
 	joined []byte
 	params []byte
 	values [][]byte
+	msgs   []byte // the protocol messages, as sent
 }
 
 // batchPool keeps batchBufs between batches; one outsized batch's buffers
@@ -421,13 +422,13 @@ type batchWriteError struct{ err error }
 func (e *batchWriteError) Error() string { return "staging: sending a batch: " + e.err.Error() }
 func (e *batchWriteError) Unwrap() error { return e.err }
 
-// write encodes batch into the connection's buffer and flushes it.
+// write encodes batch and writes it to the connection.
 func (r *batchRun) write(batch []*fastDeal) (err error) {
 	defer func() {
 		// A panic here would leave every caller of the batch waiting:
 		// it fails this batch and ends the run.
 		if p := recover(); p != nil {
-			err = &batchWriteError{fmt.Errorf("panicked: %v", p)} // the connection's buffer may hold part of it
+			err = &batchWriteError{fmt.Errorf("panicked: %v", p)} // part of it may have been written
 		}
 	}()
 	size := 0
@@ -436,8 +437,9 @@ func (r *batchRun) write(batch []*fastDeal) (err error) {
 	}
 	bufs := batchPool.Get().(*batchBufs)
 	defer func() {
-		clear(bufs.values)                           // keep no payload reachable from the pool
-		if cap(bufs.joined) <= 2*fastBatchMaxBytes { // one outsized deal is not kept
+		clear(bufs.values) // keep no payload reachable from the pool
+		// The buffers of one outsized deal are not kept.
+		if cap(bufs.joined) <= 2*fastBatchMaxBytes && cap(bufs.msgs) <= 3*fastBatchMaxBytes {
 			batchPool.Put(bufs)
 		}
 	}()
@@ -450,19 +452,31 @@ func (r *batchRun) write(batch []*fastDeal) (err error) {
 	if err != nil {
 		return err
 	}
+	// The messages are encoded into the kept buffer and written to the
+	// connection directly: the frontend's own buffer would be dropped and
+	// made anew after every message this large.
+	var msgs []pgproto3.FrontendMessage
 	if r.named {
-		r.fe.SendBind(&pgproto3.Bind{PreparedStatement: batchStatement, ParameterFormatCodes: batchFormats, Parameters: values})
+		msgs = []pgproto3.FrontendMessage{
+			&pgproto3.Bind{PreparedStatement: batchStatement, ParameterFormatCodes: batchFormats, Parameters: values},
+			&pgproto3.Execute{}, &pgproto3.Sync{}}
 	} else {
 		// An unnamed statement, parsed with every batch.
-		r.fe.SendParse(&pgproto3.Parse{Query: batchSQL, ParameterOIDs: batchOIDs})
-		r.fe.SendBind(&pgproto3.Bind{ParameterFormatCodes: batchFormats, Parameters: values})
+		msgs = []pgproto3.FrontendMessage{&pgproto3.Parse{Query: batchSQL, ParameterOIDs: batchOIDs},
+			&pgproto3.Bind{ParameterFormatCodes: batchFormats, Parameters: values},
+			&pgproto3.Execute{}, &pgproto3.Sync{}}
 	}
-	r.fe.SendExecute(&pgproto3.Execute{})
-	r.fe.SendSync(&pgproto3.Sync{})
+	out := bufs.msgs[:0]
+	for _, m := range msgs {
+		if out, err = m.Encode(out); err != nil {
+			return fmt.Errorf("staging: encoding a batch: %w", err) // nothing was sent
+		}
+	}
+	bufs.msgs = out
 	if err := r.nc.SetWriteDeadline(time.Now().Add(r.s.txTimeout)); err != nil {
 		return &batchWriteError{err}
 	}
-	if err := r.fe.Flush(); err != nil {
+	if _, err := r.nc.Write(out); err != nil {
 		return &batchWriteError{err}
 	}
 	return nil
