@@ -257,7 +257,7 @@ const batchPipeDepth = 2
 // batcher's mu.
 type batchRun struct {
 	s      *Store
-	fe     *pgproto3.Frontend // the connection's protocol, driven directly during the run
+	fe     *pgproto3.Frontend // the connection's protocol, read directly during the run (write sends on nc)
 	nc     net.Conn
 	tm     *pgtype.Map
 	named  bool
@@ -455,16 +455,12 @@ func (r *batchRun) write(batch []*fastDeal) (err error) {
 	// The messages are encoded into the kept buffer and written to the
 	// connection directly: the frontend's own buffer would be dropped and
 	// made anew after every message this large.
-	var msgs []pgproto3.FrontendMessage
-	if r.named {
-		msgs = []pgproto3.FrontendMessage{
-			&pgproto3.Bind{PreparedStatement: batchStatement, ParameterFormatCodes: batchFormats, Parameters: values},
-			&pgproto3.Execute{}, &pgproto3.Sync{}}
-	} else {
+	bind := &pgproto3.Bind{PreparedStatement: batchStatement, ParameterFormatCodes: batchFormats, Parameters: values}
+	msgs := []pgproto3.FrontendMessage{bind, &pgproto3.Execute{}, &pgproto3.Sync{}}
+	if !r.named {
 		// An unnamed statement, parsed with every batch.
-		msgs = []pgproto3.FrontendMessage{&pgproto3.Parse{Query: batchSQL, ParameterOIDs: batchOIDs},
-			&pgproto3.Bind{ParameterFormatCodes: batchFormats, Parameters: values},
-			&pgproto3.Execute{}, &pgproto3.Sync{}}
+		bind.PreparedStatement = ""
+		msgs = slices.Insert(msgs, 0, pgproto3.FrontendMessage(&pgproto3.Parse{Query: batchSQL, ParameterOIDs: batchOIDs}))
 	}
 	out := bufs.msgs[:0]
 	for _, m := range msgs {
