@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
@@ -161,8 +162,8 @@ func stageDemo(ctx context.Context, a *app.App, base string) (*demoData, error) 
 	return d, nil
 }
 
-func postEmail(ctx context.Context, base, key string, raw []byte) (app.Accepted, error) {
-	var acc app.Accepted
+func postEmail(ctx context.Context, base, key string, raw []byte) (bookbridge.EmailAccepted, error) {
+	var acc bookbridge.EmailAccepted
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/emails", bytes.NewReader(raw))
 	if err != nil {
 		return acc, err
@@ -188,7 +189,7 @@ func waitForJob(ctx context.Context, a *app.App, id int64) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := a.Job(ctx, id)
+		st, err := a.Flow.Job(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
@@ -120,11 +121,11 @@ func (e *testEnv) do(method, path, key, ctype string, body []byte, out any) int 
 }
 
 // waitJob polls a job until it is finished and returns its final status.
-func (e *testEnv) waitJob(id int64) app.JobStatus {
+func (e *testEnv) waitJob(id int64) bookbridge.JobStatus {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		var st app.JobStatus
+		var st bookbridge.JobStatus
 		if code := e.do("GET", "/api/v1/jobs/"+itoa(id), e.operator, "", nil, &st); code != 200 {
 			e.t.Fatalf("job %d: %d", id, code)
 		}
@@ -135,7 +136,7 @@ func (e *testEnv) waitJob(id int64) app.JobStatus {
 		time.Sleep(50 * time.Millisecond)
 	}
 	e.t.Fatalf("job %d did not finish in 60s", id)
-	return app.JobStatus{}
+	return bookbridge.JobStatus{}
 }
 
 func itoa(n int64) string { return strings.TrimSpace(string(must(json.Marshal(n)))) }
@@ -181,7 +182,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		number := in.Number
 
-		var acc app.Accepted
+		var acc bookbridge.EmailAccepted
 		if code := e.do("POST", "/api/v1/emails", e.intake, "message/rfc822", email, &acc); code != 202 || acc.JobID == 0 {
 			t.Fatalf("email: %d %+v", code, acc)
 		}
@@ -240,7 +241,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// The record names its latest load job.
 		var withJob struct {
-			LoadJob *app.JobStatus `json:"load_job"`
+			LoadJob *bookbridge.JobStatus `json:"load_job"`
 		}
 		if code := e.do("GET", "/api/v1/records/"+number, e.operator, "", nil, &withJob); code != 200 ||
 			withJob.LoadJob == nil || withJob.LoadJob.ID != job.JobID || withJob.LoadJob.State != "completed" {

@@ -49,7 +49,7 @@ func cmdIngest(ctx context.Context, c *cli) error {
 		if err != nil {
 			return usageError("%v", err)
 		}
-		res, err := a.ProcessEmail(ctx, raw, "cli")
+		res, err := a.Flow.ProcessEmail(ctx, raw, "cli")
 		if err != nil {
 			return usageError("%s: %v", file, err)
 		}
@@ -88,12 +88,12 @@ func cmdLoad(ctx context.Context, c *cli) error {
 		return err
 	}
 	defer a.Close()
-	rec, err := a.FindRecord(ctx, fs.Arg(0))
+	rec, err := a.Flow.FindRecord(ctx, fs.Arg(0))
 	if err != nil {
 		return usageError("record %s: %v", fs.Arg(0), err)
 	}
 	if *dry {
-		p, err := a.Preview(ctx, rec)
+		p, err := a.Flow.Preview(ctx, rec)
 		if err != nil {
 			return usageError("dry run of %s: %v", rec.Number, err)
 		}
@@ -106,15 +106,9 @@ func cmdLoad(ctx context.Context, c *cli) error {
 		fmt.Fprint(c.stdout, p.Diff.String())
 		return nil
 	}
-	if _, err := a.Store.StartLoad(ctx, rec.ID, staging.By(*by), staging.Via("cli")); err != nil {
-		return usageError("%v", err)
-	}
-	if err := a.RunLoad(ctx, rec.ID, *by); err != nil {
-		return usageError("load of %s: %v", rec.Number, err)
-	}
-	rec, err = a.Store.Get(ctx, rec.ID)
+	rec, err = a.Flow.Load(ctx, rec.ID, *by, staging.Via("cli"))
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("load of %s: %v", fs.Arg(0), err)
 	}
 	if *asJSON {
 		return printJSON(c, rec.Load)

@@ -22,7 +22,7 @@ func TestReloadRulesOnHangup(t *testing.T) {
 	e := startTestServer(t, dbtest.SQLiteURL(t), map[string]string{"BOOKBRIDGE_RULES": rulesFile})
 	a := e.p.App
 	param := func() string {
-		for _, p := range a.Rules().Params() {
+		for _, p := range a.Flow.Rules().Params() {
 			if p.Name == "pre_production_days" {
 				return p.Value
 			}
@@ -55,7 +55,7 @@ func TestReloadRulesOnHangup(t *testing.T) {
 	sig <- os.Interrupt
 	close(sig)
 	<-done
-	if a.Rules() == nil || param() != "45" {
+	if a.Flow.Rules() == nil || param() != "45" {
 		t.Fatalf("an invalid rule file replaced the rules in use; log:\n%s", logs.String())
 	}
 	out := logs.String()

@@ -86,21 +86,21 @@ func TestTwoServersRunEachLoadOnce(t *testing.T) {
 	ids := stageReady(t, procs[0].App, 20)
 	var jobs []int64
 	for i, id := range ids {
-		jobID, err := procs[i%2].App.EnqueueLoad(ctx, id, "test")
+		jobID, err := procs[i%2].App.Flow.EnqueueLoad(ctx, id, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		jobs = append(jobs, jobID)
 	}
 	// Enqueuing a load twice is refused while the first runs or after it.
-	if _, err := procs[1].App.EnqueueLoad(ctx, ids[0], "test"); err == nil {
+	if _, err := procs[1].App.Flow.EnqueueLoad(ctx, ids[0], "test"); err == nil {
 		t.Fatal("a second load of the same record was enqueued")
 	}
 	workers := map[string]int{}
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, jobID := range jobs {
 		for {
-			j, err := procs[0].App.Queue.Job(ctx, jobID)
+			j, err := procs[0].App.Queue.Client().JobGet(ctx, jobID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -81,12 +81,12 @@ func TestLoadResumesAfterACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := stageReady(t, a, 1)[0]
-		if _, err := a.EnqueueLoad(context.Background(), id, "test"); err != nil {
+		if _, err := a.Flow.EnqueueLoad(context.Background(), id, "test"); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		crash.cancel = cancel
-		if err := a.RunLoad(ctx, id, "test"); err == nil {
+		if err := a.Flow.RunLoad(ctx, id, "test"); err == nil {
 			t.Fatalf("after %d inserts: the interrupted load reported no error", after)
 		}
 		rec, err := a.Store.Get(context.Background(), id)
@@ -99,7 +99,7 @@ func TestLoadResumesAfterACrash(t *testing.T) {
 		// up or written again.
 		crash.after.Store(math.MaxInt64)
 		sn.ResetCalls()
-		if err := a.RunLoad(context.Background(), id, "test"); err != nil {
+		if err := a.Flow.RunLoad(context.Background(), id, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if n := sn.CountCalls("", "/api/now/table/core_company"); n != 0 {

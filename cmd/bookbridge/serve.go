@@ -82,7 +82,7 @@ func reloadRulesOn(ctx context.Context, sig <-chan os.Signal, a *app.App, log *s
 				log.ErrorContext(ctx, "mapping rules not reloaded; the previous rules stay in use", "rules", file, "err", err)
 				continue
 			}
-			log.InfoContext(ctx, "mapping rules reloaded", "rules", file, "steps", len(a.Rules().Steps()))
+			log.InfoContext(ctx, "mapping rules reloaded", "rules", file, "steps", len(a.Flow.Rules().Steps()))
 		}
 	}()
 	return done

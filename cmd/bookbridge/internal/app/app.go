@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/config"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
 	"github.com/bookbridge/bookbridge/loader"
-	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/phmail"
 	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/bundb"
@@ -37,18 +36,21 @@ type Options struct {
 	StoreOnly bool
 }
 
-// App is a running bookbridge: its database, stores, rules, target and queue.
+// App is a running reference server's parts, opened from its
+// configuration: the database, the staging and credential stores, the
+// target, the queue and the metrics, and the Flow that runs bookbridge on
+// them.
 type App struct {
 	Cfg     *config.Config
 	Log     *slog.Logger
 	DB      *bun.DB
 	Store   *staging.Store
 	Auth    *auth.Store
-	rules   atomic.Pointer[mapping.Rules]
 	Target  loader.Target
 	Queue   *queue.Queue
 	Metrics *Metrics
-	Parser  *phmail.Parser
+	// Flow is bookbridge's flow on these parts (nil when opened StoreOnly).
+	Flow *bookbridge.Flow
 
 	now     func() time.Time
 	closers []func() error
@@ -85,14 +87,14 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		ok = true
 		return a, nil
 	}
-	if a.Parser, err = phmail.NewParser(); err != nil {
+	parser, err := phmail.NewParser()
+	if err != nil {
 		return nil, err
 	}
 	rules, err := loadRules(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.rules.Store(rules)
 	a.Target = opts.Target
 	if a.Target == nil {
 		t, closeTarget, err := openTarget(ctx, cfg, a.Metrics, a.Log)
@@ -105,17 +107,33 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	// River reports its routine (producer counts, leadership) at info
 	// level; only its warnings reach bookbridge's log.
 	qcfg := queue.Config{URL: cfg.DatabaseURL, Logger: slog.New(minLevel{a.Log.Handler(), slog.LevelWarn}).With("component", "river")}
-	if opts.Work {
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &emailWorker{app: a})
-		river.AddWorker(workers, &loadWorker{app: a})
-		river.AddWorker(workers, &waitingWorker{app: a})
-		river.AddWorker(workers, &imapWorker{app: a})
-		qcfg.Workers = workers
-		qcfg.PeriodicJobs = a.periodicJobs()
-	}
 	if a.Queue, err = queue.New(ctx, db, qcfg); err != nil {
 		return nil, err
+	}
+	a.Flow, err = bookbridge.New(bookbridge.Config{
+		Store: a.Store, Parser: parser, Rules: rules, Target: a.Target, Queue: a.Queue.Client(),
+		MaxDealBytes: cfg.MaxBodyBytes, Location: cfg.Location(), Now: a.now, Logger: a.Log,
+		Hooks: bookbridge.Hooks{
+			Email: func(channel, outcome string) { a.Metrics.Emails.WithLabelValues(channel, outcome).Inc() },
+			Load: func(outcome string, took time.Duration) {
+				if outcome != "dry_run" {
+					a.Metrics.LoadSeconds.WithLabelValues(outcome).Observe(took.Seconds())
+				}
+				a.Metrics.Loads.WithLabelValues(outcome).Inc()
+			},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Work {
+		workers := river.NewWorkers()
+		a.Flow.AddWorkers(workers)
+		river.AddWorker(workers, &waitingWorker{app: a})
+		river.AddWorker(workers, &imapWorker{app: a})
+		if err := a.Queue.Work(ctx, workers, a.periodicJobs()); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return a, nil
@@ -124,13 +142,10 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 // Migrate brings every schema up to date: staging's, the server's own
 // tables and River's. Several processes may run it at once.
 func (a *App) Migrate(ctx context.Context) error {
-	if err := a.Store.Migrate(ctx); err != nil {
+	if err := bookbridge.Migrate(ctx, a.Store); err != nil {
 		return err
 	}
 	if err := auth.Migrate(ctx, a.DB); err != nil {
-		return err
-	}
-	if err := migrateInbox(ctx, a.DB); err != nil {
 		return err
 	}
 	return queue.Migrate(ctx, a.DB, a.Cfg.DatabaseURL)

@@ -41,9 +41,6 @@ func loadRules(cfg *config.Config) (*mapping.Rules, error) {
 	return rules, nil
 }
 
-// Rules returns the mapping rules in use.
-func (a *App) Rules() *mapping.Rules { return a.rules.Load() }
-
 // ReloadRules compiles the rule file again and puts it in use for the
 // plans made from then on (a load uses the rules in use when it plans).
 // When the file does not compile, the rules in use stay and the error
@@ -53,6 +50,6 @@ func (a *App) ReloadRules() error {
 	if err != nil {
 		return err
 	}
-	a.rules.Store(rules)
+	a.Flow.SetRules(rules)
 	return nil
 }

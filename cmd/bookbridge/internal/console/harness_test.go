@@ -194,7 +194,7 @@ func (h *harness) stageExample() *staging.Record {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out, err := h.app.ProcessEmail(context.Background(), raw, "smtp")
+	out, err := h.app.Flow.ProcessEmail(context.Background(), raw, "smtp")
 	if err != nil || out.Outcome != string(staging.EmailApplied) {
 		h.t.Fatalf("example email: %v %+v", err, out)
 	}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
-	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
+	"github.com/bookbridge/bookbridge"
+
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/staging"
@@ -21,7 +21,7 @@ type diffStep struct {
 type previewView struct {
 	Rec      *staging.Record
 	Target   string
-	Preview  *app.Preview
+	Preview  *bookbridge.Preview
 	Steps    []diffStep
 	Counts   []actionCount
 	Error    string
@@ -47,7 +47,7 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, u *user) {
 		c.fail(w, r, u, http.StatusConflict, "Record "+rec.Number+" has no Salesforce payload yet, so there is nothing to load.")
 		return
 	}
-	p, err := c.app.Preview(r.Context(), rec)
+	p, err := c.app.Flow.Preview(r.Context(), rec)
 	if err != nil {
 		server.Logger(r.Context()).Warn("console dry run failed", "record", rec.Number, "err", err)
 		v.Error = err.Error()
@@ -96,7 +96,7 @@ func (c *Console) load(w http.ResponseWriter, r *http.Request, u *user) {
 		// The version check and the start of the load are one transaction.
 		opts = append(opts, staging.IfVersion(seen))
 	}
-	jobID, err := c.app.EnqueueLoad(r.Context(), rec.ID, "user:"+u.Name, opts...)
+	jobID, err := c.app.Flow.EnqueueLoad(r.Context(), rec.ID, "user:"+u.Name, opts...)
 	if errors.Is(err, staging.ErrConflict) {
 		changed()
 		return
@@ -116,7 +116,7 @@ func (c *Console) load(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 type jobView struct {
-	Job    *app.JobStatus
+	Job    *bookbridge.JobStatus
 	Done   bool
 	Result *resultView
 	// RecordState is the loaded record's state now.
@@ -129,14 +129,14 @@ func jobDone(state string) bool {
 	return state == "completed" || state == "discarded" || state == "cancelled"
 }
 
-func (c *Console) readJob(w http.ResponseWriter, r *http.Request, u *user) (*app.JobStatus, bool) {
+func (c *Console) readJob(w http.ResponseWriter, r *http.Request, u *user) (*bookbridge.JobStatus, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		c.fail(w, r, u, http.StatusNotFound, "There is no job "+strconv.Quote(r.PathValue("id"))+".")
 		return nil, false
 	}
-	st, err := c.app.Job(r.Context(), id)
-	if errors.Is(err, queue.ErrNoJob) {
+	st, err := c.app.Flow.Job(r.Context(), id)
+	if errors.Is(err, staging.ErrNotFound) {
 		c.fail(w, r, u, http.StatusNotFound, "There is no job "+r.PathValue("id")+": "+err.Error()+".")
 		return nil, false
 	}

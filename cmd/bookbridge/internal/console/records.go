@@ -142,7 +142,7 @@ func listURL(text, state, limit, cursor string) string {
 // it has answered when ok is false.
 func (c *Console) findRecord(w http.ResponseWriter, r *http.Request, u *user) (*staging.Record, bool) {
 	ref := r.PathValue("id")
-	rec, err := c.app.FindRecord(r.Context(), ref)
+	rec, err := c.app.Flow.FindRecord(r.Context(), ref)
 	if errors.Is(err, staging.ErrNotFound) {
 		c.fail(w, r, u, http.StatusNotFound, "There is no record "+strconv.Quote(ref)+". Search for it on the records page.")
 		return nil, false
@@ -165,7 +165,7 @@ func (c *Console) record(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	v := c.recordView(rec, hist)
-	if v.LoadJob, err = c.app.LoadJobOf(r.Context(), rec.ID); err != nil {
+	if v.LoadJob, err = c.app.Flow.LoadJobOf(r.Context(), rec.ID); err != nil {
 		c.internal(w, r, u, err)
 		return
 	}

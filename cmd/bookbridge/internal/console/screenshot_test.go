@@ -51,7 +51,7 @@ func TestScreenshots(t *testing.T) {
 		staging.FieldDRNumber: "DR00004401", staging.FieldCompanyName: "Nordlicht Medien GmbH"})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.app.EnqueueLoad(ctx, loaded.ID, "user:olga"); err != nil {
+	if _, err := h.app.Flow.EnqueueLoad(ctx, loaded.ID, "user:olga"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; h.get(loaded.ID).State != staging.StateLoaded; i++ {

@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
+	"github.com/bookbridge/bookbridge"
+
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
@@ -82,7 +83,7 @@ type recordView struct {
 	History    []staging.Event
 	Open       []staging.Exception
 	Resolved   []staging.Exception
-	LoadJob    *app.JobStatus // the latest load job, while River keeps it
+	LoadJob    *bookbridge.JobStatus // the latest load job, while River keeps it
 }
 
 // recordView builds the record page's data.

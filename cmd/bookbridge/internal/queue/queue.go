@@ -13,7 +13,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
 
 	"github.com/bookbridge/bookbridge/staging/bundb"
@@ -36,11 +34,6 @@ type Config struct {
 	// URL is the database URL the Bun database was opened with; on
 	// Postgres the worker client opens its own pgx pool from it.
 	URL string
-	// Workers are the job kinds this process works; nil makes an
-	// insert-only queue (CLI commands that only enqueue).
-	Workers *river.Workers
-	// PeriodicJobs run on the elected leader only.
-	PeriodicJobs []*river.PeriodicJob
 	// MaxWorkers is the default queue's concurrency (default 4).
 	MaxWorkers int
 	// JobTimeout bounds one job's run (default 10 minutes).
@@ -54,6 +47,7 @@ type Config struct {
 // Queue enqueues and works jobs.
 type Queue struct {
 	db       *bun.DB
+	cfg      Config
 	inserter *river.Client[*sql.Tx]
 	start    func(context.Context) error
 	stop     func(context.Context) error
@@ -83,7 +77,8 @@ func Migrate(ctx context.Context, db *bun.DB, url string) error {
 	})
 }
 
-// New builds the queue; call Start to begin working jobs.
+// New builds an insert-only queue: jobs are enqueued inside Bun
+// transactions through Client. Work makes the process work them too.
 func New(ctx context.Context, db *bun.DB, cfg Config) (*Queue, error) {
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 4
@@ -97,55 +92,72 @@ func New(ctx context.Context, db *bun.DB, cfg Config) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	riverCfg := func(working bool) *river.Config {
-		rc := &river.Config{Logger: cfg.Logger, JobTimeout: cfg.JobTimeout, FetchPollInterval: cfg.FetchPollInterval,
-			FetchCooldown: min(100*time.Millisecond, cfg.FetchPollInterval),
-			// A job whose process died is run again soon after its timeout
-			// could have ended it (River's default is an hour); loads resume
-			// from their journal.
-			RescueStuckJobsAfter: cfg.JobTimeout + 5*time.Minute}
-		if working && cfg.Workers != nil {
-			rc.Workers = cfg.Workers
-			rc.PeriodicJobs = cfg.PeriodicJobs
-			rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
-		}
-		return rc
-	}
-	q := &Queue{db: db, start: func(context.Context) error { return nil }, stop: func(context.Context) error { return nil }, close: func() {}}
+	q := &Queue{db: db, cfg: cfg, start: func(context.Context) error { return nil }, stop: func(context.Context) error { return nil }, close: func() {}}
+	var err error
 	switch bundb.KindOf(db) {
 	case bundb.Postgres:
-		ins, err := river.NewClient(riverdatabasesql.New(db.DB), riverCfg(false))
-		if err != nil {
-			return nil, fmt.Errorf("queue: %w", err)
-		}
-		q.inserter = ins
-		if cfg.Workers != nil {
-			poolCfg, err := pgxpool.ParseConfig(cfg.URL)
-			if err != nil {
-				return nil, fmt.Errorf("queue: bad Postgres URL: %w", err)
-			}
-			pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-			if err != nil {
-				return nil, fmt.Errorf("queue: connecting workers: %w", err)
-			}
-			worker, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), riverCfg(true))
-			if err != nil {
-				pool.Close()
-				return nil, fmt.Errorf("queue: %w", err)
-			}
-			q.start, q.stop, q.close = worker.Start, worker.Stop, pool.Close
-		}
+		q.inserter, err = river.NewClient(riverdatabasesql.New(db.DB), q.riverConfig(nil, nil))
 	default:
-		client, err := river.NewClient(riversqlite.New(db.DB), riverCfg(true))
-		if err != nil {
-			return nil, fmt.Errorf("queue: %w", err)
-		}
-		q.inserter = client
-		if cfg.Workers != nil {
-			q.start, q.stop = client.Start, client.Stop
-		}
+		q.inserter, err = river.NewClient(riversqlite.New(db.DB), q.riverConfig(nil, nil))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return q, nil
+}
+
+// riverConfig is River's configuration for a client of this queue; with
+// workers it works the default queue.
+func (q *Queue) riverConfig(workers *river.Workers, periodic []*river.PeriodicJob) *river.Config {
+	cfg := q.cfg
+	rc := &river.Config{Logger: cfg.Logger, JobTimeout: cfg.JobTimeout, FetchPollInterval: cfg.FetchPollInterval,
+		FetchCooldown: min(100*time.Millisecond, cfg.FetchPollInterval),
+		// A job whose process died is run again soon after its timeout
+		// could have ended it (River's default is an hour); loads resume
+		// from their journal.
+		RescueStuckJobsAfter: cfg.JobTimeout + 5*time.Minute}
+	if workers != nil {
+		rc.Workers = workers
+		rc.PeriodicJobs = periodic
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
+	}
+	return rc
+}
+
+// Client is the client jobs are enqueued with, inside a transaction of the
+// Bun database (InsertTx with the bun.Tx's *sql.Tx).
+func (q *Queue) Client() *river.Client[*sql.Tx] { return q.inserter }
+
+// Work makes this process work the jobs of workers, and run periodic jobs
+// when it is the elected leader, from Start until Stop. On Postgres the
+// workers run on a riverpgxv5 client over their own pgx pool, which gets
+// LISTEN/NOTIFY wake-ups.
+func (q *Queue) Work(ctx context.Context, workers *river.Workers, periodic []*river.PeriodicJob) error {
+	rc := q.riverConfig(workers, periodic)
+	switch bundb.KindOf(q.db) {
+	case bundb.Postgres:
+		poolCfg, err := pgxpool.ParseConfig(q.cfg.URL)
+		if err != nil {
+			return fmt.Errorf("queue: bad Postgres URL: %w", err)
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+		if err != nil {
+			return fmt.Errorf("queue: connecting workers: %w", err)
+		}
+		worker, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), rc)
+		if err != nil {
+			pool.Close()
+			return fmt.Errorf("queue: %w", err)
+		}
+		q.start, q.stop, q.close = worker.Start, worker.Stop, pool.Close
+	default:
+		worker, err := river.NewClient(riversqlite.New(q.db.DB), rc)
+		if err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+		q.start, q.stop = worker.Start, worker.Stop
+	}
+	return nil
 }
 
 // Start begins working jobs (a no-op for an insert-only queue).
@@ -157,47 +169,4 @@ func (q *Queue) Stop(ctx context.Context) error {
 	err := q.stop(ctx)
 	q.close()
 	return err
-}
-
-// InsertTx enqueues a job inside tx; it runs only if tx commits.
-func (q *Queue) InsertTx(ctx context.Context, tx bun.Tx, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
-	res, err := q.inserter.InsertTx(ctx, tx.Tx, args, opts)
-	if err != nil {
-		return 0, fmt.Errorf("queue: enqueuing %s: %w", args.Kind(), err)
-	}
-	return res.Job.ID, nil
-}
-
-// Insert enqueues a job on its own.
-func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
-	res, err := q.inserter.Insert(ctx, args, opts)
-	if err != nil {
-		return 0, fmt.Errorf("queue: enqueuing %s: %w", args.Kind(), err)
-	}
-	return res.Job.ID, nil
-}
-
-// LatestJob returns the newest job of kind carrying tag, or ErrNoJob.
-func (q *Queue) LatestJob(ctx context.Context, kind, tag string) (*rivertype.JobRow, error) {
-	res, err := q.inserter.JobList(ctx, river.NewJobListParams().Kinds(kind).TagsAll(tag).
-		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(1))
-	if err != nil {
-		return nil, fmt.Errorf("queue: listing %s jobs: %w", kind, err)
-	}
-	if len(res.Jobs) == 0 {
-		return nil, ErrNoJob
-	}
-	return res.Jobs[0], nil
-}
-
-// ErrNoJob is returned by Job for an unknown id.
-var ErrNoJob = errors.New("queue: no such job (finished jobs are kept for 24 hours)")
-
-// Job returns the job with id.
-func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
-	j, err := q.inserter.JobGet(ctx, id)
-	if errors.Is(err, river.ErrNotFound) {
-		return nil, ErrNoJob
-	}
-	return j, err
 }

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -60,8 +61,11 @@ func TestTransactionalEnqueue(t *testing.T) {
 		w := &noteWorker{seen: map[int]int{}, done: make(chan int, 16)}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, w)
-		q, err := queue.New(ctx, db, queue.Config{URL: url, Workers: workers, FetchPollInterval: 50 * time.Millisecond})
+		q, err := queue.New(ctx, db, queue.Config{URL: url, FetchPollInterval: 50 * time.Millisecond})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Work(ctx, workers, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := q.Start(ctx); err != nil {
@@ -71,19 +75,22 @@ func TestTransactionalEnqueue(t *testing.T) {
 
 		var committed int64
 		err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			committed, err = q.InsertTx(ctx, tx, noteArgs{N: 1}, nil)
+			res, err := q.Client().InsertTx(ctx, tx.Tx, noteArgs{N: 1}, nil)
+			if err == nil {
+				committed = res.Job.ID
+			}
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := q.InsertTx(ctx, tx, noteArgs{N: 2}, nil); err != nil {
+			if _, err := q.Client().InsertTx(ctx, tx.Tx, noteArgs{N: 2}, nil); err != nil {
 				t.Fatal(err)
 			}
 			return context.Canceled // roll back
 		})
-		if _, err := q.Insert(ctx, noteArgs{N: 3}, nil); err != nil {
+		if _, err := q.Client().Insert(ctx, noteArgs{N: 3}, nil); err != nil {
 			t.Fatal(err)
 		}
 		got := map[int]bool{}
@@ -102,7 +109,7 @@ func TestTransactionalEnqueue(t *testing.T) {
 		// The finished job can be looked up.
 		var j *rivertype.JobRow
 		for i := 0; i < 100; i++ {
-			if j, err = q.Job(ctx, committed); err == nil && j.State == rivertype.JobStateCompleted {
+			if j, err = q.Client().JobGet(ctx, committed); err == nil && j.State == rivertype.JobStateCompleted {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -110,7 +117,7 @@ func TestTransactionalEnqueue(t *testing.T) {
 		if j == nil || j.State != rivertype.JobStateCompleted {
 			t.Fatalf("job state: %+v %v", j, err)
 		}
-		if _, err := q.Job(ctx, 999999); err != queue.ErrNoJob {
+		if _, err := q.Client().JobGet(ctx, 999999); !errors.Is(err, river.ErrNotFound) {
 			t.Fatalf("unknown job: %v", err)
 		}
 	})

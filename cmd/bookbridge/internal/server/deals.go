@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"io"
 	"mime"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -73,41 +71,22 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 		m.WithLabelValues("rejected").Inc()
 		return
 	}
-	d, err := sfdc.Decode[sfdc.Opportunity](body, sfdc.WithMaxBytes(s.app.Cfg.MaxBodyBytes))
-	if err != nil {
-		defer release()
-		m.WithLabelValues("invalid").Inc()
-		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	if err := sfdc.Validate(&d.Value); err != nil {
-		defer release()
-		m.WithLabelValues("invalid").Inc()
-		var ve *sfdc.ValidationError
-		if errors.As(err, &ve) {
-			writeJSON(w, http.StatusUnprocessableEntity, ErrorBody{
-				Error: strconv.Itoa(len(ve.Problems)) + " validation problem(s): fix each and send the deal again",
-				Code:  "invalid", Problems: ve.Problems, RequestID: RequestID(r.Context()),
-			})
-			return
-		}
-		writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error())
-		return
-	}
 	key, _ := CallerKey(r.Context())
-	// The write completes even when the caller hangs up half-way: a sender
-	// that retries then gets "duplicate" instead of a half-written record.
-	res, err := s.app.Store.Intake(context.WithoutCancel(r.Context()), staging.PayloadFromOpportunity(d),
-		staging.Via("api"), staging.By(key.Name))
+	res, err := s.app.Flow.AcceptDeal(r.Context(), body, staging.Via("api"), staging.By(key.Name))
 	if err != nil {
-		m.WithLabelValues("error").Inc()
-		var ie *staging.InputError
-		if errors.As(err, &ie) {
-			writeError(w, r, http.StatusUnprocessableEntity, "invalid", err.Error())
-			return
+		status, _ := statusOf(err, http.StatusServiceUnavailable)
+		switch {
+		case status == http.StatusServiceUnavailable:
+			m.WithLabelValues("error").Inc()
+			// The store may still hold the body: leave it to the collector.
+		case status == http.StatusUnprocessableEntity && as[*staging.InputError](err):
+			m.WithLabelValues("error").Inc()
+			defer release()
+		default:
+			m.WithLabelValues("invalid").Inc()
+			defer release()
 		}
-		Logger(r.Context()).Error("intake failed", "err", err)
-		writeError(w, r, http.StatusServiceUnavailable, "internal", "the deal could not be stored; retry later")
+		s.fail(w, r, err, http.StatusServiceUnavailable)
 		return
 	}
 	// Answered and committed: nothing holds the body any more. (After an
@@ -121,7 +100,7 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 	case staging.IntakeStale:
 		status = http.StatusConflict
 	}
-	AddLogAttrs(r.Context(), "outcome", res.Outcome, "record", res.Record.Number, "salesforce_id", d.Value.ID, "key", key.Name)
+	AddLogAttrs(r.Context(), "outcome", res.Outcome, "record", res.Record.Number, "salesforce_id", res.SalesforceID, "key", key.Name)
 	writeJSON(w, status, IntakeAnswer{Outcome: res.Outcome, ID: strconv.FormatInt(res.Record.ID, 10), Number: res.Record.Number,
 		State: res.Record.State, Reason: res.Reason, RequestID: RequestID(r.Context())})
 }
@@ -132,10 +111,9 @@ func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
 		s.app.Metrics.Emails.WithLabelValues("api", "rejected").Inc()
 		return
 	}
-	acc, err := s.app.AcceptEmail(r.Context(), raw, "api")
+	acc, err := s.app.Flow.AcceptEmail(r.Context(), raw, "api")
 	if err != nil {
-		Logger(r.Context()).Error("storing an email", "err", err)
-		writeError(w, r, http.StatusServiceUnavailable, "internal", "the email could not be stored; retry later")
+		s.fail(w, r, err, http.StatusServiceUnavailable)
 		return
 	}
 	status := http.StatusAccepted

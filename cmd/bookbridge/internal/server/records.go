@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
-	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/queue"
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -83,18 +82,14 @@ type RecordAnswer struct {
 	NotLoadableBy string          `json:"not_loadable_because,omitempty"`
 	History       []staging.Event `json:"history"`
 	// LoadJob is the record's latest load job, when River still keeps it.
-	LoadJob *app.JobStatus `json:"load_job,omitempty"`
+	LoadJob *bookbridge.JobStatus `json:"load_job,omitempty"`
 }
 
 // record finds the record named by the {id} path value: an id or a number.
 func (s *Server) record(w http.ResponseWriter, r *http.Request) (*staging.Record, bool) {
-	rec, err := s.app.FindRecord(r.Context(), r.PathValue("id"))
-	if errors.Is(err, staging.ErrNotFound) {
-		writeError(w, r, http.StatusNotFound, "not_found", "no record "+r.PathValue("id"))
-		return nil, false
-	}
+	rec, err := s.app.Flow.FindRecord(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err, http.StatusInternalServerError)
 		return nil, false
 	}
 	return rec, true
@@ -110,7 +105,7 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	job, err := s.app.LoadJobOf(r.Context(), rec.ID)
+	job, err := s.app.Flow.LoadJobOf(r.Context(), rec.ID)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -181,24 +176,18 @@ func (s *Server) loadRecord(w http.ResponseWriter, r *http.Request) {
 	}
 	dry := strings.ToLower(r.URL.Query().Get("dry_run"))
 	if dry == "true" || dry == "1" {
-		p, err := s.app.Preview(r.Context(), rec)
+		p, err := s.app.Flow.Preview(r.Context(), rec)
 		if err != nil {
-			Logger(r.Context()).Warn("dry run failed", "record", rec.Number, "err", err)
-			writeError(w, r, http.StatusBadGateway, "target", "the dry run failed: "+err.Error())
+			s.fail(w, r, err, http.StatusInternalServerError)
 			return
 		}
 		writeJSON(w, http.StatusOK, p)
 		return
 	}
 	key, _ := CallerKey(r.Context())
-	jobID, err := s.app.EnqueueLoad(r.Context(), rec.ID, "key:"+key.Name)
-	var te *staging.TransitionError
-	if errors.As(err, &te) {
-		writeError(w, r, http.StatusConflict, "not_loadable", te.Error())
-		return
-	}
+	jobID, err := s.app.Flow.EnqueueLoad(r.Context(), rec.ID, "key:"+key.Name)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, JobAccepted{JobID: jobID, Record: rec.Number})
@@ -210,19 +199,14 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no job "+r.PathValue("id"))
 		return
 	}
-	job, err := s.app.Job(r.Context(), id)
-	if errors.Is(err, queue.ErrNoJob) {
-		writeError(w, r, http.StatusNotFound, "not_found", err.Error())
-		return
-	}
+	job, err := s.app.Flow.Job(r.Context(), id)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	writeJSON(w, http.StatusOK, job)
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	Logger(r.Context()).Error("request failed", "err", err)
-	writeError(w, r, http.StatusInternalServerError, "internal", "internal error; the request id identifies it in the server log")
+	s.fail(w, r, err, http.StatusInternalServerError)
 }

@@ -1,4 +1,4 @@
-package app
+package bookbridge
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -67,8 +68,8 @@ func migrateInbox(ctx context.Context, db *bun.DB) error {
 	})
 }
 
-// Accepted is what AcceptEmail did with a message.
-type Accepted struct {
+// EmailAccepted is what AcceptEmail did with a message.
+type EmailAccepted struct {
 	InboxID   int64 `json:"inbox_id"`
 	JobID     int64 `json:"job_id"`
 	Duplicate bool  `json:"duplicate"`
@@ -76,15 +77,19 @@ type Accepted struct {
 
 // AcceptEmail stores raw durably and enqueues its processing in the same
 // transaction, so a channel may acknowledge the message as soon as this
-// returns. The same bytes again are not stored or processed twice.
-func (a *App) AcceptEmail(ctx context.Context, raw []byte, channel string) (Accepted, error) {
+// returns; the email worker (AddWorkers) then processes it. The same bytes
+// again are not stored or processed twice. It needs Config.Queue.
+func (f *Flow) AcceptEmail(ctx context.Context, raw []byte, channel string) (EmailAccepted, error) {
+	if f.cfg.Queue == nil {
+		return EmailAccepted{}, ErrNoQueue
+	}
 	sum := sha256.Sum256(raw)
-	msg := &InboxMessage{SHA256: hex.EncodeToString(sum[:]), Channel: channel, Size: int64(len(raw)), Raw: raw, ReceivedAt: a.now().UTC()}
-	var out Accepted
+	msg := &InboxMessage{SHA256: hex.EncodeToString(sum[:]), Channel: channel, Size: int64(len(raw)), Raw: raw, ReceivedAt: f.cfg.Now().UTC()}
+	var out EmailAccepted
 	// A message half-stored when the caller goes away would be lost or
 	// half-processed: finish the transaction regardless.
 	ctx = context.WithoutCancel(ctx)
-	err := a.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := f.cfg.Store.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewInsert().Model(msg).On("CONFLICT (sha256) DO NOTHING").Returning("id").Exec(ctx)
 		if err != nil {
 			return err
@@ -94,42 +99,39 @@ func (a *App) AcceptEmail(ctx context.Context, raw []byte, channel string) (Acce
 			if err := tx.NewSelect().Model(&prev).Column("id", "job_id").Where("sha256 = ?", msg.SHA256).Scan(ctx); err != nil {
 				return err
 			}
-			out = Accepted{InboxID: prev.ID, JobID: prev.JobID, Duplicate: true}
+			out = EmailAccepted{InboxID: prev.ID, JobID: prev.JobID, Duplicate: true}
 			return nil
 		}
-		jobID, err := a.Queue.InsertTx(ctx, tx, EmailArgs{InboxID: msg.ID}, nil)
+		jobID, err := f.insertJob(ctx, tx, EmailArgs{InboxID: msg.ID}, nil)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.NewUpdate().Model((*InboxMessage)(nil)).Set("job_id = ?", jobID).Where("id = ?", msg.ID).Exec(ctx); err != nil {
 			return err
 		}
-		out = Accepted{InboxID: msg.ID, JobID: jobID}
+		out = EmailAccepted{InboxID: msg.ID, JobID: jobID}
 		return nil
 	})
 	if err != nil {
-		return Accepted{}, fmt.Errorf("storing the email: %w", err)
+		return EmailAccepted{}, fmt.Errorf("storing the email: %w", err)
 	}
 	return out, nil
 }
 
-// ErrNoInbox is returned for an unknown inbox id.
-var ErrNoInbox = errors.New("no such inbox message")
-
-// InboxMessage returns a stored message with its raw bytes.
-func (a *App) InboxMessage(ctx context.Context, id int64) (*InboxMessage, error) {
+// InboxMessage returns a stored message with its raw bytes; an unknown id
+// is a *NotFoundError.
+func (f *Flow) InboxMessage(ctx context.Context, id int64) (*InboxMessage, error) {
 	var m InboxMessage
-	err := a.DB.NewSelect().Model(&m).Where("id = ?", id).Scan(ctx)
+	err := f.cfg.Store.DB().NewSelect().Model(&m).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNoInbox
+		return nil, &NotFoundError{What: "inbox message", Ref: strconv.FormatInt(id, 10)}
 	}
 	return &m, err
 }
 
-func (a *App) markInbox(ctx context.Context, id int64, outcome, detail string, recordID int64) error {
-	now := a.now().UTC()
-	_, err := a.DB.NewUpdate().Model((*InboxMessage)(nil)).
-		Set("processed_at = ?", now).Set("outcome = ?", outcome).Set("detail = ?", detail).Set("record_id = ?", recordID).
-		Where("id = ?", id).Exec(ctx)
+func (f *Flow) markInbox(ctx context.Context, id int64, res EmailProcessed) error {
+	_, err := f.cfg.Store.DB().NewUpdate().Model((*InboxMessage)(nil)).
+		Set("processed_at = ?", f.cfg.Now().UTC()).Set("outcome = ?", res.Outcome).Set("detail = ?", res.Detail).
+		Set("record_id = ?", res.RecordID).Where("id = ?", id).Exec(ctx)
 	return err
 }

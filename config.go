@@ -1,0 +1,115 @@
+package bookbridge
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/phmail"
+	"github.com/bookbridge/bookbridge/sfdc"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// Config holds the parts a Flow works with. The Flow does not open or close
+// any of them: their owner does.
+type Config struct {
+	// Store is the staging store the Flow keeps records in. Required.
+	Store *staging.Store
+
+	// Parser parses PH emails. Default: phmail.NewParser() with its
+	// default labels and limits.
+	Parser *phmail.Parser
+
+	// Rules are the compiled mapping rules plans are made with. Required.
+	// They can be replaced while the Flow runs with [Flow.SetRules].
+	Rules *mapping.Rules
+
+	// Target is where loads write and previews look. Required.
+	Target loader.Target
+
+	// Queue is a River client over database/sql on the store's database
+	// (riverdatabasesql on Postgres, riversqlite on SQLite). The Flow
+	// enqueues its jobs with it inside the store's transactions. Default:
+	// none; then AcceptEmail and EnqueueLoad answer ErrNoQueue, and the
+	// caller uses ProcessEmail and Load instead.
+	Queue *river.Client[*sql.Tx]
+
+	// MaxDealBytes is the largest deal body AcceptDeal decodes. Default:
+	// sfdc.DefaultMaxBytes (6 MiB).
+	MaxDealBytes int64
+
+	// Location is the time zone of business dates (the 30-day rule, due
+	// dates): plans see the clock's time in it. Default: UTC.
+	Location *time.Location
+
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+
+	// Logger receives the Flow's log lines. Default: slog.Default().
+	Logger *slog.Logger
+
+	// Hooks are told what the Flow did, for metrics. Default: none.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks for counting what the Flow does. Each may
+// be nil. They are called synchronously and must not block.
+type Hooks struct {
+	// Email is called once per processed email with its channel and
+	// outcome: applied, waiting, needs_review, duplicate, quarantined,
+	// not_ph, or error.
+	Email func(channel, outcome string)
+	// Load is called once per finished load or preview with its outcome
+	// (loaded, unchanged, needs_review, failed, dry_run) and how long it
+	// took.
+	Load func(outcome string, took time.Duration)
+}
+
+// withDefaults returns a copy of c with every unset optional field set.
+func (c Config) withDefaults() (Config, error) {
+	if c.Parser == nil {
+		p, err := phmail.NewParser()
+		if err != nil {
+			return c, fmt.Errorf("Config.Parser: the default parser: %w", err)
+		}
+		c.Parser = p
+	}
+	if c.MaxDealBytes <= 0 {
+		c.MaxDealBytes = sfdc.DefaultMaxBytes
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// validate names every required field that is missing, in one error.
+func (c *Config) validate() error {
+	var missing []string
+	if c.Store == nil {
+		missing = append(missing, "Config.Store is nil: pass the staging store (staging.New on a database opened with staging/bundb)")
+	}
+	if c.Rules == nil {
+		missing = append(missing, "Config.Rules is nil: pass compiled rules (mapping.Compile of a rule file, such as examples/mappings/reference.yaml)")
+	}
+	if c.Target == nil {
+		missing = append(missing, "Config.Target is nil: pass a load target (loader/servicenow, loader/sqltarget or loader/memory)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return errors.New("bookbridge: invalid config: " + strings.Join(missing, "; "))
+}

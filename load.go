@@ -1,0 +1,316 @@
+package bookbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// loadProgress is what the Flow keeps in staging's opaque load journal: the
+// plan a load applies and the loader's journal, tagged with the attempt
+// (staging's Load.Attempts) they belong to. A load resumed after a crash
+// applies the same plan again from its journal; a new load plans afresh.
+type loadProgress struct {
+	Attempt int             `json:"attempt"`
+	Plan    *mapping.Plan   `json:"plan"`
+	Journal *loader.Journal `json:"journal,omitempty"`
+}
+
+// PlanError says that the rules could not make a plan of a record: its
+// data does not satisfy them (a rule's expression failed for this deal).
+type PlanError struct {
+	Record string
+	Err    error
+}
+
+func (e *PlanError) Error() string {
+	return "the rules could not plan " + e.Record + ": " + e.Err.Error()
+}
+
+func (e *PlanError) Unwrap() error { return e.Err }
+
+// NotLoadableError says that a record cannot be planned or loaded in its
+// present shape (for example, it has no Salesforce payload yet).
+type NotLoadableError struct {
+	Record string
+	Reason string
+}
+
+func (e *NotLoadableError) Error() string { return e.Record + " cannot be loaded: " + e.Reason }
+
+// TargetError says that the load target failed to answer a preview (it
+// was unreachable, refused the credentials, or answered an error).
+type TargetError struct {
+	Err error
+}
+
+func (e *TargetError) Error() string { return "the target failed: " + e.Err.Error() }
+
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// Plan makes the plan of a staged record with the rules in use, at the
+// Flow's clock. It fails with *NotLoadableError when the record has no
+// Salesforce payload and with *PlanError when the rules fail on it.
+func (f *Flow) Plan(rec *staging.Record) (*mapping.Plan, error) {
+	return f.planWith(f.Rules(), rec, f.Now())
+}
+
+func (f *Flow) planWith(rules *mapping.Rules, rec *staging.Record, now time.Time) (*mapping.Plan, error) {
+	if rec.Payload == nil {
+		return nil, &NotLoadableError{Record: rec.Number, Reason: "it has no Salesforce payload yet"}
+	}
+	sf, err := mapping.SFDCFromJSON(rec.Payload.Raw)
+	if err != nil {
+		return nil, &PlanError{Record: rec.Number, Err: err}
+	}
+	in := mapping.Input{SFDC: sf, Now: now,
+		Record: mapping.RecordInfo{ID: strconv.FormatInt(rec.ID, 10), Number: rec.Number, State: string(rec.State)}}
+	if rec.PH != nil {
+		in.PH = rec.PH.Fields
+	}
+	for _, att := range rec.LoadAttachments() {
+		in.Record.Attachments = append(in.Record.Attachments, mapping.AttachmentInfo{
+			ID: strconv.FormatInt(att.ID, 10), FileName: att.FileName, ContentType: att.ContentType,
+			SHA256: att.SHA256, Size: att.Size, Usable: att.Usable, Warnings: att.Warnings,
+		})
+	}
+	plan, err := rules.Plan(in)
+	if err != nil {
+		return nil, &PlanError{Record: rec.Number, Err: err}
+	}
+	return plan, nil
+}
+
+// attachmentSource reads staged attachments of one record for the loader.
+type attachmentSource struct {
+	store    *staging.Store
+	recordID int64
+}
+
+func (s attachmentSource) Open(ctx context.Context, id string) ([]byte, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("attachment id %q is not a staging attachment", id)
+	}
+	_, data, err := s.store.Attachment(ctx, s.recordID, n)
+	return data, err
+}
+
+func (f *Flow) loaderOptions(recordID int64) loader.Options {
+	return loader.Options{Attachments: attachmentSource{store: f.cfg.Store, recordID: recordID}, Logger: f.log.With("component", "loader")}
+}
+
+// Preview is the dry run of a record's load.
+type Preview struct {
+	Record   string        `json:"record"`
+	Loadable bool          `json:"loadable"`
+	Reason   string        `json:"reason,omitempty"`
+	Plan     *mapping.Plan `json:"plan"`
+	Diff     *loader.Diff  `json:"diff"`
+}
+
+// Preview plans the record and resolves the plan against the live target
+// without writing: the diff says, per step, what the load would insert,
+// update (old -> new) or leave unchanged.
+func (f *Flow) Preview(ctx context.Context, rec *staging.Record) (*Preview, error) {
+	start := time.Now()
+	plan, err := f.Plan(rec)
+	if err != nil {
+		return nil, err
+	}
+	diff, err := loader.Preview(ctx, plan, f.cfg.Target, f.loaderOptions(rec.ID))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &TargetError{Err: err}
+	}
+	ok, why := rec.Loadable()
+	f.observeLoad("dry_run", start)
+	return &Preview{Record: rec.Number, Loadable: ok, Reason: why, Plan: plan, Diff: diff}, nil
+}
+
+// EnqueueLoad moves a loadable record to loading and enqueues its load job
+// in the same transaction; the load worker (AddWorkers) runs it. It fails
+// with staging's *TransitionError when the record cannot be loaded in its
+// state, and with a *ConflictError when opts hold staging.IfVersion and the
+// record changed since that version. It needs Config.Queue.
+func (f *Flow) EnqueueLoad(ctx context.Context, recordID int64, by string, opts ...staging.Option) (int64, error) {
+	if f.cfg.Queue == nil {
+		return 0, ErrNoQueue
+	}
+	var jobID int64
+	opts = append(opts, staging.By(by),
+		staging.InTx(func(ctx context.Context, tx bun.Tx, rec *staging.Record) error {
+			id, err := f.insertJob(ctx, tx, LoadArgs{RecordID: rec.ID, By: by},
+				&river.InsertOpts{Tags: []string{loadTag(rec.ID)}})
+			jobID = id
+			return err
+		}))
+	_, err := f.cfg.Store.StartLoad(context.WithoutCancel(ctx), recordID, opts...)
+	return jobID, err
+}
+
+// Load moves a loadable record to loading and runs its load at once, in
+// the caller's goroutine, then returns the record as the load left it
+// (loaded, needs_review or load_failed, with the result). It fails like
+// EnqueueLoad when the record cannot be loaded, and returns the error of a
+// load that could not finish (the record then stays loading, and RunLoad
+// resumes it from its journal).
+func (f *Flow) Load(ctx context.Context, recordID int64, by string, opts ...staging.Option) (*staging.Record, error) {
+	opts = append(opts, staging.By(by))
+	if _, err := f.cfg.Store.StartLoad(context.WithoutCancel(ctx), recordID, opts...); err != nil {
+		return nil, err
+	}
+	if err := f.RunLoad(ctx, recordID, by); err != nil {
+		return nil, err
+	}
+	return f.cfg.Store.Get(ctx, recordID)
+}
+
+type loadWorker struct {
+	river.WorkerDefaults[LoadArgs]
+	flow *Flow
+}
+
+func (w *loadWorker) Work(ctx context.Context, job *river.Job[LoadArgs]) error {
+	err := w.flow.RunLoad(ctx, job.Args.RecordID, job.Args.By)
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		// Out of attempts: leave the record loadable again, not stuck in loading.
+		if _, ferr := w.flow.cfg.Store.FailLoad(context.WithoutCancel(ctx), job.Args.RecordID,
+			"the load job gave up after "+strconv.Itoa(job.Attempt)+" attempts: "+err.Error(), nil, staging.Via("job")); ferr != nil {
+			w.flow.log.ErrorContext(ctx, "could not mark the load failed", "record_id", job.Args.RecordID, "err", ferr)
+		}
+	}
+	return err
+}
+
+// RunLoad applies the plan of a record that is loading to the target,
+// resuming from the journal saved on the record when an earlier run of the
+// same load stopped half-way (a crash, a shutdown), so no write is made
+// twice. It moves the record to loaded, needs_review or load_failed. An
+// error means the run should be tried again; a load that ends badly is
+// recorded on the record instead.
+func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
+	start := time.Now()
+	rec, err := f.cfg.Store.Get(ctx, recordID)
+	if err != nil {
+		return err
+	}
+	if rec.State != staging.StateLoading {
+		f.log.InfoContext(ctx, "the load found the record no longer loading; nothing to do", "record", rec.Number, "state", rec.State)
+		return nil
+	}
+	progress := loadProgress{Attempt: rec.Load.Attempts}
+	var saved loadProgress
+	if len(rec.Load.Journal) > 0 && json.Unmarshal(rec.Load.Journal, &saved) == nil && saved.Attempt == rec.Load.Attempts && saved.Plan != nil {
+		progress = saved // a resumed load applies its own plan from its journal
+	} else {
+		plan, err := f.Plan(rec)
+		if err != nil {
+			return f.finishFailed(ctx, rec, by, fmt.Errorf("planning: %w", err), progress, start)
+		}
+		progress.Plan = plan
+		if err := f.saveProgress(ctx, rec.ID, progress); err != nil {
+			return err
+		}
+	}
+	journal := loader.Journal{}
+	if progress.Journal != nil {
+		journal = *progress.Journal
+	}
+	opts := f.loaderOptions(rec.ID)
+	opts.OnWrite = func(ctx context.Context, j loader.Journal) error {
+		p := progress
+		p.Journal = &j
+		return f.saveProgress(ctx, rec.ID, p)
+	}
+	res, applyErr := loader.Apply(ctx, progress.Plan, f.cfg.Target, journal, opts)
+	if res == nil {
+		if ctx.Err() != nil {
+			return applyErr // shutting down: the job is retried and resumes
+		}
+		return f.finishFailed(ctx, rec, by, applyErr, progress, start)
+	}
+	progress.Journal = &res.Journal
+	result, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	final := context.WithoutCancel(ctx)
+	outcome := ""
+	switch res.Status {
+	case loader.StatusLoaded:
+		_, err = f.cfg.Store.FinishLoad(final, rec.ID, result, staging.By(by), staging.Via("job"))
+		outcome = "loaded"
+		if !res.Changed() {
+			outcome = "unchanged"
+		}
+	case loader.StatusNeedsReview:
+		reason := "the load raised an exception instead of guessing"
+		if res.StoppedBy != "" {
+			reason += " at step " + res.StoppedBy
+		}
+		for _, s := range res.Steps {
+			if s.Outcome == loader.Exception && s.Reason != "" {
+				reason += ": " + s.Reason
+				break
+			}
+		}
+		_, err = f.cfg.Store.MarkNeedsReview(final, rec.ID, reason, progressJSON(progress), staging.By(by), staging.Via("job"))
+		outcome = "needs_review"
+	default:
+		if ctx.Err() != nil {
+			return applyErr
+		}
+		return f.finishFailed(ctx, rec, by, applyErr, progress, start)
+	}
+	if err != nil {
+		return err
+	}
+	f.observeLoad(outcome, start)
+	f.log.InfoContext(ctx, "load finished", "record", rec.Number, "status", res.Status, "summary", res.Summary(), "calls", res.Calls.String())
+	return nil
+}
+
+func (f *Flow) finishFailed(ctx context.Context, rec *staging.Record, by string, cause error, p loadProgress, start time.Time) error {
+	if cause == nil {
+		cause = errors.New("the load failed without an error")
+	}
+	_, err := f.cfg.Store.FailLoad(context.WithoutCancel(ctx), rec.ID, cause.Error(), progressJSON(p), staging.By(by), staging.Via("job"))
+	if err != nil {
+		return err
+	}
+	f.observeLoad("failed", start)
+	f.log.WarnContext(ctx, "load failed", "record", rec.Number, "err", cause)
+	return nil
+}
+
+func (f *Flow) observeLoad(outcome string, start time.Time) {
+	if f.cfg.Hooks.Load != nil {
+		f.cfg.Hooks.Load(outcome, time.Since(start))
+	}
+}
+
+func (f *Flow) saveProgress(ctx context.Context, id int64, p loadProgress) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return f.cfg.Store.SaveJournal(context.WithoutCancel(ctx), id, b, staging.Via("job"))
+}
+
+func progressJSON(p loadProgress) json.RawMessage {
+	b, _ := json.Marshal(p)
+	return b
+}
