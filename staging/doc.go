@@ -43,11 +43,19 @@
 //	ready, load_failed, loaded (changed)    loading               StartLoad
 //	loading                                 loaded                FinishLoad
 //	loading                                 load_failed           FailLoad
+//	loading                                 loading               RetryLoad: a transient failure; tried again
+//	                                                              at Load.NextTryAt (Load.Retrying)
 //	received, ready, loading,               needs_review          MarkNeedsReview (a load exception, or an
 //	load_failed, loaded                                           operator)
 //	needs_review (payload)                  ready or received     RetryReview, ChooseCandidate
 //	needs_review (email only)               waiting_for_payload   KeepWaiting, RetryReview (no candidate left)
 //	needs_review (email only)               merged                ChooseCandidate, RetryReview (one match left)
+//
+// A load that fails for a passing reason (the target unreachable,
+// overloaded or timing out) stays loading while it waits to be tried
+// again: Load.Retries counts the failures, Load.Error holds the last one
+// and Load.NextTryAt the time of the next try. It leaves loading like any
+// other load, or by FailLoad when its owner stops retrying.
 //
 // received: payload only. waiting_for_payload: PH email only, with the open
 // exception "PH data arrived but Salesforce data is missing". ready:

@@ -26,6 +26,7 @@ const (
 	EventLoadStarted       EventKind = "load_started"       // StartLoad
 	EventLoadFinished      EventKind = "load_finished"      // FinishLoad
 	EventLoadFailed        EventKind = "load_failed"        // FailLoad
+	EventLoadRetrying      EventKind = "load_retrying"      // RetryLoad: a transient failure, tried again later
 )
 
 // Event is one entry of a record's history. The history is append-only.

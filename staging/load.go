@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -24,6 +25,7 @@ func (s *Store) StartLoad(ctx context.Context, id int64, opts ...Option) (*Recor
 		now := s.clock()
 		r.Load.Attempts++
 		r.Load.StartedAt, r.Load.Error = now, ""
+		r.Load.Retries, r.Load.NextTryAt = 0, time.Time{}
 		r.ChangedSinceLoad = false
 		s.setState(r, StateLoading)
 		msg := "load started"
@@ -59,6 +61,7 @@ func (s *Store) FinishLoad(ctx context.Context, id int64, result json.RawMessage
 		now := s.clock()
 		r.Load.Result = append(json.RawMessage(nil), result...)
 		r.Load.FinishedAt, r.Load.LoadedAt = now, now
+		r.Load.Error, r.Load.NextTryAt = "", time.Time{}
 		s.setState(r, StateLoaded)
 		msg := "load finished"
 		if r.ChangedSinceLoad {
@@ -84,9 +87,34 @@ func (s *Store) FailLoad(ctx context.Context, id int64, reason string, journal j
 			r.Load.Journal = append(json.RawMessage(nil), journal...)
 		}
 		r.Load.FinishedAt, r.Load.Error = s.clock(), reason
+		r.Load.NextTryAt = time.Time{}
 		s.setState(r, StateLoadFailed)
 		return event{kind: EventLoadFailed, from: from, to: r.State, message: "load failed: " + reason,
 			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts))}}
+	})
+}
+
+// RetryLoad records a transient failure of a loading record's load (the
+// target unreachable, overloaded or timing out) and when it is tried
+// again: the record stays loading, its journal (when not empty) replaces
+// the saved one, Retries counts the failure, Error holds the reason and
+// NextTryAt the time. The history says so.
+func (s *Store) RetryLoad(ctx context.Context, id int64, reason string, next time.Time, journal json.RawMessage, opts ...Option) (*Record, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
+	if err := checkJSON("journal", journal, false); err != nil {
+		return nil, err
+	}
+	return s.change(ctx, id, ActionRetryLoad, opts, func(r *Record) event {
+		if len(journal) > 0 {
+			r.Load.Journal = append(json.RawMessage(nil), journal...)
+		}
+		r.Load.Retries++
+		r.Load.Error, r.Load.NextTryAt = reason, next.UTC().Truncate(time.Second)
+		return event{kind: EventLoadRetrying, from: r.State, to: r.State,
+			message: "load will be tried again at " + r.Load.NextTryAt.Format(time.RFC3339) + ": " + reason,
+			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts)), "retries": itoa(int64(r.Load.Retries))}}
 	})
 }
 
@@ -108,6 +136,7 @@ func (s *Store) MarkNeedsReview(ctx context.Context, id int64, reason string, jo
 		if from == StateLoading {
 			src = ReviewLoad
 			r.Load.FinishedAt, r.Load.Error = s.clock(), reason
+			r.Load.NextTryAt = time.Time{}
 			if len(journal) > 0 {
 				r.Load.Journal = append(json.RawMessage(nil), journal...)
 			}

@@ -503,4 +503,18 @@ var schemaMigrations = []schemaMigration{
 		},
 		sqlite: nil,
 	},
+	{
+		// A load that failed for a passing reason and waits to be tried
+		// again: how often it failed, and when it is tried next.
+		name:    "20261204000010",
+		comment: "load_retries",
+		postgres: []string{
+			`ALTER TABLE staging_records ADD COLUMN IF NOT EXISTS load_retries INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE staging_records ADD COLUMN IF NOT EXISTS load_next_try_at TIMESTAMPTZ`,
+		},
+		sqlite: []string{
+			`ALTER TABLE staging_records ADD COLUMN load_retries INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE staging_records ADD COLUMN load_next_try_at TIMESTAMP`,
+		},
+	},
 }

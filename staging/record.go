@@ -248,5 +248,17 @@ type LoadState struct {
 	LoadedAt   time.Time       `json:"loaded_at,omitzero"`
 	Journal    json.RawMessage `json:"journal,omitempty"`
 	Result     json.RawMessage `json:"result,omitempty"`
-	Error      string          `json:"error,omitempty"`
+	// Error is why the load failed, or, while it is retrying, the last
+	// transient failure.
+	Error string `json:"error,omitempty"`
+	// Retries counts the transient failures of this load (RetryLoad); a
+	// new load starts at 0.
+	Retries int `json:"retries,omitempty"`
+	// NextTryAt is when a retrying load is tried again; zero unless the
+	// record is loading and waiting for that try.
+	NextTryAt time.Time `json:"next_try_at,omitzero"`
 }
+
+// Retrying reports whether the record's load is waiting to be tried again
+// after a transient failure.
+func (l LoadState) Retrying() bool { return !l.NextTryAt.IsZero() }

@@ -46,6 +46,8 @@ type recordRow struct {
 	LoadJournal       string    `bun:"load_journal,nullzero"`
 	LoadResult        string    `bun:"load_result,nullzero"`
 	LoadError         string    `bun:"load_error"`
+	LoadRetries       int       `bun:"load_retries"`
+	LoadNextTryAt     time.Time `bun:"load_next_try_at,nullzero"`
 	SearchText        string    `bun:"search_text"`
 	CreatedAt         time.Time `bun:"created_at"`
 	UpdatedAt         time.Time `bun:"updated_at"`
@@ -174,6 +176,8 @@ func (row *recordRow) record() (*Record, error) {
 		FinishedAt: utc(row.LoadFinishedAt),
 		LoadedAt:   utc(row.LoadedAt),
 		Error:      row.LoadError,
+		Retries:    row.LoadRetries,
+		NextTryAt:  utc(row.LoadNextTryAt),
 	}
 	if row.LoadJournal != "" {
 		r.Load.Journal = json.RawMessage(row.LoadJournal)
@@ -211,6 +215,8 @@ func rowOf(r *Record) *recordRow {
 		LoadJournal:      string(r.Load.Journal),
 		LoadResult:       string(r.Load.Result),
 		LoadError:        r.Load.Error,
+		LoadRetries:      r.Load.Retries,
+		LoadNextTryAt:    r.Load.NextTryAt,
 		CreatedAt:        r.CreatedAt,
 		UpdatedAt:        r.UpdatedAt,
 	}

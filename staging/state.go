@@ -55,6 +55,7 @@ const (
 	ActionSaveJournal     Action = "save load journal"
 	ActionFinishLoad      Action = "finish load"
 	ActionFailLoad        Action = "fail load"
+	ActionRetryLoad       Action = "schedule a load retry"
 	ActionMarkNeedsReview Action = "mark needs review"
 	ActionChooseCandidate Action = "choose candidate"
 	ActionRetryReview     Action = "retry review"
@@ -68,6 +69,7 @@ var allowedFrom = map[Action][]State{
 	ActionSaveJournal:     {StateLoading},
 	ActionFinishLoad:      {StateLoading},
 	ActionFailLoad:        {StateLoading},
+	ActionRetryLoad:       {StateLoading},
 	ActionMarkNeedsReview: {StateReceived, StateReady, StateLoading, StateLoadFailed, StateLoaded},
 	ActionChooseCandidate: {StateNeedsReview},
 	ActionRetryReview:     {StateNeedsReview},

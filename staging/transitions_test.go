@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -91,6 +92,7 @@ func TestEveryIllegalTransitionIsRejected(t *testing.T) {
 		staging.ActionSaveJournal:     {staging.StateLoading},
 		staging.ActionFinishLoad:      {staging.StateLoading},
 		staging.ActionFailLoad:        {staging.StateLoading},
+		staging.ActionRetryLoad:       {staging.StateLoading},
 		staging.ActionMarkNeedsReview: {staging.StateReceived, staging.StateReady, staging.StateLoading, staging.StateLoadFailed, staging.StateLoaded},
 		staging.ActionChooseCandidate: {staging.StateNeedsReview},
 		staging.ActionRetryReview:     {staging.StateNeedsReview},
@@ -110,6 +112,10 @@ func TestEveryIllegalTransitionIsRejected(t *testing.T) {
 		},
 		staging.ActionFailLoad: func(s *staging.Store, id, _ int64) error {
 			_, err := s.FailLoad(context.Background(), id, "ServiceNow answered 503", nil)
+			return err
+		},
+		staging.ActionRetryLoad: func(s *staging.Store, id, _ int64) error {
+			_, err := s.RetryLoad(context.Background(), id, "ServiceNow answered 503", time.Now().Add(time.Minute), nil)
 			return err
 		},
 		staging.ActionMarkNeedsReview: func(s *staging.Store, id, _ int64) error {
