@@ -55,8 +55,30 @@ type Config struct {
 	// Logger receives the Flow's log lines. Default: slog.Default().
 	Logger *slog.Logger
 
+	// LoadRetry says how the load worker retries a load that failed for a
+	// passing reason. Default: see LoadRetry's fields.
+	LoadRetry LoadRetry
+
 	// Hooks are told what the Flow did, for metrics. Default: none.
 	Hooks Hooks
+}
+
+// LoadRetry is how the load worker (AddWorkers) retries a load whose
+// target failed for a passing reason: unreachable, a timeout, 429, 502,
+// 503 or 504 (loader.IsTransient). Each try resumes from the journal, so
+// nothing is written twice. A permanent failure (401, 403, another 4xx, a
+// plan that cannot be made, a record that changed) fails the load at once.
+type LoadRetry struct {
+	// Window is how long after the load was started it is retried; when
+	// the next try would fall after it the load fails with the last
+	// reason. Default: 24 hours.
+	Window time.Duration
+	// MinDelay is the wait before the first retry; each further retry
+	// waits twice as long, with jitter, up to MaxDelay, and at least as
+	// long as the target's Retry-After. Default: 2 seconds.
+	MinDelay time.Duration
+	// MaxDelay caps the wait between two tries. Default: 10 minutes.
+	MaxDelay time.Duration
 }
 
 // Hooks are optional callbacks for counting what the Flow does. Each may
@@ -87,6 +109,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
+	if c.LoadRetry.Window <= 0 {
+		c.LoadRetry.Window = 24 * time.Hour
+	}
+	if c.LoadRetry.MinDelay <= 0 {
+		c.LoadRetry.MinDelay = 2 * time.Second
+	}
+	if c.LoadRetry.MaxDelay <= 0 {
+		c.LoadRetry.MaxDelay = 10 * time.Minute
+	}
+	c.LoadRetry.MaxDelay = max(c.LoadRetry.MaxDelay, c.LoadRetry.MinDelay)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -36,13 +36,6 @@ type LoadArgs struct {
 // Kind names the job for River.
 func (LoadArgs) Kind() string { return "bookbridge_load" }
 
-// loadMaxAttempts bounds River's retries of a load job. A retry resumes
-// from the saved journal, so no write is repeated.
-const loadMaxAttempts = 5
-
-// InsertOpts sets the load job's attempts.
-func (LoadArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: loadMaxAttempts} }
-
 // AddWorkers registers the workers of the Flow's jobs (email processing
 // and loads) with workers, for the River client that works the queue.
 func (f *Flow) AddWorkers(workers *river.Workers) {

@@ -178,30 +178,32 @@ func (f *Flow) Load(ctx context.Context, recordID int64, by string, opts ...stag
 	return f.cfg.Store.Get(ctx, recordID)
 }
 
-type loadWorker struct {
-	river.WorkerDefaults[LoadArgs]
-	flow *Flow
-}
-
-func (w *loadWorker) Work(ctx context.Context, job *river.Job[LoadArgs]) error {
-	err := w.flow.RunLoad(ctx, job.Args.RecordID, job.Args.By)
-	if err != nil && job.Attempt >= job.MaxAttempts {
-		// Out of attempts: leave the record loadable again, not stuck in loading.
-		if _, ferr := w.flow.cfg.Store.FailLoad(context.WithoutCancel(ctx), job.Args.RecordID,
-			"the load job gave up after "+strconv.Itoa(job.Attempt)+" attempts: "+err.Error(), nil, staging.Via("job")); ferr != nil {
-			w.flow.log.ErrorContext(ctx, "could not mark the load failed", "record_id", job.Args.RecordID, "err", ferr)
-		}
-	}
-	return err
-}
-
 // RunLoad applies the plan of a record that is loading to the target,
 // resuming from the journal saved on the record when an earlier run of the
 // same load stopped half-way (a crash, a shutdown), so no write is made
-// twice. It moves the record to loaded, needs_review or load_failed. An
+// twice. It moves the record to loaded, needs_review or load_failed; it
+// does not retry a failed load (the load worker does, see LoadRetry). An
 // error means the run should be tried again; a load that ends badly is
 // recorded on the record instead.
 func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
+	return f.runLoad(ctx, recordID, by, nil)
+}
+
+// retryLater is runLoad's answer when the load failed for a passing
+// reason and was scheduled to be tried again at the record's NextTryAt.
+type retryLater struct {
+	wait  time.Duration
+	cause error
+}
+
+func (e *retryLater) Error() string { return "the load is tried again later: " + e.cause.Error() }
+
+func (e *retryLater) Unwrap() error { return e.cause }
+
+// runLoad is RunLoad; retry, when not nil, is asked whether a transient
+// failure is tried again and after how long (retries is how many transient
+// failures the load had before this one). It then answers *retryLater.
+func (f *Flow) runLoad(ctx context.Context, recordID int64, by string, retry func(cause error, retries int) (time.Duration, bool)) error {
 	start := time.Now()
 	rec, err := f.cfg.Store.Get(ctx, recordID)
 	if err != nil {
@@ -211,16 +213,11 @@ func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
 		f.log.InfoContext(ctx, "the load found the record no longer loading; nothing to do", "record", rec.Number, "state", rec.State)
 		return nil
 	}
-	progress := loadProgress{Attempt: rec.Load.Attempts}
-	var saved loadProgress
-	if len(rec.Load.Journal) > 0 && json.Unmarshal(rec.Load.Journal, &saved) == nil && saved.Attempt == rec.Load.Attempts && saved.Plan != nil {
-		progress = saved // a resumed load applies its own plan from its journal
-	} else {
-		plan, err := f.Plan(rec)
-		if err != nil {
-			return f.finishFailed(ctx, rec, by, fmt.Errorf("planning: %w", err), progress, start)
-		}
-		progress.Plan = plan
+	progress, planned, err := f.progressOf(rec)
+	if err != nil {
+		return f.finishFailed(ctx, rec, by, fmt.Errorf("planning: %w", err), loadProgress{Attempt: rec.Load.Attempts}, start)
+	}
+	if planned {
 		if err := f.saveProgress(ctx, rec.ID, progress); err != nil {
 			return err
 		}
@@ -236,13 +233,32 @@ func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
 		return f.saveProgress(ctx, rec.ID, p)
 	}
 	res, applyErr := loader.Apply(ctx, progress.Plan, f.cfg.Target, journal, opts)
-	if res == nil {
+	if res != nil {
+		progress.Journal = &res.Journal
+	}
+	if res == nil || (res.Status != loader.StatusLoaded && res.Status != loader.StatusNeedsReview) {
 		if ctx.Err() != nil {
-			return applyErr // shutting down: the job is retried and resumes
+			return applyErr // stopped from outside: the job runs again and resumes
+		}
+		if applyErr == nil {
+			applyErr = errors.New(res.Error)
+		}
+		if retry != nil && loader.IsTransient(applyErr) {
+			if wait, ok := retry(applyErr, rec.Load.Retries); ok {
+				next := f.cfg.Now().Add(wait)
+				if _, err := f.cfg.Store.RetryLoad(context.WithoutCancel(ctx), rec.ID, applyErr.Error(), next,
+					progressJSON(progress), staging.By(by), staging.Via("job")); err != nil {
+					return err
+				}
+				f.observeLoad("retrying", start)
+				f.log.WarnContext(ctx, "load failed for a passing reason; it is tried again", "record", rec.Number,
+					"retries", rec.Load.Retries+1, "next_try_at", next.UTC().Format(time.RFC3339), "err", applyErr)
+				return &retryLater{wait: wait, cause: applyErr}
+			}
+			applyErr = fmt.Errorf("gave up retrying after %d tries: %w", rec.Load.Retries+1, applyErr)
 		}
 		return f.finishFailed(ctx, rec, by, applyErr, progress, start)
 	}
-	progress.Journal = &res.Journal
 	result, err := json.Marshal(res)
 	if err != nil {
 		return err
@@ -269,11 +285,6 @@ func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
 		}
 		_, err = f.cfg.Store.MarkNeedsReview(final, rec.ID, reason, progressJSON(progress), staging.By(by), staging.Via("job"))
 		outcome = "needs_review"
-	default:
-		if ctx.Err() != nil {
-			return applyErr
-		}
-		return f.finishFailed(ctx, rec, by, applyErr, progress, start)
 	}
 	if err != nil {
 		return err
@@ -281,6 +292,33 @@ func (f *Flow) RunLoad(ctx context.Context, recordID int64, by string) error {
 	f.observeLoad(outcome, start)
 	f.log.InfoContext(ctx, "load finished", "record", rec.Number, "status", res.Status, "summary", res.Summary(), "calls", res.Calls.String())
 	return nil
+}
+
+// progressOf returns what a run of rec's load starts from. A run of the
+// same load (the attempt the saved progress belongs to) resumes its own
+// plan and journal, even when the rules or the clock would plan otherwise
+// now. A new load plans afresh; when its plan is the very plan of the
+// saved progress (a retry of a failed load, with nothing changed), it
+// resumes that journal too, so the retry writes nothing twice.
+// planned says whether the plan was made now.
+func (f *Flow) progressOf(rec *staging.Record) (p loadProgress, planned bool, err error) {
+	var saved loadProgress
+	if len(rec.Load.Journal) > 0 && json.Unmarshal(rec.Load.Journal, &saved) == nil && saved.Plan != nil {
+		if saved.Attempt == rec.Load.Attempts {
+			return saved, false, nil
+		}
+	}
+	plan, err := f.Plan(rec)
+	if err != nil {
+		return loadProgress{}, false, err
+	}
+	p = loadProgress{Attempt: rec.Load.Attempts, Plan: plan}
+	if saved.Plan != nil && saved.Journal != nil && !saved.Journal.Empty() {
+		if hash, err := loader.PlanHash(plan); err == nil && hash == saved.Journal.PlanHash {
+			p.Journal = saved.Journal
+		}
+	}
+	return p, true, nil
 }
 
 func (f *Flow) finishFailed(ctx context.Context, rec *staging.Record, by string, cause error, p loadProgress, start time.Time) error {
