@@ -82,7 +82,9 @@
 // own deal is committed. The next batch is sent while the one before still
 // runs, once as many deals wait as that one took, so that Postgres goes on
 // to it at once; each batch commits (or fails) on its own. Every other
-// case goes the general way.
+// case goes the general way. Store.Close waits for the batches under way
+// and makes Intake refuse new deals (ErrClosed); it leaves the *bun.DB
+// open, for its owner to close afterwards.
 //
 // That call is a statement prepared once on each connection. Behind a
 // connection pooler in transaction mode, which cannot keep prepared
