@@ -9,9 +9,9 @@ import (
 // Intake refuses deals with ErrClosed, and Close returns once the deals
 // already handed to the Postgres batch writer are committed (or failed)
 // and its connection is back in db's pool. When ctx ends first, Close
-// returns ctx's error, saying what still runs; the work goes on and ends
-// within the store's transaction timeout, and a later Close waits for it
-// again. Calling Close more than once is safe.
+// returns ctx's error, saying what still runs; the work goes on (each
+// batch is bounded by the store's transaction timeout), and a later Close
+// waits for it again. Calling Close more than once is safe.
 //
 // Close does not close the *bun.DB: the caller owns it, and closes it
 // after Close returned. The store's other methods run in the caller's
