@@ -520,7 +520,7 @@ var schemaMigrations = []schemaMigration{
 		// letter (ü as ue, ß as ss, ø as oe), see search.go. Records stored
 		// before this step had their text only lower-cased. The rule is
 		// Go's, so the step is done in Go, in batches, on both engines.
-		name:    "20261127000006",
+		name:    "20261204000011",
 		comment: "search_text_folded",
 		run: func(ctx context.Context, s *Store, db *bun.DB) error {
 			_, err := s.refreshSearchText(ctx, db)

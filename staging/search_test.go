@@ -163,7 +163,7 @@ func TestMigrationRecomputesSearchText(t *testing.T) {
 		if got := found("muller"); !slices.Equal(got, []string{recs[4].Number}) {
 			t.Fatalf("before the migration %q found %v, want only the record with the current text", "muller", got)
 		}
-		if _, err := db.NewDelete().Table(staging.MigrationsTable).Where("name = ?", "20261127000006").Exec(ctx); err != nil {
+		if _, err := db.NewDelete().Table(staging.MigrationsTable).Where("name = ?", "20261204000011").Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Migrate(ctx); err != nil {
