@@ -90,7 +90,9 @@
 // own deal is committed. The next batch is sent while the one before still
 // runs, once as many deals wait as that one took, so that Postgres goes on
 // to it at once; each batch commits (or fails) on its own. Every other
-// case goes the general way.
+// case goes the general way. Store.Close waits for the batches under way
+// and makes Intake refuse new deals (ErrClosed); it leaves the *bun.DB
+// open, for its owner to close afterwards.
 //
 // That call is a statement prepared once on each connection. Behind a
 // connection pooler in transaction mode, which cannot keep prepared
@@ -132,12 +134,23 @@
 // River jobs this way); an error rolls everything back. Transactions are
 // not cancelled half-way when the caller's context is.
 //
+// # Search
+//
+// List's Filter.Text finds records by number, company name (Salesforce's
+// or the email's), ECC id, DR number, sales order number, Salesforce id
+// and opportunity name, ignoring case and accents: "muller", "MULLER" and
+// "Müller" find "Müller & Søn Größe GmbH", as do "mueller", "grosse",
+// "groesse", "son" and "soen". Each record keeps a folded search text,
+// computed in Go (search.go) and handed to the Postgres batch function as
+// it is; every query word is folded by the same function.
+//
 // # Schema
 //
 // Store.Migrate applies the schema with bun/migrate in staging's own
 // migration tables (MigrationsTable, MigrationLocksTable), so other
 // migration groups can share the database. Several processes may call it
-// at once.
+// at once. A step that needs the store's own rules (the search text) runs
+// in Go, in batches, on both engines.
 //
 // The store never calls anything remote and takes its clock from
 // WithClock.

@@ -21,6 +21,9 @@ var (
 	// ErrInvalidInput: a payload, email or argument is incomplete. The
 	// *InputError lists every problem.
 	ErrInvalidInput = errors.New("staging: invalid input")
+	// ErrClosed: Intake was called after Store.Close. Stage deals before
+	// closing the store, or on a new Store.
+	ErrClosed = errors.New("staging: the store is closed (Store.Close was called): deals are no longer accepted")
 )
 
 // TransitionError says that an action was refused because of the record's

@@ -49,3 +49,14 @@ func PipeNext(queued, inPipe, last, depth int, arrive func(queue, answer func())
 	defer b.mu.Unlock()
 	return len(batch), r.inPipe
 }
+
+// FoldSearch and FoldSpelled are the search folding, for the tests.
+var FoldSearch, FoldSpelled = foldSearch, foldSpelled
+
+// SetSearchTextBatch sets how many records the search text migration reads
+// at a time until the test ends.
+func SetSearchTextBatch(t interface{ Cleanup(func()) }, n int) {
+	old := searchTextBatch
+	searchTextBatch = n
+	t.Cleanup(func() { searchTextBatch = old })
+}

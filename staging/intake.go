@@ -59,8 +59,12 @@ type IntakeResult struct {
 // the package documentation). When ctx ends while a deal waits for its
 // batch, Intake returns ctx's error although the deal may be staged: a
 // redelivery is then answered as a duplicate. Pass a context that outlives
-// the request (context.WithoutCancel) where a caller may hang up.
+// the request (context.WithoutCancel) where a caller may hang up. After
+// Close, Intake returns ErrClosed.
 func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeResult, error) {
+	if s.closed.Load() {
+		return IntakeResult{}, ErrClosed
+	}
 	if err := p.check(); err != nil {
 		return IntakeResult{}, err
 	}

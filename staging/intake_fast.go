@@ -121,8 +121,12 @@ func (s *Store) intakeNewFast(ctx context.Context, o *callOptions, p *Payload) (
 
 	b := &s.batcher
 	b.mu.Lock()
+	if s.closed.Load() { // Close came after Intake's own check
+		b.mu.Unlock()
+		return IntakeResult{}, false, ErrClosed
+	}
 	if b.add(d) {
-		go s.runBatches()
+		s.startRun()
 	}
 	b.mu.Unlock()
 	var a fastAnswer
@@ -307,7 +311,18 @@ func (s *Store) runBatches() {
 		b.running = false
 		return
 	}
-	go s.runBatches() // the run broke off with deals queued: a new one takes them
+	s.startRun() // the run broke off with deals queued: a new one takes them
+}
+
+// startRun starts a run in a goroutine of its own, counted for Close;
+// b.mu is held. A run starts only for deals queued before Close (which
+// sets s.closed under b.mu), so that Close's wait never misses one.
+func (s *Store) startRun() {
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		s.runBatches()
+	}()
 }
 
 // run writes batches on c until the run is idle or broken. The connection

@@ -67,6 +67,11 @@ func (s *Store) migrator() *migrate.Migrator {
 			Name:    step.name,
 			Comment: step.comment,
 			Up: func(ctx context.Context, m *migrate.Migrator, mig *migrate.Migration) error {
+				if step.run != nil {
+					if err := runStep(ctx, s, m.DB(), mig, step.run); err != nil {
+						return err
+					}
+				}
 				return applyStep(ctx, m.DB(), mig, stmts)
 			},
 		})
@@ -77,6 +82,22 @@ func (s *Store) migrator() *migrate.Migrator {
 		migrate.WithMarkAppliedOnSuccess(true),
 		migrate.WithUpsert(true),
 	)
+}
+
+// runStep runs the Go part of a step unless the step is recorded already
+// (another process was first).
+func runStep(ctx context.Context, s *Store, db *bun.DB, mig *migrate.Migration, run func(context.Context, *Store, *bun.DB) error) error {
+	n, err := db.NewSelect().TableExpr(MigrationsTable).Where("name = ?", mig.Name).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := run(ctx, s, db); err != nil {
+		return fmt.Errorf("step %s (%s): %w", mig.Name, mig.Comment, err)
+	}
+	return nil
 }
 
 // applyStep runs one step in a transaction that also records it, and does

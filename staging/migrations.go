@@ -1,12 +1,23 @@
 package staging
 
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+)
+
 // schemaMigration is one step of the staging schema, written out for each
-// engine. Steps are never edited once released: a change is a new step.
+// engine, or done in Go (run) where the step needs the store's own rules.
+// Steps are never edited once released: a change is a new step.
 type schemaMigration struct {
 	name     string // 14 digits, the order
 	comment  string
 	postgres []string
 	sqlite   []string
+	// run, when set, runs before the statements, on both engines, outside
+	// the step's transaction: it must be safe to run again (a process that
+	// stops half-way runs the step again at its next start).
+	run func(ctx context.Context, s *Store, db *bun.DB) error
 }
 
 // schemaMigrations are the staging schema's steps, in order.
@@ -515,6 +526,19 @@ var schemaMigrations = []schemaMigration{
 		sqlite: []string{
 			`ALTER TABLE staging_records ADD COLUMN load_retries INTEGER NOT NULL DEFAULT 0`,
 			`ALTER TABLE staging_records ADD COLUMN load_next_try_at TIMESTAMP`,
+		},
+	},
+	{
+		// The search text of every record folded anew: List now ignores
+		// accents as well as case and also finds the second spelling of a
+		// letter (ü as ue, ß as ss, ø as oe), see search.go. Records stored
+		// before this step had their text only lower-cased. The rule is
+		// Go's, so the step is done in Go, in batches, on both engines.
+		name:    "20261204000011",
+		comment: "search_text_folded",
+		run: func(ctx context.Context, s *Store, db *bun.DB) error {
+			_, err := s.refreshSearchText(ctx, db)
+			return err
 		},
 	},
 }

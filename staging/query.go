@@ -40,7 +40,10 @@ type Filter struct {
 	States []State
 	// Text keeps records whose number, company name (Salesforce's or the
 	// email's), ECC id, DR number, sales order number, Salesforce id or
-	// opportunity name contain every word of Text, ignoring case.
+	// opportunity name contain every word of Text, ignoring case and
+	// accents: "muller", "MULLER", "Müller" and "mueller" find "Müller",
+	// "grosse" and "groesse" find "Größe", "son" finds "Søn". A NUL byte or
+	// text that is not UTF-8 is an *InputError.
 	Text string
 	// Limit is the page size: default 50, at most 500.
 	Limit int
@@ -67,6 +70,10 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	words, problem := searchWords(f.Text)
+	if problem != "" {
+		problems = append(problems, problem)
+	}
 	if len(problems) > 0 {
 		return Page{}, &InputError{What: "filter", Problems: problems}
 	}
@@ -80,7 +87,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	if len(f.States) > 0 {
 		q = q.Where("r.state IN (?)", bun.List(f.States))
 	}
-	for _, word := range strings.Fields(strings.ToLower(f.Text)) {
+	for _, word := range words {
 		q = q.Where(`r.search_text LIKE ? ESCAPE '\'`, "%"+escapeLike(word)+"%")
 	}
 	if after > 0 {

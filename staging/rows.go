@@ -280,19 +280,6 @@ func recordWarnings(r *Record) []string {
 	return out
 }
 
-// searchText is what List's free-text filter searches: number, company
-// names, keys and Salesforce id, lower-cased.
-func searchText(r *Record) string {
-	parts := []string{r.Number, r.CompanyName, r.Keys.ECCID, r.Keys.DRNumber, r.Keys.SalesOrderNumber, r.SalesforceID}
-	if r.Payload != nil {
-		parts = append(parts, r.Payload.OpportunityName)
-	}
-	if r.PH != nil {
-		parts = append(parts, r.PH.Fields[FieldCompanyName], r.PH.Fields[FieldECCID], r.PH.Fields[FieldDRNumber], r.PH.Fields[FieldSalesOrderNumber])
-	}
-	return strings.ToLower(strings.Join(parts, "\x1f"))
-}
-
 // jsonList encodes a list column: an empty or nil list is "[]", written
 // without the encoder since almost every record has no warnings and no
 // exceptions.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,10 +32,18 @@ type Store struct {
 	batcher     intakeBatcher // new deals on Postgres, see intake_fast.go
 	batchNew    bool          // new deals go through the batcher
 	batchStmt   atomic.Int32  // how batches are sent: see batchNamed
+
+	// Close: closed is set under batcher.mu; runs counts the batch runs
+	// under way (see startRun); stopped is closed when they are over.
+	closed    atomic.Bool
+	closeOnce sync.Once
+	runs      sync.WaitGroup
+	stopped   chan struct{}
 }
 
 // New returns a store on db, opened with staging/bundb. Call Migrate before
-// the first use.
+// the first use, and Close when done (before closing db, which the caller
+// owns).
 func New(db *bun.DB, opts ...StoreOption) *Store {
 	s := &Store{db: db, kind: bundb.KindOf(db), now: time.Now, blobs: DBBlobs{},
 		log: slog.Default(), maxAttempts: 12, txTimeout: time.Minute}

@@ -79,6 +79,12 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	a.DB = db
 	a.closers = append(a.closers, db.Close)
 	a.Store = staging.New(db, staging.WithClock(a.now), staging.WithLogger(a.Log))
+	a.closers = append(a.closers, func() error {
+		// Deals the store is still writing finish before the database closes.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return a.Store.Close(ctx)
+	})
 	a.Auth = auth.New(db, a.now)
 	if err := a.Migrate(ctx); err != nil {
 		return nil, err
