@@ -36,9 +36,11 @@ type Config struct {
 
 	// Queue is a River client over database/sql on the store's database
 	// (riverdatabasesql on Postgres, riversqlite on SQLite). The Flow
-	// enqueues its jobs with it inside the store's transactions. Default:
-	// none; then AcceptEmail and EnqueueLoad answer ErrNoQueue, and the
-	// caller uses ProcessEmail and Load instead.
+	// enqueues its jobs with it inside the store's transactions. A client
+	// that also works the jobs is built after the Flow (its workers come
+	// from AddWorkers): pass it with Flow.UseQueue instead. Default: none;
+	// then AcceptEmail and EnqueueLoad answer ErrNoQueue, and the caller
+	// uses ProcessEmail and Load instead.
 	Queue *river.Client[*sql.Tx]
 
 	// MaxDealBytes is the largest deal body AcceptDeal decodes. Default:

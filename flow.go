@@ -2,11 +2,14 @@ package bookbridge
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/mapping"
@@ -19,6 +22,7 @@ import (
 type Flow struct {
 	cfg   Config
 	rules atomic.Pointer[mapping.Rules]
+	jobs  atomic.Pointer[river.Client[*sql.Tx]]
 	log   *slog.Logger
 }
 
@@ -34,8 +38,20 @@ func New(cfg Config) (*Flow, error) {
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger}
 	f.rules.Store(cfg.Rules)
+	if cfg.Queue != nil {
+		f.jobs.Store(cfg.Queue)
+	}
 	return f, nil
 }
+
+// UseQueue sets the River client the Flow enqueues its jobs with, for a
+// client built after the Flow: one client that both enqueues and works
+// jobs needs the Flow's workers (AddWorkers) before it exists. Call it
+// before the first AcceptEmail or EnqueueLoad; it replaces Config.Queue.
+func (f *Flow) UseQueue(client *river.Client[*sql.Tx]) { f.jobs.Store(client) }
+
+// queue returns the River client, or nil when there is none.
+func (f *Flow) queue() *river.Client[*sql.Tx] { return f.jobs.Load() }
 
 // ErrNoQueue is returned by the methods that enqueue jobs when the Config
 // has no Queue.

@@ -80,7 +80,7 @@ type EmailAccepted struct {
 // returns; the email worker (AddWorkers) then processes it. The same bytes
 // again are not stored or processed twice. It needs Config.Queue.
 func (f *Flow) AcceptEmail(ctx context.Context, raw []byte, channel string) (EmailAccepted, error) {
-	if f.cfg.Queue == nil {
+	if f.queue() == nil {
 		return EmailAccepted{}, ErrNoQueue
 	}
 	sum := sha256.Sum256(raw)

@@ -68,10 +68,10 @@ func (w *emailWorker) Work(ctx context.Context, job *river.Job[EmailArgs]) error
 
 // insertJob enqueues a job inside tx; it runs only if tx commits.
 func (f *Flow) insertJob(ctx context.Context, tx bun.Tx, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
-	if f.cfg.Queue == nil {
+	if f.queue() == nil {
 		return 0, ErrNoQueue
 	}
-	res, err := f.cfg.Queue.InsertTx(ctx, tx.Tx, args, opts)
+	res, err := f.queue().InsertTx(ctx, tx.Tx, args, opts)
 	if err != nil {
 		return 0, fmt.Errorf("enqueuing %s: %w", args.Kind(), err)
 	}
@@ -109,10 +109,10 @@ const jobKeptHint = "River keeps finished jobs for 24 hours"
 // Job returns a background job with what it worked on; an unknown id is a
 // *NotFoundError. It needs Config.Queue.
 func (f *Flow) Job(ctx context.Context, id int64) (*JobStatus, error) {
-	if f.cfg.Queue == nil {
+	if f.queue() == nil {
 		return nil, ErrNoQueue
 	}
-	j, err := f.cfg.Queue.JobGet(ctx, id)
+	j, err := f.queue().JobGet(ctx, id)
 	if errors.Is(err, river.ErrNotFound) {
 		return nil, &NotFoundError{What: "job", Ref: strconv.FormatInt(id, 10), Hint: jobKeptHint}
 	}
@@ -149,10 +149,10 @@ func loadTag(recordID int64) string { return "record_" + strconv.FormatInt(recor
 // LoadJobOf returns the latest load job of a record, or nil when it has
 // none (River keeps finished jobs for 24 hours) or the Flow has no queue.
 func (f *Flow) LoadJobOf(ctx context.Context, recordID int64) (*JobStatus, error) {
-	if f.cfg.Queue == nil {
+	if f.queue() == nil {
 		return nil, nil
 	}
-	res, err := f.cfg.Queue.JobList(ctx, river.NewJobListParams().Kinds(LoadArgs{}.Kind()).TagsAll(loadTag(recordID)).
+	res, err := f.queue().JobList(ctx, river.NewJobListParams().Kinds(LoadArgs{}.Kind()).TagsAll(loadTag(recordID)).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(1))
 	if err != nil {
 		return nil, fmt.Errorf("listing the load jobs of record %d: %w", recordID, err)

@@ -146,7 +146,7 @@ func (f *Flow) Preview(ctx context.Context, rec *staging.Record) (*Preview, erro
 // state, and with a *ConflictError when opts hold staging.IfVersion and the
 // record changed since that version. It needs Config.Queue.
 func (f *Flow) EnqueueLoad(ctx context.Context, recordID int64, by string, opts ...staging.Option) (int64, error) {
-	if f.cfg.Queue == nil {
+	if f.queue() == nil {
 		return 0, ErrNoQueue
 	}
 	var jobID int64

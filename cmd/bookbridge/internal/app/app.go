@@ -112,13 +112,14 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	// River reports its routine (producer counts, leadership) at info
 	// level; only its warnings reach bookbridge's log.
-	qcfg := queue.Config{URL: cfg.DatabaseURL, Logger: slog.New(minLevel{a.Log.Handler(), slog.LevelWarn}).With("component", "river")}
+	qcfg := queue.Config{URL: cfg.DatabaseURL, JobTimeout: cfg.LoadTimeout, RescueAfter: cfg.JobRescueAfter, Logger: slog.New(minLevel{a.Log.Handler(), slog.LevelWarn}).With("component", "river")}
 	if a.Queue, err = queue.New(ctx, db, qcfg); err != nil {
 		return nil, err
 	}
 	a.Flow, err = bookbridge.New(bookbridge.Config{
 		Store: a.Store, Parser: parser, Rules: rules, Target: a.Target, Queue: a.Queue.Client(),
 		MaxDealBytes: cfg.MaxBodyBytes, Location: cfg.Location(), Now: a.now, Logger: a.Log,
+		LoadRetry: bookbridge.LoadRetry{Window: cfg.LoadRetryWindow, MaxDelay: cfg.LoadRetryMaxDelay},
 		Hooks: bookbridge.Hooks{
 			Email: func(channel, outcome string) { a.Metrics.Emails.WithLabelValues(channel, outcome).Inc() },
 			Load: func(outcome string, took time.Duration) {

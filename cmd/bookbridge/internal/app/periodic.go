@@ -68,8 +68,10 @@ func (w *imapWorker) Work(ctx context.Context, _ *river.Job[IMAPPollArgs]) error
 	return err
 }
 
-// Timeout bounds one poll.
-func (w *imapWorker) Timeout(*river.Job[IMAPPollArgs]) time.Duration { return 5 * time.Minute }
+// Timeout bounds one poll: the job timeout of every job (a poll cut short
+// goes on at the next one), since a job running longer than the rescue
+// time would be run twice at once.
+func (w *imapWorker) Timeout(*river.Job[IMAPPollArgs]) time.Duration { return w.app.Cfg.LoadTimeout }
 
 func (a *App) newIMAPPoller() (*mailbox.IMAPPoller, error) {
 	c := a.Cfg

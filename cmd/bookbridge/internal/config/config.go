@@ -48,6 +48,11 @@ type Config struct {
 	WaitingAlert    time.Duration  `env:"WAITING_ALERT" default:"24h" doc:"records waiting longer than this are flagged (console, metrics, periodic check)"`
 	TimeZone        string         `env:"TIMEZONE" default:"UTC" doc:"time zone of business dates (the 30-day rule, due dates)"`
 
+	LoadTimeout       time.Duration `env:"LOAD_TIMEOUT" default:"20s" doc:"longest run of one background job; a load still running then goes on from its journal in the next run"`
+	JobRescueAfter    time.Duration `env:"JOB_RESCUE_AFTER" default:"25s" doc:"a job running this long is taken to be from a process that died and is run again (with the load's journal); more than LOAD_TIMEOUT"`
+	LoadRetryWindow   time.Duration `env:"LOAD_RETRY_WINDOW" default:"24h" doc:"how long after its start a load that fails for a passing reason (ServiceNow down, 429, 502-504, timeouts) is tried again; then it is load_failed"`
+	LoadRetryMaxDelay time.Duration `env:"LOAD_RETRY_MAX_DELAY" default:"10m" doc:"longest wait between two tries of a retrying load (the waits double from 2s, with jitter, and honour Retry-After)"`
+
 	Rules      string            `env:"RULES" default:"" doc:"mapping rule file; empty uses the built-in reference rules (examples/mappings/reference.yaml)"`
 	RuleParams map[string]string `env:"RULE_PARAMS" default:"" doc:"rule parameters as name=value pairs separated by commas, such as assigned_to=abc123"`
 	Target     string            `env:"TARGET" default:"sql" doc:"where loads go: servicenow, or sql (tables in a database, for trials and the demo)"`
@@ -382,6 +387,15 @@ func (c *Config) check() []string {
 		}
 	default:
 		p = append(p, fmt.Sprintf("BOOKBRIDGE_TARGET=%q: use servicenow or sql", c.Target))
+	}
+	if c.LoadTimeout <= 0 {
+		p = append(p, "BOOKBRIDGE_LOAD_TIMEOUT must be greater than 0, such as 20s")
+	}
+	if c.JobRescueAfter <= c.LoadTimeout {
+		p = append(p, fmt.Sprintf("BOOKBRIDGE_JOB_RESCUE_AFTER=%s must be more than BOOKBRIDGE_LOAD_TIMEOUT=%s, or a running job would be run twice", c.JobRescueAfter, c.LoadTimeout))
+	}
+	if c.LoadRetryWindow <= 0 || c.LoadRetryMaxDelay <= 0 {
+		p = append(p, "BOOKBRIDGE_LOAD_RETRY_WINDOW and BOOKBRIDGE_LOAD_RETRY_MAX_DELAY must be greater than 0")
 	}
 	if c.SMTPMaxConnections <= 0 {
 		p = append(p, "BOOKBRIDGE_SMTP_MAX_CONNECTIONS must be greater than 0")

@@ -36,8 +36,13 @@ type Config struct {
 	URL string
 	// MaxWorkers is the default queue's concurrency (default 4).
 	MaxWorkers int
-	// JobTimeout bounds one job's run (default 10 minutes).
+	// JobTimeout bounds one job's run (default 20 seconds): a longer load
+	// goes on from its journal in the next run.
 	JobTimeout time.Duration
+	// RescueAfter is how long a job may run before it is taken to be
+	// from a process that died and is run again; more than JobTimeout
+	// (default JobTimeout + 5s).
+	RescueAfter time.Duration
 	// FetchPollInterval is how often idle workers look for jobs when no
 	// notification arrives (default 1s; SQLite relies on it).
 	FetchPollInterval time.Duration
@@ -84,7 +89,10 @@ func New(ctx context.Context, db *bun.DB, cfg Config) (*Queue, error) {
 		cfg.MaxWorkers = 4
 	}
 	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 10 * time.Minute
+		cfg.JobTimeout = 20 * time.Second
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		cfg.RescueAfter = cfg.JobTimeout + 5*time.Second
 	}
 	if cfg.FetchPollInterval <= 0 {
 		cfg.FetchPollInterval = time.Second
@@ -115,7 +123,7 @@ func (q *Queue) riverConfig(workers *river.Workers, periodic []*river.PeriodicJo
 		// A job whose process died is run again soon after its timeout
 		// could have ended it (River's default is an hour); loads resume
 		// from their journal.
-		RescueStuckJobsAfter: cfg.JobTimeout + 5*time.Minute}
+		RescueStuckJobsAfter: cfg.RescueAfter}
 	if workers != nil {
 		rc.Workers = workers
 		rc.PeriodicJobs = periodic

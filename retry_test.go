@@ -1,0 +1,253 @@
+package bookbridge_test
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/uptrace/bun"
+
+	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/examples/mappings"
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/loader/memory"
+	"github.com/bookbridge/bookbridge/loader/refschema"
+	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/bundb"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
+)
+
+// targetFault is an error of the faulty target, transient or not.
+type targetFault struct {
+	msg       string
+	transient bool
+}
+
+func (e *targetFault) Error() string   { return e.msg }
+func (e *targetFault) Transient() bool { return e.transient }
+
+// faultyTarget is a memory target whose writes fail while fail returns an
+// error; it counts the writes that reached the tables.
+type faultyTarget struct {
+	*memory.Target
+	mu     sync.Mutex
+	fail   func(write int) error
+	writes int
+}
+
+func (t *faultyTarget) check() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writes++
+	if t.fail != nil {
+		return t.fail(t.writes)
+	}
+	return nil
+}
+
+func (t *faultyTarget) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+	if err := t.check(); err != nil {
+		return loader.Record{}, err
+	}
+	return t.Target.Insert(ctx, table, fields)
+}
+
+func (t *faultyTarget) Update(ctx context.Context, table, id string, fields map[string]string) (loader.Record, error) {
+	if err := t.check(); err != nil {
+		return loader.Record{}, err
+	}
+	return t.Target.Update(ctx, table, id, fields)
+}
+
+func newFaultyTarget() *faultyTarget {
+	t := &faultyTarget{Target: memory.New(memory.Options{Tables: refschema.Tables()})}
+	for _, c := range refschema.BlockNumberChoices() {
+		t.Seed("sys_choice", c)
+	}
+	return t
+}
+
+// riverFlow is a Flow whose loads run on a River client over the test's
+// database, as an embedding service would set it up.
+func riverFlow(t *testing.T, db *bun.DB, target loader.Target, retry bookbridge.LoadRetry) *bookbridge.Flow {
+	t.Helper()
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	rules, err := mapping.Compile(mappings.ReferenceName, mappings.Reference, mapping.WithParams(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := bookbridge.New(bookbridge.Config{
+		Store: staging.New(db, staging.WithLogger(quiet)), Rules: rules, Target: target, Logger: quiet, LoadRetry: retry,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flow.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	driver := riverdatabasesql.New(db.DB)
+	var migrator *rivermigrate.Migrator[*sql.Tx]
+	if bundb.KindOf(db) == bundb.SQLite {
+		migrator, err = rivermigrate.New(riversqlite.New(db.DB), nil)
+	} else {
+		migrator, err = rivermigrate.New(driver, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	flow.AddWorkers(workers)
+	cfg := &river.Config{Workers: workers, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
+		FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 20 * time.Millisecond, Logger: quiet, TestOnly: true}
+	var client *river.Client[*sql.Tx]
+	if bundb.KindOf(db) == bundb.SQLite {
+		client, err = river.NewClient(riversqlite.New(db.DB), cfg)
+	} else {
+		client, err = river.NewClient(driver, cfg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow.UseQueue(client)
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Stop(sctx)
+	})
+	return flow
+}
+
+// stageReady stages the sample deal and its PH email.
+func stageReady(t *testing.T, flow *bookbridge.Flow) *staging.Record {
+	t.Helper()
+	ctx := context.Background()
+	deal, _ := os.ReadFile("examples/payloads/deal-full.json")
+	if _, err := flow.AcceptDeal(ctx, deal); err != nil {
+		t.Fatal(err)
+	}
+	eml, _ := os.ReadFile("examples/emails/ph-deal-full.eml")
+	res, err := flow.ProcessEmail(ctx, eml, "test")
+	if err != nil || res.Outcome != "applied" {
+		t.Fatalf("email: %+v %v", res, err)
+	}
+	rec, err := flow.FindRecord(ctx, res.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// waitLeftLoading waits (bounded) until the record is no longer loading.
+func waitLeftLoading(t *testing.T, flow *bookbridge.Flow, id int64, within time.Duration) *staging.Record {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rec, err := flow.Store().Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.State != staging.StateLoading {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still loading after %s: %+v", rec.Number, within, rec.Load)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The load worker tries a load again through transient failures, resuming
+// from its journal, and fails a permanent one at once; on both engines.
+func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
+	fast := bookbridge.LoadRetry{Window: time.Minute, MinDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+	cases := []struct {
+		name        string
+		retry       bookbridge.LoadRetry
+		fail        func(write int) error
+		wantState   staging.State
+		wantRetries int
+		wantError   string
+	}{
+		{
+			name:  "an outage of three writes heals",
+			retry: fast,
+			fail: func(w int) error {
+				if w >= 3 && w <= 5 {
+					return &targetFault{"connection refused", true}
+				}
+				return nil
+			},
+			wantState: staging.StateLoaded, wantRetries: 3,
+		},
+		{
+			name:      "a permanent failure fails at once",
+			retry:     fast,
+			fail:      func(w int) error { return &targetFault{"ServiceNow answered 403 Forbidden", false} },
+			wantState: staging.StateLoadFailed, wantRetries: 0, wantError: "403",
+		},
+		{
+			name:  "a failure that outlasts the window fails with its reason",
+			retry: bookbridge.LoadRetry{Window: 300 * time.Millisecond, MinDelay: 100 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
+			fail: func(w int) error {
+				return &targetFault{"ServiceNow answered 503", true}
+			},
+			wantState: staging.StateLoadFailed, wantError: "gave up retrying",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+				target := newFaultyTarget()
+				target.fail = tc.fail
+				flow := riverFlow(t, db, target, tc.retry)
+				rec := stageReady(t, flow)
+				if _, err := flow.EnqueueLoad(context.Background(), rec.ID, "test"); err != nil {
+					t.Fatal(err)
+				}
+				got := waitLeftLoading(t, flow, rec.ID, 30*time.Second)
+				if got.State != tc.wantState {
+					t.Fatalf("state %s, want %s (load %+v)", got.State, tc.wantState, got.Load)
+				}
+				if tc.wantRetries > 0 && got.Load.Retries != tc.wantRetries {
+					t.Errorf("retries %d, want %d", got.Load.Retries, tc.wantRetries)
+				}
+				if tc.wantError != "" && !containsFold(got.Load.Error, tc.wantError) {
+					t.Errorf("error %q, want it to say %q", got.Load.Error, tc.wantError)
+				}
+				if got.Load.Retrying() {
+					t.Errorf("the finished load still has a next try: %+v", got.Load)
+				}
+				rows := target.Dump()
+				if tc.wantState == staging.StateLoaded {
+					for table, n := range map[string]int{"core_company": 1, "u_ams_finance_names": 1, "u_managed_services_sales_order": 1, "u_sales_skus": 6} {
+						if len(rows[table]) != n {
+							t.Errorf("%s holds %d rows, want %d", table, len(rows[table]), n)
+						}
+					}
+				}
+				if job, err := flow.LoadJobOf(context.Background(), rec.ID); err != nil || job == nil {
+					t.Errorf("load job: %+v %v", job, err)
+				}
+			})
+		})
+	}
+}
+
+func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
