@@ -3,8 +3,10 @@ package bookbridge_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -167,7 +169,7 @@ func waitLeftLoading(t *testing.T, flow *bookbridge.Flow, id int64, within time.
 			return rec
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s still loading after %s: %+v", rec.Number, within, rec.Load)
+			t.Fatalf("%s still loading after %s: %s", rec.Number, within, describeLoad(rec))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -223,7 +225,7 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 				}
 				got := waitLeftLoading(t, flow, rec.ID, 30*time.Second)
 				if got.State != tc.wantState {
-					t.Fatalf("state %s, want %s (load %+v)", got.State, tc.wantState, got.Load)
+					t.Fatalf("state %s, want %s", describeLoad(got), tc.wantState)
 				}
 				if tc.wantRetries > 0 && got.Load.Retries != tc.wantRetries {
 					t.Errorf("retries %d, want %d", got.Load.Retries, tc.wantRetries)
@@ -232,7 +234,7 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 					t.Errorf("error %q, want it to say %q", got.Load.Error, tc.wantError)
 				}
 				if got.Load.Retrying() {
-					t.Errorf("the finished load still has a next try: %+v", got.Load)
+					t.Errorf("the finished load still has a next try: %s", describeLoad(got))
 				}
 				rows := target.Dump()
 				if tc.wantState == staging.StateLoaded {
@@ -251,3 +253,111 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 }
 
 func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+
+// An operator sees the partial writes of a retrying load, makes it try
+// now, stops it, and retries it with the failed loads: the retry resumes
+// from the journal, so the target gets each write once.
+func TestRetryNowStopAndRetryFailed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		// The writes of a load that never failed, on a database of its own.
+		cleanDB, err := bundb.Open(ctx, filepath.Join(t.TempDir(), "clean.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cleanDB.Close()
+		clean := newFaultyTarget()
+		cleanFlow := riverFlow(t, cleanDB, clean, bookbridge.LoadRetry{})
+		first := stageReady(t, cleanFlow)
+		if _, err := cleanFlow.Load(ctx, first.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		wantWrites := clean.writes
+
+		target := newFaultyTarget()
+		var down sync.Mutex
+		outage := true
+		target.fail = func(w int) error {
+			down.Lock()
+			defer down.Unlock()
+			if outage && w > 2 {
+				return &targetFault{"dial tcp 127.0.0.1:1: connection refused", true}
+			}
+			return nil
+		}
+		flow := riverFlow(t, db, target, bookbridge.LoadRetry{Window: 24 * time.Hour, MinDelay: time.Hour})
+		rec := stageReady(t, flow)
+		if _, err := flow.EnqueueLoad(ctx, rec.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		retrying := waitFor(t, flow, rec.ID, func(r *staging.Record) bool { return r.Load.Retries == 1 })
+		if retrying.State != staging.StateLoading || !retrying.Load.Retrying() || !strings.Contains(retrying.Load.Error, "connection refused") {
+			t.Fatalf("after the first failure: %s", describeLoad(retrying))
+		}
+		p := flow.Progress(retrying)
+		if p == nil || len(p.Written) != 2 || len(p.Pending) == 0 {
+			t.Fatalf("progress of the retrying load: %+v", p)
+		}
+		if err := flow.RetryNow(ctx, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, flow, rec.ID, func(r *staging.Record) bool { return r.Load.Retries == 2 })
+		stopped, err := flow.StopRetrying(ctx, rec.ID, "olga")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stopped.State != staging.StateLoadFailed || !strings.Contains(stopped.Load.Error, "olga") || !strings.Contains(stopped.Load.Error, "connection refused") {
+			t.Fatalf("after stopping: %s %q", stopped.State, stopped.Load.Error)
+		}
+		if err := flow.RetryNow(ctx, rec.ID); err == nil {
+			t.Error("RetryNow of a failed load was accepted")
+		}
+
+		down.Lock()
+		outage = false
+		down.Unlock()
+		if got, err := flow.FailedLoads(ctx, bookbridge.RetryFilter{ErrorContains: "no such text"}); err != nil || len(got) != 0 {
+			t.Fatalf("a filter matching nothing: %v %v", got, err)
+		}
+		retried, err := flow.RetryFailed(ctx, bookbridge.RetryFilter{ErrorContains: "CONNECTION REFUSED"}, "olga")
+		if err != nil || len(retried) != 1 || retried[0].JobID == 0 || retried[0].Number != rec.Number {
+			t.Fatalf("RetryFailed: %+v %v", retried, err)
+		}
+		done := waitLeftLoading(t, flow, rec.ID, 30*time.Second)
+		if done.State != staging.StateLoaded {
+			t.Fatalf("after the retry: %s", describeLoad(done))
+		}
+		// Writes that reached the target before the failure were not made
+		// again: the failed tries plus the clean run's writes, no more.
+		if got := target.writes - 2; got != wantWrites {
+			t.Errorf("the target got %d successful writes, a clean load makes %d", got, wantWrites)
+		}
+		if n := len(target.Dump()["u_sales_skus"]); n != len(clean.Dump()["u_sales_skus"]) {
+			t.Errorf("%d SKU rows, a clean load writes %d", n, len(clean.Dump()["u_sales_skus"]))
+		}
+	})
+}
+
+// waitFor waits (bounded) until ok holds for the record.
+func waitFor(t *testing.T, flow *bookbridge.Flow, id int64, ok func(*staging.Record) bool) *staging.Record {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := flow.Store().Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(rec) {
+			return rec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: condition not met in 30s: %s", rec.Number, describeLoad(rec))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// describeLoad is a record's load without its journal, for messages.
+func describeLoad(r *staging.Record) string {
+	return fmt.Sprintf("%s attempts=%d retries=%d next_try_at=%s error=%q", r.State, r.Load.Attempts, r.Load.Retries, r.Load.NextTryAt, r.Load.Error)
+}
