@@ -252,7 +252,9 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 	}
 }
 
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
 
 // An operator sees the partial writes of a retrying load, makes it try
 // now, stops it, and retries it with the failed loads: the retry resumes
