@@ -117,6 +117,9 @@ type Preview struct {
 	Reason   string        `json:"reason,omitempty"`
 	Plan     *mapping.Plan `json:"plan"`
 	Diff     *loader.Diff  `json:"diff"`
+	// Progress is what a load under way or failed has written already and
+	// what it still has to do (see Flow.Progress).
+	Progress *LoadProgress `json:"progress,omitempty"`
 }
 
 // Preview plans the record and resolves the plan against the live target
@@ -137,7 +140,7 @@ func (f *Flow) Preview(ctx context.Context, rec *staging.Record) (*Preview, erro
 	}
 	ok, why := rec.Loadable()
 	f.observeLoad("dry_run", start)
-	return &Preview{Record: rec.Number, Loadable: ok, Reason: why, Plan: plan, Diff: diff}, nil
+	return &Preview{Record: rec.Number, Loadable: ok, Reason: why, Plan: plan, Diff: diff, Progress: f.Progress(rec)}, nil
 }
 
 // EnqueueLoad moves a loadable record to loading and enqueues its load job

@@ -67,3 +67,35 @@ func TestRetryLoadKeepsTheRecordLoading(t *testing.T) {
 		}
 	})
 }
+
+// LoadsUnderWay lists loading records with their retry state, longest
+// running first, and nothing else.
+func TestLoadsUnderWay(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		s, clock := newStore(t, db)
+		f := &fixtures{t: t, s: s}
+		first, _ := f.make(staging.StateLoading)
+		clock.Advance(time.Minute)
+		second, _ := f.make(staging.StateLoading)
+		f.make(staging.StateLoadFailed)
+		f.make(staging.StateReady)
+		next := clock.Now().Add(time.Hour)
+		if _, err := s.RetryLoad(ctx, second, "ServiceNow answered 503", next, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LoadsUnderWay(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != first || got[1].ID != second {
+			t.Fatalf("loads under way: %+v", got)
+		}
+		if got[0].Retries != 0 || !got[0].NextTryAt.IsZero() || got[0].Attempts != 1 || got[0].StartedAt.IsZero() {
+			t.Errorf("running load: %+v", got[0])
+		}
+		if got[1].Retries != 1 || !got[1].NextTryAt.Equal(next.UTC().Truncate(time.Second)) || got[1].Error != "ServiceNow answered 503" {
+			t.Errorf("retrying load: %+v", got[1])
+		}
+	})
+}

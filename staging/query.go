@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,4 +215,38 @@ func (s *Store) RawEmail(ctx context.Context, emailID int64) ([]byte, error) {
 		return nil, fmt.Errorf("staging: reading email %d: %w", emailID, err)
 	}
 	return s.blobs.Get(ctx, s.db, row.RawSHA256)
+}
+
+// LoadUnderWay is a record whose load is under way: running, or waiting
+// to be tried again after a transient failure.
+type LoadUnderWay struct {
+	Summary
+	Attempts  int       `json:"attempts"`
+	StartedAt time.Time `json:"started_at"`
+	Retries   int       `json:"retries,omitempty"`
+	NextTryAt time.Time `json:"next_try_at,omitzero"`
+	// Error is the last transient failure of a retrying load.
+	Error string `json:"error,omitempty"`
+}
+
+// LoadsUnderWay returns every record in loading, the longest running
+// first.
+func (s *Store) LoadsUnderWay(ctx context.Context) ([]LoadUnderWay, error) {
+	var rows []recordRow
+	cols := append(slices.Clone(summaryColumns), "load_attempts", "load_started_at", "load_retries", "load_next_try_at", "load_error")
+	err := s.db.NewSelect().Model(&rows).Column(cols...).
+		Where("r.state = ?", StateLoading).Order("r.load_started_at", "r.id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("staging: listing loads under way: %w", err)
+	}
+	out := make([]LoadUnderWay, 0, len(rows))
+	for i := range rows {
+		sum, err := rows[i].summary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, LoadUnderWay{Summary: sum, Attempts: rows[i].LoadAttempts, StartedAt: utc(rows[i].LoadStartedAt),
+			Retries: rows[i].LoadRetries, NextTryAt: utc(rows[i].LoadNextTryAt), Error: rows[i].LoadError})
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -83,6 +84,9 @@ type RecordAnswer struct {
 	History       []staging.Event `json:"history"`
 	// LoadJob is the record's latest load job, when River still keeps it.
 	LoadJob *bookbridge.JobStatus `json:"load_job,omitempty"`
+	// LoadProgress is what a load under way or failed has written to the
+	// target, and the steps it still has to do.
+	LoadProgress *bookbridge.LoadProgress `json:"load_progress,omitempty"`
 }
 
 // record finds the record named by the {id} path value: an id or a number.
@@ -111,7 +115,8 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loadable, why := rec.Loadable()
-	writeJSON(w, http.StatusOK, RecordAnswer{Record: rec, Loadable: loadable, NotLoadableBy: why, History: hist, LoadJob: job})
+	writeJSON(w, http.StatusOK, RecordAnswer{Record: rec, Loadable: loadable, NotLoadableBy: why, History: hist, LoadJob: job,
+		LoadProgress: s.app.Flow.Progress(rec)})
 }
 
 func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
@@ -191,6 +196,95 @@ func (s *Server) loadRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, JobAccepted{JobID: jobID, Record: rec.Number})
+}
+
+// retryNow makes a retrying load try again at once.
+func (s *Server) retryNow(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.record(w, r)
+	if !ok {
+		return
+	}
+	if err := s.app.Flow.RetryNow(r.Context(), rec.ID); err != nil {
+		s.fail(w, r, err, http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"record": rec.Number, "state": string(rec.State)})
+}
+
+// stopRetrying makes a retrying load load_failed.
+func (s *Server) stopRetrying(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.record(w, r)
+	if !ok {
+		return
+	}
+	key, _ := CallerKey(r.Context())
+	after, err := s.app.Flow.StopRetrying(r.Context(), rec.ID, "key:"+key.Name)
+	if err != nil {
+		s.fail(w, r, err, http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, after.Summary)
+}
+
+// RetryRequest is the body of POST /api/v1/loads/retry.
+type RetryRequest struct {
+	// OlderThan keeps loads that failed at least this long ago (such as 1h).
+	OlderThan string `json:"older_than,omitempty"`
+	// ErrorContains keeps loads whose reason contains this text.
+	ErrorContains string `json:"error_contains,omitempty"`
+	// DryRun only counts and lists them.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// RetryAnswer is the answer of POST /api/v1/loads/retry.
+type RetryAnswer struct {
+	Count   int                     `json:"count"`
+	DryRun  bool                    `json:"dry_run"`
+	Records []bookbridge.FailedLoad `json:"records"`
+}
+
+// retryFailed loads every load_failed record matching the filter again,
+// or with dry_run lists them.
+func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
+	var req RetryRequest
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, r, http.StatusBadRequest, "bad_request", "the body must be JSON such as {\"older_than\": \"1h\", \"error_contains\": \"503\", \"dry_run\": true}: "+err.Error())
+			return
+		}
+	}
+	var f bookbridge.RetryFilter
+	if req.OlderThan != "" {
+		d, err := time.ParseDuration(req.OlderThan)
+		if err != nil || d < 0 {
+			writeError(w, r, http.StatusBadRequest, "bad_request", "older_than must be a duration such as 30m or 24h")
+			return
+		}
+		f.OlderThan = d
+	}
+	f.ErrorContains = req.ErrorContains
+	var recs []bookbridge.FailedLoad
+	var err error
+	if req.DryRun {
+		recs, err = s.app.Flow.FailedLoads(r.Context(), f)
+	} else {
+		key, _ := CallerKey(r.Context())
+		recs, err = s.app.Flow.RetryFailed(r.Context(), f, "key:"+key.Name)
+	}
+	if err != nil {
+		s.fail(w, r, err, http.StatusInternalServerError)
+		return
+	}
+	if recs == nil {
+		recs = []bookbridge.FailedLoad{}
+	}
+	status := http.StatusAccepted
+	if req.DryRun {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, RetryAnswer{Count: len(recs), DryRun: req.DryRun, Records: recs})
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {

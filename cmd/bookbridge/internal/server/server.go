@@ -37,6 +37,9 @@ func New(a *app.App) *Server {
 	s.mux.Handle("GET /api/v1/records/{id}", api(auth.RoleOperator, s.getRecord))
 	s.mux.Handle("GET /api/v1/records/{id}/attachments/{attachment}", api(auth.RoleOperator, s.getAttachment))
 	s.mux.Handle("POST /api/v1/records/{id}/load", api(auth.RoleOperator, s.loadRecord))
+	s.mux.Handle("POST /api/v1/records/{id}/load/retry-now", api(auth.RoleOperator, s.retryNow))
+	s.mux.Handle("POST /api/v1/records/{id}/load/stop", api(auth.RoleOperator, s.stopRetrying))
+	s.mux.Handle("POST /api/v1/loads/retry", api(auth.RoleOperator, s.retryFailed))
 	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, s.getJob))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
