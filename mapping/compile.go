@@ -10,6 +10,8 @@ import (
 	"github.com/goccy/go-yaml"
 	yamlast "github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -446,7 +448,7 @@ func (c *compiler) compileFields(entries []entry, sc *scope, group string) []fie
 }
 
 func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]entry, vars types.Map, refs, excRefs map[string]string, topExc *excNodes) *stepDef {
-	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: OnMultipleException}
+	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
 	where := "step " + name
 	if e, ok := keys["table"]; ok {
 		s.table, _ = c.text(e.value, where+" table")
@@ -530,9 +532,9 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 	}
 	if e, ok := keys["on_multiple"]; ok {
 		v, _ := c.text(e.value, where+" on_multiple")
-		switch OnMultiple(v) {
-		case OnMultipleException, OnMultipleFail, OnMultipleSkip:
-			s.onMultiple = OnMultiple(v)
+		switch loader.OnMultiple(v) {
+		case loader.OnMultipleException, loader.OnMultipleFail, loader.OnMultipleSkip:
+			s.onMultiple = loader.OnMultiple(v)
 		default:
 			c.problem(nodePos(e.value), "%s: on_multiple must be exception, fail or skip, got %q", where, v)
 		}
@@ -541,8 +543,8 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 	if e, ok := keys["exception"]; ok {
 		own = c.readException(e.value, where+" exception")
 	}
-	if s.onMultiple == OnMultipleException || len(s.require) > 0 || own != nil {
-		if s.onMultiple == OnMultipleException || topExc != nil || own != nil {
+	if s.onMultiple == loader.OnMultipleException || len(s.require) > 0 || own != nil {
+		if s.onMultiple == loader.OnMultipleException || topExc != nil || own != nil {
 			s.exception = c.compileException(name, topExc, own, s.pos, vars, excRefs, sc.item)
 		}
 	}

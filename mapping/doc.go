@@ -2,11 +2,12 @@
 // rules: a YAML rule file whose values are expr-lang expressions, compiled
 // and type-checked once when the file loads, then evaluated per record.
 //
-// The rules know the target schema; this package does not. A plan (see
-// Plan) is the ordered list of records to find and then insert or update,
-// with every field value exactly as it will be sent, references between
-// steps, attachments and the exception record to raise instead of
-// guessing. The loader package applies a plan; nothing here does I/O after
+// The rules know the target schema; this package does not. A plan (a
+// [loader.Plan]: the plan types belong to the loader package, so that a
+// target needs neither this package nor the rule engine) is the ordered
+// list of records to find and then insert or update, with every field
+// value exactly as it will be sent, references between steps, attachments
+// and the exception record to raise instead of guessing. The loader package applies a plan; nothing here does I/O after
 // Compile, and nothing reads the clock: Input.Now is the load time.
 //
 // # Using it
@@ -47,7 +48,7 @@
 //	foreach:      a list; the step is planned once per element, read as item;
 //	              "when" and "require" are then evaluated per item
 //	require:      - check: COND, message: TEXT-EXPR; a failed check sets
-//	              Step.Failed and the step is neither matched nor written
+//	              loader.Step.Failed and the step is neither matched nor written
 //	match:        field: EXPR — required: the coalesce fields that find the
 //	              record, so a second load updates instead of inserting; a
 //	              created record gets these values too (copied into on_insert)
@@ -129,7 +130,7 @@
 //	ref.STEP, lookup(...)    a reference or a lookup in the plan
 //
 // Objects cannot be sent: pick a member. A match field whose value is nil
-// fails the step (Step.Failed) instead of matching on nothing.
+// fails the step (loader.Step.Failed) instead of matching on nothing.
 //
 // Attachments that are not usable (kept only as evidence) are never put
 // in a plan: the planner drops them from an attach list and adds a

@@ -15,6 +15,8 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	yamlast "github.com/goccy/go-yaml/ast"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // program is one compiled expression and where it came from.
@@ -283,7 +285,7 @@ func (c *compiler) env(sc *scope) types.Map {
 		refs := types.Map{}
 		for name, reason := range sc.refs {
 			if reason == "" {
-				refs[name] = types.TypeOf(&Value{})
+				refs[name] = types.TypeOf(&loader.Value{})
 			}
 		}
 		m["ref"] = refs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 
+	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/sfdc"
 )
 
@@ -54,8 +55,8 @@ func (h *helpers) options() []expr.Option {
 		expr.Function("coalesce", coalesceFn, new(func(...any) any)),
 		expr.Function("omitEmpty", omitEmptyFn, new(func(any) any)),
 		expr.Function("lookup", lookupFn,
-			new(func(string, map[string]any, string, string) *Value),
-			new(func(string, map[string]any, string, string, string) *Value)),
+			new(func(string, map[string]any, string, string) *loader.Value),
+			new(func(string, map[string]any, string, string, string) *loader.Value)),
 	}
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
@@ -251,13 +252,13 @@ func lookupFn(args ...any) (any, error) {
 	if table == "" || field == "" {
 		return nil, fmt.Errorf("lookup: the table and the field must be non-empty text")
 	}
-	switch LookupPick(pick) {
-	case PickMaxNumber, PickOnly:
+	switch loader.LookupPick(pick) {
+	case loader.PickMaxNumber, loader.PickOnly:
 	default:
-		return nil, fmt.Errorf("lookup: pick must be %q or %q, got %q", PickMaxNumber, PickOnly, pick)
+		return nil, fmt.Errorf("lookup: pick must be %q or %q, got %q", loader.PickMaxNumber, loader.PickOnly, pick)
 	}
 	where, _ := args[1].(map[string]any)
-	l := &Lookup{Table: table, Field: field, Pick: LookupPick(pick), Where: make(map[string]string, len(where))}
+	l := &loader.Lookup{Table: table, Field: field, Pick: loader.LookupPick(pick), Where: make(map[string]string, len(where))}
 	for k, v := range where {
 		s, ok, err := toText(v)
 		if err != nil {
@@ -271,5 +272,5 @@ func lookupFn(args ...any) (any, error) {
 	if len(args) > 4 {
 		l.Warning, _ = args[4].(string)
 	}
-	return &Value{Lookup: l}, nil
+	return &loader.Value{Lookup: l}, nil
 }

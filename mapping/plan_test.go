@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
@@ -233,7 +235,7 @@ func TestConcurrentPlans(t *testing.T) {
 	}
 }
 
-func mustPlan(t testing.TB, r *Rules) *Plan {
+func mustPlan(t testing.TB, r *Rules) *loader.Plan {
 	t.Helper()
 	p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/types"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // Version is the rule-file format version this package reads.
@@ -85,7 +87,7 @@ type stepDef struct {
 	onInsert   []fieldDef
 	onUpdate   []fieldDef
 	attach     *program
-	onMultiple OnMultiple
+	onMultiple loader.OnMultiple
 	exception  *exceptionDef
 }
 

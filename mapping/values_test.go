@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 func TestToValue(t *testing.T) {
@@ -24,7 +26,7 @@ func TestToValue(t *testing.T) {
 	}{
 		{"nil omits", nil, "", true},
 		{"nil money omits", (*Money)(nil), "", true},
-		{"nil ref omits", (*Value)(nil), "", true},
+		{"nil ref omits", (*loader.Value)(nil), "", true},
 		{"empty text is sent", "", "", false},
 		{"text", "Müller & Søn", "Müller & Søn", false},
 		{"true", true, "true", false},
@@ -59,7 +61,7 @@ func TestToValue(t *testing.T) {
 			}
 		})
 	}
-	ref := &Value{Ref: "company"}
+	ref := &loader.Value{Ref: "company"}
 	if v, ok, _ := toValue(ref); !ok || v.Ref != "company" {
 		t.Fatalf("ref: %#v", v)
 	}
@@ -74,14 +76,14 @@ func TestValueJSONKeepsAmpersand(t *testing.T) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(map[string]Value{"name": Lit("A & B <C>")}); err != nil {
+	if err := enc.Encode(map[string]loader.Value{"name": loader.Lit("A & B <C>")}); err != nil {
 		t.Fatal(err)
 	}
 	b := bytes.TrimSpace(buf.Bytes())
 	if string(b) != `{"name":"A & B <C>"}` {
 		t.Fatalf("got %s", b)
 	}
-	var back map[string]Value
+	var back map[string]loader.Value
 	if err := json.Unmarshal(b, &back); err != nil || back["name"].Literal != "A & B <C>" {
 		t.Fatalf("round trip: %v %#v", err, back)
 	}
@@ -157,7 +159,7 @@ steps:
 		t.Fatal(err)
 	}
 	l := p.Steps[0].Fields["x"].Lookup
-	if l == nil || l.Table != "sys_choice" || l.Where["inactive"] != "false" || l.Pick != PickMaxNumber {
+	if l == nil || l.Table != "sys_choice" || l.Where["inactive"] != "false" || l.Pick != loader.PickMaxNumber {
 		t.Fatalf("lookup: %#v", p.Steps[0].Fields["x"])
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 const (
@@ -75,7 +75,7 @@ func TestMappingPlan(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var p mapping.Plan
+	var p loader.Plan
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatalf("not a plan: %v\n%s", err, out)
 	}
@@ -112,7 +112,7 @@ func TestMappingPlanPHFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var p mapping.Plan
+	var p loader.Plan
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatal(err)
 	}

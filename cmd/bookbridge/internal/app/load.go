@@ -39,12 +39,12 @@ func (LoadArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttem
 // resumes the same plan; a new load plans afresh.
 type loadProgress struct {
 	Attempt int             `json:"attempt"`
-	Plan    *mapping.Plan   `json:"plan"`
+	Plan    *loader.Plan    `json:"plan"`
 	Journal *loader.Journal `json:"journal,omitempty"`
 }
 
 // PlanRecord makes the plan of a staged record at the app's clock.
-func (a *App) PlanRecord(rec *staging.Record) (*mapping.Plan, error) {
+func (a *App) PlanRecord(rec *staging.Record) (*loader.Plan, error) {
 	if rec.Payload == nil {
 		return nil, fmt.Errorf("record %s has no Salesforce payload yet", rec.Number)
 	}
@@ -87,11 +87,11 @@ func (a *App) loaderOptions(recordID int64) loader.Options {
 
 // Preview is the dry run of a record's load.
 type Preview struct {
-	Record   string        `json:"record"`
-	Loadable bool          `json:"loadable"`
-	Reason   string        `json:"reason,omitempty"`
-	Plan     *mapping.Plan `json:"plan"`
-	Diff     *loader.Diff  `json:"diff"`
+	Record   string       `json:"record"`
+	Loadable bool         `json:"loadable"`
+	Reason   string       `json:"reason,omitempty"`
+	Plan     *loader.Plan `json:"plan"`
+	Diff     *loader.Diff `json:"diff"`
 }
 
 // Preview plans the record and resolves the plan against the live target

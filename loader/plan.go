@@ -1,4 +1,4 @@
-package mapping
+package loader
 
 import (
 	"bytes"
@@ -74,7 +74,7 @@ type Step struct {
 	OnMultiple OnMultiple `json:"on_multiple"`
 	// Exception is the record raised when the match is ambiguous (with
 	// OnMultiple "exception") or when Failed is set.
-	Exception *Exception `json:"exception,omitempty"`
+	Exception *ExceptionRecord `json:"exception,omitempty"`
 	// Failed is set when one of the step's require conditions did not hold
 	// at planning time; it says which. The loader does not match or write
 	// the step: it raises Exception (when there is one) instead.
@@ -85,9 +85,9 @@ type Step struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 }
 
-// Exception is the record (a problem ticket in the reference rules) that a
+// ExceptionRecord is the record (a problem ticket in the reference rules) that a
 // step raises instead of guessing.
-type Exception struct {
+type ExceptionRecord struct {
 	Table string `json:"table"`
 	// Match finds an exception raised earlier for the same record and
 	// reason, so pressing the button again raises no second one. Empty means
@@ -212,7 +212,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		Lookup *Lookup `json:"lookup"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil || (r.Ref == "") == (r.Lookup == nil) {
-		return fmt.Errorf("mapping: a value must be a string, {\"ref\": \"step\"} or {\"lookup\": {...}}, got %s", b)
+		return fmt.Errorf("loader: a value must be a string, {\"ref\": \"step\"} or {\"lookup\": {...}}, got %s", b)
 	}
 	*v = Value{Ref: r.Ref, Lookup: r.Lookup}
 	return nil
