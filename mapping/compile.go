@@ -18,7 +18,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reserved names cannot name a var or step: they would shadow nothing but
 // confuse readers of ref.NAME and vars.NAME.
-var topKeys = []string{"version", "description", "params", "vars", "steps", "exception", "warnings"}
+var topKeys = []string{"version", "description", "params", "custom_fields", "vars", "steps", "exception", "warnings"}
 
 var stepKeys = []string{"name", "description", "table", "when", "foreach", "require", "match",
 	"fields", "on_insert", "on_update", "on_multiple", "exception", "attach"}
@@ -75,6 +75,8 @@ func (c *compiler) compile(data []byte) *Rules {
 
 	r.params = c.compileParams(top["params"])
 	r.values = c.paramValues
+	cf, hasCustom := top["custom_fields"]
+	c.compileCustomFields(cf, hasCustom)
 	c.phType = types.Map{}
 	for _, k := range PHFields {
 		c.phType[k] = types.String
@@ -113,10 +115,7 @@ func (c *compiler) compile(data []byte) *Rules {
 	r.vars = c.compileVars(varEntries)
 	varTypes := types.Map{}
 	for _, v := range r.vars {
-		varTypes[v.name] = types.Any
-		if v.prog != nil {
-			varTypes[v.name] = typeFor(v.prog.typ)
-		}
+		varTypes[v.name] = typeOf(v.prog)
 	}
 
 	// The exception is compiled once per step that may raise it (its refs
@@ -305,10 +304,7 @@ func (c *compiler) compileVars(entries []entry) []*varDef {
 		if !inCycle[name] {
 			v.prog = c.compileExpr(parsedVars[name], &scope{where: "vars." + name, vars: known, selfVar: name}, kindAny)
 		}
-		known[name] = types.Any
-		if v.prog != nil {
-			known[name] = typeFor(v.prog.typ)
-		}
+		known[name] = typeOf(v.prog)
 		out = append(out, v)
 	}
 	return out
@@ -464,10 +460,7 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 		fsc := *sc
 		fsc.where = where + ", foreach"
 		s.foreach = c.compileExpr(c.parseExpr(e.value, fsc.where), &fsc, kindList)
-		sc.item = types.Any
-		if s.foreach != nil {
-			sc.item = elemType(s.foreach.typ)
-		}
+		sc.item = itemType(s.foreach)
 	}
 	sub := func(key string, kind exprKind) *program {
 		e, ok := keys[key]

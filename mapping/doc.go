@@ -28,6 +28,7 @@
 //	version: 1            required
 //	description: text     optional
 //	params:               settings with defaults, overridden by WithParams
+//	custom_fields:        Salesforce fields the payload type does not know
 //	vars:                 named expressions computed once per record
 //	warnings:             plan warnings: - when: COND, message: TEXT-EXPR
 //	steps:                the records to load, in order
@@ -36,6 +37,15 @@
 // params maps a name to its default text, or to {default, description}; a
 // param without a default (null) must be given by the caller. Expressions
 // read params.NAME as text.
+//
+// custom_fields declares the Salesforce fields an org sends beyond
+// sfdc.Opportunity, so that sfdc paths reading them compile. A name maps to
+// a type (string, number, date, datetime, bool or any) for a top-level
+// field, or to a mapping of such names: under a known object (Account) they
+// extend it, under a child relationship (OpportunityLineItems,
+// Adobe_Sales_Team__r) they extend each of its records, under a new name
+// they declare a new object. The type documents the field; expressions read
+// its raw JSON value like every other sfdc field.
 //
 // vars maps a name to an expression; vars read each other as vars.NAME in
 // any order (the compiler orders them and rejects cycles).
@@ -76,7 +86,9 @@
 // expression sees:
 //
 //	sfdc     the raw Salesforce payload (objects, lists, json.Number numbers);
-//	         use ?. and ?? where a member may be missing
+//	         use ?. and ?? where a member may be missing. Paths are the
+//	         Salesforce API names of sfdc.Opportunity plus custom_fields,
+//	         checked at compile time, also through vars and item
 //	ph       the Provisioning Hub email's fields (PHFields; missing ones are "")
 //	record   the staged record: id, number, state, attachments (each with id,
 //	         file_name, content_type, sha256, size, usable, warnings)
@@ -142,7 +154,8 @@
 // Compile reports every problem it finds as FILE:LINE:COL: message, the
 // position pointing into the expression when the problem is inside one:
 // YAML syntax, unknown keys (with the nearest known key), unknown vars,
-// params, steps and functions, references to later steps, to foreach
+// params, steps and functions, sfdc paths that neither sfdc.Opportunity nor
+// custom_fields has (with the nearest known name), references to later steps, to foreach
 // steps or to a step itself, cycles among vars, type errors, foreach or
 // attach over something that is not a list, invalid regular expressions
 // and time zones.

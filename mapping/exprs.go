@@ -274,7 +274,7 @@ func (c *compiler) env(sc *scope) types.Map {
 		vars[k] = v
 	}
 	m := types.Map{
-		"sfdc":   types.TypeOf(map[string]any{}),
+		"sfdc":   c.sfdcType,
 		"ph":     c.phType,
 		"record": types.TypeOf(&RecordInfo{}),
 		"now":    types.TypeOf(time.Time{}),
@@ -348,7 +348,7 @@ func (c *compiler) exprProblem(n yamlast.Node, src string, err error, where stri
 	if name, isUnknown := strings.CutPrefix(msg, "unknown name "); isUnknown {
 		msg += c.unknownNameHint(n, src, name, fe.From)
 	} else if field, isField := strings.CutPrefix(msg, "unknown field "); isField {
-		msg += c.unknownFieldHint(src, field, fe.From)
+		msg += c.unknownFieldHint(src, field, fe.From, sc)
 	} else if strings.Contains(msg, " has no field ") {
 		for _, t := range []reflect.Type{reflect.TypeOf(RecordInfo{}), reflect.TypeOf(AttachmentInfo{}), reflect.TypeOf(Failure{})} {
 			if strings.Contains(msg, t.String()+" has") {
@@ -381,28 +381,45 @@ func (c *compiler) unknownNameHint(n yamlast.Node, src, name string, from int) s
 	return "; the names available are sfdc, ph, record, now, params, vars, ref (in steps), item (in foreach steps)"
 }
 
-// unknownFieldHint names the fields of ph or params when the unknown
-// field was read from one of them.
-func (c *compiler) unknownFieldHint(src, field string, from int) string {
+// unknownFieldHint suggests the nearest known field when an expression
+// reads a field that a map (ph, params, the payload's objects under sfdc,
+// item and vars made from them) does not have. It follows the path before
+// the field through the scope's types; where it cannot (a predicate's
+// .Field), it suggests among every payload field name.
+func (c *compiler) unknownFieldHint(src, field string, from int, sc *scope) string {
 	runes := []rune(src)
 	before := strings.TrimRight(string(runes[:min(from, len(runes))]), "?.")
-	var known []string
-	prefix := ""
-	switch {
-	case strings.HasSuffix(before, "ph"):
-		known, prefix = PHFields, "ph."
-	case strings.HasSuffix(before, "params"):
-		known, prefix = c.paramNames, "params."
-	default:
-		return ""
+	known, root, resolved := c.fieldsAt(before, sc)
+	switch root {
+	case "ph", "params":
+		if !resolved {
+			break
+		}
+		if s := closest(field, known); s != "" {
+			return fmt.Sprintf("; did you mean %s.%s?", root, s)
+		}
+		if len(known) == 0 {
+			return "; the rule file declares no params"
+		}
+		return "; known: " + strings.Join(known, ", ")
 	}
-	if s := closest(field, known); s != "" {
-		return fmt.Sprintf("; did you mean %s%s?", prefix, s)
+	if !resolved {
+		known = c.sfdcNames
 	}
-	if len(known) == 0 {
-		return "; the rule file declares no params"
+	candidates := make([]string, 0, len(known))
+	for _, k := range known {
+		if k != field {
+			candidates = append(candidates, k)
+		}
 	}
-	return "; known: " + strings.Join(known, ", ")
+	const custom = " (a Salesforce field that sfdc.Opportunity does not have can be declared under custom_fields:)"
+	if s := closest(field, candidates); s != "" {
+		return fmt.Sprintf("; did you mean %s?%s", s, custom)
+	}
+	if resolved {
+		return "; known: " + strings.Join(known, ", ") + custom
+	}
+	return custom
 }
 
 // exprFields lists the names expressions use for a struct's fields.

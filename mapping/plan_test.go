@@ -188,19 +188,19 @@ func TestMemoryBudget(t *testing.T) {
 }
 
 func TestForeachOverNonListAtRuntime(t *testing.T) {
-	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    foreach: sfdc.Account\n    match:\n      x: item.Name\n"
+	src := "version: 1\ncustom_fields: {Extra__c: any}\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    foreach: sfdc.Extra__c\n    match:\n      x: item.Name\n"
 	r, err := Compile("fe.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Plan(Input{SFDC: map[string]any{"Account": map[string]any{"Name": "x"}}})
+	_, err = r.Plan(Input{SFDC: map[string]any{"Extra__c": map[string]any{"Name": "x"}}})
 	if err == nil || !strings.Contains(err.Error(), "foreach must yield a list, got an object") {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestMissingMatchValueFailsStep(t *testing.T) {
-	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match:\n      x: sfdc.Missing\n    fields:\n      y: '\"v\"'\n"
+	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match:\n      x: sfdc.End_User_ECC_ID__c\n    fields:\n      y: '\"v\"'\n"
 	r, err := Compile("m.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)

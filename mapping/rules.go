@@ -203,8 +203,12 @@ type compiler struct {
 	paramValues map[string]string
 	paramType   types.Map
 	phType      types.Map
-	varNames    []string
-	stepNames   []string
+	// sfdcType is the checked type of sfdc: sfdc.Opportunity's fields and
+	// the rule file's custom_fields; sfdcNames lists every field name in it.
+	sfdcType  types.Map
+	sfdcNames []string
+	varNames  []string
+	stepNames []string
 }
 
 func (c *compiler) problem(p pos, format string, args ...any) {

@@ -177,7 +177,7 @@ func TestHelperRuntimeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
-			src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n    match: {k: '1'}\n"
+			src := "version: 1\ncustom_fields: {pattern: string, zone: string, when: date}\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n    match: {k: '1'}\n"
 			r, err := Compile("rt.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)
@@ -187,7 +187,7 @@ func TestHelperRuntimeErrors(t *testing.T) {
 			if !errorsAs(err, &pe) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want a PlanError containing %q, got %v", c.want, err)
 			}
-			if pe.Where != "step s, fields.x" || pe.Line != 7 || !strings.HasPrefix(err.Error(), "rt.yaml:7:") {
+			if pe.Where != "step s, fields.x" || pe.Line != 8 || !strings.HasPrefix(err.Error(), "rt.yaml:8:") {
 				t.Fatalf("position: %+v", pe)
 			}
 		})
