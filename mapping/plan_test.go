@@ -44,6 +44,55 @@ func TestStatusThirtyDays(t *testing.T) {
 	}
 }
 
+// TestFormsFlavourBelongsToTheDeal checks DOMAIN.md's rule: with Forms
+// managed-services lines u_jee is true when any names JEE, otherwise u_osgi;
+// never both; without Forms lines neither.
+func TestFormsFlavourBelongsToTheDeal(t *testing.T) {
+	cases := []struct {
+		name      string
+		lines     []string
+		jee, osgi string // on insert; "" when the flag is false
+	}{
+		{"one JEE line", []string{"AEM FORMS:MS JEE"}, "true", ""},
+		{"JEE line and an extra forms line", []string{"AEM FORMS:MS JEE", "AEM FORMS:MS ADDITIONAL ENVIRONMENT"}, "true", ""},
+		{"extra forms line first", []string{"AEM FORMS:MS ADDITIONAL ENVIRONMENT", "AEM FORMS:MS JEE"}, "true", ""},
+		{"one OSGi line", []string{"AEM FORMS:MS OSGI"}, "", "true"},
+		{"two forms lines without JEE", []string{"AEM FORMS:MS OSGI", "AEM FORMS:MS ADDITIONAL ENVIRONMENT"}, "", "true"},
+		{"no forms lines", []string{"AEM SITES:MS 99.9% UPTIME"}, "", ""},
+	}
+	r := loadReference(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sf := fullDeal(t)
+			withNames(sf, c.lines...)
+			p, err := r.Plan(Input{SFDC: sf, Record: testRecord(), Now: testNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			co := stepByID(t, p, "company")
+			flag := func(v bool) string {
+				if v {
+					return "true"
+				}
+				return "false"
+			}
+			if got, want := co.OnInsert["u_jee"].Literal, flag(c.jee != ""); got != want {
+				t.Errorf("on insert u_jee = %q, want %q", got, want)
+			}
+			if got, want := co.OnInsert["u_osgi"].Literal, flag(c.osgi != ""); got != want {
+				t.Errorf("on insert u_osgi = %q, want %q", got, want)
+			}
+			// An existing company only gets flags turned on.
+			if _, set := co.OnUpdate["u_jee"]; set != (c.jee != "") {
+				t.Errorf("on update sets u_jee: %v, want %v", set, c.jee != "")
+			}
+			if _, set := co.OnUpdate["u_osgi"]; set != (c.osgi != "") {
+				t.Errorf("on update sets u_osgi: %v, want %v", set, c.osgi != "")
+			}
+		})
+	}
+}
+
 func TestProblemDueDate(t *testing.T) {
 	cases := []struct {
 		now  time.Time
