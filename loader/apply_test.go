@@ -91,6 +91,14 @@ func TestReferencePlanLoadedTwiceWritesNothingTheSecondTime(t *testing.T) {
 	if third.Calls.Total() != 0 || third.Status != loader.StatusLoaded {
 		t.Errorf("resuming a finished journal: %s, calls %+v", third.Status, third.Calls)
 	}
+	// Every outcome, resumed or not, carries the plan step's label.
+	for _, res := range []*loader.Result{first, second, third} {
+		for i, s := range res.Steps {
+			if s.ID != plan.Steps[i].ID || s.Label != plan.Steps[i].Label {
+				t.Errorf("step %d: %s %q, want %s %q", i, s.ID, s.Label, plan.Steps[i].ID, plan.Steps[i].Label)
+			}
+		}
+	}
 }
 
 func TestBlockNumberIsTheHighestActiveChoice(t *testing.T) {

@@ -57,6 +57,11 @@ type Step struct {
 	Name string `json:"name"`
 	// Item is the item's index for a foreach step, nil otherwise.
 	Item *int `json:"item,omitempty"`
+	// Label says for people what the step's record is, such as
+	// "sku: AEM SITES:MS 99.9% UPTIME (line 1)", where the ID only counts
+	// (skus[0]). It is shown, never matched on; empty when the rules give
+	// none.
+	Label string `json:"label,omitempty"`
 	// Table is the target table.
 	Table string `json:"table"`
 	// Match holds the coalesce fields: the target record is the one whose

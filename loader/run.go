@@ -136,7 +136,7 @@ func newRun(plan *Plan, target Target, journal Journal, opts Options, dry bool) 
 func (r *run) build() {
 	for i := range r.plan.Steps {
 		s := &stepState{step: &r.plan.Steps[i], index: i, ready: make(chan struct{})}
-		s.res = StepResult{ID: s.step.ID, Table: s.step.Table}
+		s.res = StepResult{ID: s.step.ID, Label: s.step.Label, Table: s.step.Table}
 		r.steps = append(r.steps, s)
 		r.byID[s.step.ID] = s
 	}

@@ -30,7 +30,8 @@
 //	params:               settings with defaults, overridden by WithParams
 //	custom_fields:        Salesforce fields the payload type does not know
 //	vars:                 named expressions computed once per record
-//	warnings:             plan warnings: - when: COND, message: TEXT-EXPR
+//	warnings:             plan warnings: - [foreach: LIST,] when: COND, message: TEXT-EXPR
+//	ph_not_loaded:        PH fields the rules leave out on purpose
 //	steps:                the records to load, in order
 //	exception:            the record raised instead of guessing
 //
@@ -47,12 +48,21 @@
 // they declare a new object. The type documents the field; expressions read
 // its raw JSON value like every other sfdc field.
 //
+// warnings are evaluated after vars, in order; with foreach a warning is
+// evaluated once per element (item, index), so that one message can name
+// each line it concerns. Every PH field (see PHFields) that has a value
+// and that no expression reads as ph.NAME makes a plan warning too, unless
+// ph_not_loaded (a list of PH field names) says it is left out on purpose;
+// an expression that reads ph as a whole counts as reading every field.
+//
 // vars maps a name to an expression; vars read each other as vars.NAME in
 // any order (the compiler orders them and rejects cycles).
 //
 // Each step has:
 //
 //	name:         letters, digits, _ — unique; ref.NAME in later steps
+//	label:        text for people naming the record (loader.Step.Label),
+//	              per item in a foreach step; shown, never matched on
 //	table:        the target table
 //	when:         condition; when false the step is left out (its ref is nil)
 //	foreach:      a list; the step is planned once per element, read as item;
@@ -98,7 +108,8 @@
 //	ref      in steps and the exception: ref.STEP is the record an earlier,
 //	         non-foreach step resolved to (a reference in the plan); nil
 //	         when that step was left out by its when
-//	item     in a foreach step: the current element
+//	item     in a foreach step or warning: the current element
+//	index    there: the element's position in the list, from 0
 //	failure  in exception fields: kind ("multiple" or "require"), step, id,
 //	         table, reason, match
 //
@@ -113,6 +124,7 @@
 //	dateIn(t, zone)             t's calendar date in an IANA zone
 //	weekday(t)                  "Monday", "Tuesday", ...
 //	money(currency, amount)     exact amount, sent as "EUR;495000.75"
+//	moneyText(currency, amount) the amount for people: "EUR 495,000.75"
 //	coalesce(a, b, ...)         the first value that is not nil or ""
 //	omitEmpty(x)                nil when x is "", an empty list or nil
 //	lookup(table, where, field, pick[, warning])
@@ -148,6 +160,10 @@
 // in a plan: the planner drops them from an attach list and adds a
 // warning. When two items of a foreach step match the same record the plan
 // warns too.
+//
+// Plan step IDs stay the rule step's name with "[i]" for the i-th element
+// of a foreach list, so a saved loader journal keeps resuming; a step whose
+// when is false leaves its index out. Labels are what people read.
 //
 // # Errors
 //

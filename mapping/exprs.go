@@ -49,6 +49,8 @@ type scope struct {
 	refs       map[string]string
 	// item is the foreach element's type, nil outside a foreach step.
 	item types.Type
+	// index is true where index (the item's position) exists.
+	index bool
 	// failure is true in exception fields.
 	failure bool
 	// selfVar is the var being compiled, if any.
@@ -61,6 +63,10 @@ type usage struct {
 	refs   []nameAt
 	idents []nameAt
 	calls  []*exprast.CallNode
+	// ph lists the fields read as ph.NAME; phIdents counts every use of
+	// ph, so that more uses than fields mean ph is read as a whole.
+	ph       []string
+	phIdents int
 }
 
 type nameAt struct {
@@ -84,9 +90,14 @@ func (u *usage) Visit(node *exprast.Node) {
 			u.vars = append(u.vars, nameAt{prop.Value, prop.Location().From})
 		case "ref":
 			u.refs = append(u.refs, nameAt{prop.Value, prop.Location().From})
+		case "ph":
+			u.ph = append(u.ph, prop.Value)
 		}
 	case *exprast.IdentifierNode:
 		u.idents = append(u.idents, nameAt{n.Value, n.Location().From})
+		if n.Value == "ph" {
+			u.phIdents++
+		}
 	case *exprast.CallNode:
 		u.calls = append(u.calls, n)
 	}
@@ -119,6 +130,15 @@ func (c *compiler) parseExpr(n yamlast.Node, what string) *parsed {
 	}
 	p := &parsed{src: src, node: n, tree: tree}
 	exprast.Walk(&tree.Node, &p.use)
+	if c.phRead == nil {
+		c.phRead = map[string]bool{}
+	}
+	for _, f := range p.use.ph {
+		c.phRead[f] = true
+	}
+	if p.use.phIdents > len(p.use.ph) {
+		c.phWhole = true
+	}
 	return p
 }
 
@@ -171,6 +191,9 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 		switch {
 		case id.name == "item" && sc.item == nil:
 			c.problem(c.at(p.node, id.from), "%s: item exists only in a step with foreach (and in the exception)", sc.where)
+			bad = true
+		case id.name == "index" && !sc.index:
+			c.problem(c.at(p.node, id.from), "%s: index exists only in a step or warning with foreach (the item's position in the list, from 0)", sc.where)
 			bad = true
 		case id.name == "failure" && !sc.failure:
 			c.problem(c.at(p.node, id.from), "%s: failure exists only in exception fields", sc.where)
@@ -292,6 +315,9 @@ func (c *compiler) env(sc *scope) types.Map {
 	}
 	if sc.item != nil {
 		m["item"] = sc.item
+	}
+	if sc.index {
+		m["index"] = types.Int
 	}
 	if sc.failure {
 		m["failure"] = types.TypeOf(&Failure{})

@@ -39,7 +39,7 @@ var disabledBuiltins = []string{"now", "date", "timezone"}
 // builtins; see the package doc for each.
 var helperNames = []string{
 	"regexFind", "parseDate", "addDays", "daysBetween", "dateIn", "weekday",
-	"money", "coalesce", "omitEmpty", "lookup",
+	"money", "moneyText", "coalesce", "omitEmpty", "lookup",
 }
 
 // options returns the expr options that register the helpers.
@@ -52,6 +52,7 @@ func (h *helpers) options() []expr.Option {
 		expr.Function("dateIn", h.dateIn, new(func(time.Time, string) time.Time)),
 		expr.Function("weekday", weekdayFn, new(func(time.Time) string)),
 		expr.Function("money", moneyFn, new(func(string, any) *Money)),
+		expr.Function("moneyText", moneyTextFn, new(func(string, any) string)),
 		expr.Function("coalesce", coalesceFn, new(func(...any) any)),
 		expr.Function("omitEmpty", omitEmptyFn, new(func(any) any)),
 		expr.Function("lookup", lookupFn,
@@ -207,6 +208,19 @@ func moneyFn(args ...any) (any, error) {
 		return nil, fmt.Errorf("money: %w", err)
 	}
 	return &Money{Currency: cur, Amount: d}, nil
+}
+
+// moneyTextFn is money's amount written for people ("EUR 25,000.00"), for
+// warnings; "" when the amount is nil.
+func moneyTextFn(args ...any) (any, error) {
+	m, err := moneyFn(args...)
+	if err != nil {
+		return nil, fmt.Errorf("moneyText%s", strings.TrimPrefix(err.Error(), "money"))
+	}
+	if m.(*Money) == nil {
+		return "", nil
+	}
+	return m.(*Money).Text(), nil
 }
 
 // isEmpty reports whether v is nil, "", an empty list or an empty object.

@@ -167,8 +167,20 @@ func TestReferencePlanShape(t *testing.T) {
 	if len(so.Attach) != 1 || so.Attach[0].ID != "att-1" {
 		t.Errorf("only the usable PDF goes onto the sales order: %+v", so.Attach)
 	}
-	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "att-2") {
-		t.Errorf("warnings %q", p.Warnings)
+	// The line without a SKU is named with its amount; the unusable PDF is
+	// named too; every PH field with a value is read or named as not loaded.
+	wantWarnings := []string{
+		`line 6 "AEM MANAGED SERVICES PREMIUM SUPPORT" (EUR 25,000.00) is a managed-services line without a SKU: no SKU row is written`,
+		"step sales_order: attachment Order form (scan).pdf (att-2) is kept as evidence only and is not sent",
+	}
+	if strings.Join(p.Warnings, "\n") != strings.Join(wantWarnings, "\n") {
+		t.Errorf("warnings %q\nwant %q", p.Warnings, wantWarnings)
+	}
+	labels := map[string]string{"skus[0]": "sku: AEM SITES:MS 99.9% UPTIME (line 1)", "skus[6]": "sku: AEM FORMS: MS ADDON STORAGE (line 11)"}
+	for id, want := range labels {
+		if got := stepByID(t, p, id).Label; got != want {
+			t.Errorf("%s label %q, want %q", id, got, want)
+		}
 	}
 }
 
@@ -291,4 +303,39 @@ func mustPlan(t testing.TB, r *Rules) *loader.Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestUnreadPHFieldsWarn checks that a PH field with a value that no rule
+// reads is named in the plan, unless ph_not_loaded names it or a rule
+// reads ph as a whole.
+func TestUnreadPHFieldsWarn(t *testing.T) {
+	const steps = "steps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match: {k: '1'}\n    fields:\n"
+	ph := map[string]string{"tenant_id": "acme", "ims_org_id": "ORG@AdobeOrg", "ticket_link": " ", "ecc_id": "0001"}
+	unread := func(f string) string {
+		return "the email's " + f + " has a value that no rule reads: it is not loaded (read ph." + f + " in the rules, or name it under ph_not_loaded)"
+	}
+	cases := []struct {
+		name, src string
+		want      []string
+	}{
+		{"one field read", "version: 1\n" + steps + "      x: ph.tenant_id\n", []string{unread("ecc_id"), unread("ims_org_id")}},
+		{"read in a var and with ?.", "version: 1\nvars:\n  o: 'ph?.ims_org_id'\n" + steps + "      x: ph.tenant_id\n", []string{unread("ecc_id")}},
+		{"named as not loaded", "version: 1\nph_not_loaded: [ecc_id, ims_org_id]\n" + steps + "      x: ph.tenant_id\n", nil},
+		{"ph read as a whole", "version: 1\n" + steps + "      x: 'len(ph)'\n", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Compile("ph.yaml", []byte(c.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := r.Plan(Input{PH: ph, Now: testNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(p.Warnings, "\n") != strings.Join(c.want, "\n") {
+				t.Fatalf("warnings %q\nwant     %q", p.Warnings, c.want)
+			}
+		})
+	}
 }

@@ -84,23 +84,13 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		x.vars[v.name] = out
 	}
 	for _, w := range r.warnings {
-		if w.when != nil {
-			ok, err := x.evalBool(w.when)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-		}
-		out, err := x.eval(w.message)
-		if err != nil {
+		if err := x.warning(w); err != nil {
 			return nil, err
 		}
-		if s, ok, err := toText(out); err != nil {
-			return nil, x.fail(w.message, err)
-		} else if ok && s != "" {
-			x.plan.Warnings = append(x.plan.Warnings, s)
+	}
+	for _, k := range r.phUnread {
+		if v := in.PH[k]; strings.TrimSpace(v) != "" {
+			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("the email's %s has a value that no rule reads: it is not loaded (read ph.%s in the rules, or name it under ph_not_loaded)", k, k))
 		}
 	}
 	for _, s := range r.steps {
@@ -109,6 +99,59 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// warning adds warning w to the plan, once or per element of its foreach.
+func (x *run) warning(w *warningDef) error {
+	if w.foreach == nil {
+		return x.warnOnce(w)
+	}
+	out, err := x.eval(w.foreach)
+	if err != nil || out == nil {
+		return err
+	}
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return x.fail(w.foreach, fmt.Errorf("foreach must yield a list, got %s", describe(out)))
+	}
+	defer x.leaveItem()
+	for i := 0; i < rv.Len(); i++ {
+		x.enterItem(rv.Index(i).Interface(), i)
+		if err := x.warnOnce(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *run) warnOnce(w *warningDef) error {
+	if w.when != nil {
+		ok, err := x.evalBool(w.when)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	out, err := x.eval(w.message)
+	if err != nil {
+		return err
+	}
+	if s, ok, err := toText(out); err != nil {
+		return x.fail(w.message, err)
+	} else if ok && s != "" {
+		x.plan.Warnings = append(x.plan.Warnings, s)
+	}
+	return nil
+}
+
+// enterItem makes item and index read element i of a foreach list.
+func (x *run) enterItem(item any, i int) {
+	x.env["item"] = item
+	x.env["index"] = i
+}
+
+func (x *run) leaveItem() {
+	delete(x.env, "item")
+	delete(x.env, "index")
 }
 
 func (x *run) eval(p *program) (any, error) {
@@ -144,7 +187,7 @@ func (x *run) fail(p *program, err error) error {
 
 func (x *run) step(s *stepDef) error {
 	if s.foreach == nil {
-		delete(x.env, "item")
+		x.leaveItem()
 		return x.emit(s, nil)
 	}
 	out, err := x.eval(s.foreach)
@@ -160,13 +203,13 @@ func (x *run) step(s *stepDef) error {
 	}
 	first := len(x.plan.Steps)
 	for i := 0; i < rv.Len(); i++ {
-		x.env["item"] = rv.Index(i).Interface()
+		x.enterItem(rv.Index(i).Interface(), i)
 		idx := i
 		if err := x.emit(s, &idx); err != nil {
 			return err
 		}
 	}
-	delete(x.env, "item")
+	x.leaveItem()
 	x.warnDuplicateMatches(s, x.plan.Steps[first:])
 	return nil
 }
@@ -187,6 +230,15 @@ func (x *run) emit(s *stepDef, item *int) error {
 		}
 	}
 	st := loader.Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]loader.Value{}}
+	if s.label != nil {
+		out, err := x.eval(s.label)
+		if err != nil {
+			return err
+		}
+		if st.Label, _, err = toText(out); err != nil {
+			return x.fail(s.label, err)
+		}
+	}
 	var failed []string
 	for _, rq := range s.require {
 		ok, err := x.evalBool(rq.check)

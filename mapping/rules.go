@@ -33,6 +33,9 @@ type Rules struct {
 	vars     []*varDef
 	steps    []*stepDef
 	warnings []*warningDef
+	// phUnread are the PH fields no rule reads and ph_not_loaded does not
+	// name; a plan warns about each that has a value.
+	phUnread []string
 	h        *helpers
 	budget   uint
 }
@@ -63,6 +66,7 @@ type requireDef struct {
 }
 
 type warningDef struct {
+	foreach *program // nil: one warning, not one per element
 	when    *program
 	message *program
 }
@@ -81,6 +85,7 @@ type stepDef struct {
 	pos        pos
 	foreach    *program
 	when       *program
+	label      *program
 	require    []requireDef
 	match      []fieldDef
 	fields     []fieldDef
@@ -209,6 +214,10 @@ type compiler struct {
 	sfdcNames []string
 	varNames  []string
 	stepNames []string
+	// phRead holds the ph fields expressions read by name; phWhole is set
+	// when one reads ph as a whole, so that every field may be read.
+	phRead  map[string]bool
+	phWhole bool
 }
 
 func (c *compiler) problem(p pos, format string, args ...any) {

@@ -46,6 +46,31 @@ func (m Money) String() string {
 	return m.Currency + ";" + q.Text('f')
 }
 
+// Text returns the amount for people: the currency, a space and the
+// amount with two decimals and its thousands separated by commas, such as
+// "EUR 25,000.00". Plan warnings use it (through the moneyText helper);
+// field values use String.
+func (m Money) Text() string {
+	_, amount, _ := strings.Cut(m.String(), ";")
+	sign := ""
+	if strings.HasPrefix(amount, "-") {
+		sign, amount = "-", amount[1:]
+	}
+	whole, frac, _ := strings.Cut(amount, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	out := m.Currency + " " + sign + b.String()
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
+}
+
 // exactDecimal reads a number result exactly: json.Number and numeric
 // strings by their text, integers as they are, floats by their shortest
 // decimal form.

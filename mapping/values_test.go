@@ -105,6 +105,10 @@ vars:
   utc: 'dateIn(now, "UTC")'
   wd: 'weekday(vars.d)'
   m: 'money("USD", 12500)'
+  mt1: 'moneyText("EUR", 25000)'
+  mt2: 'moneyText("JPY", "1234567.005")'
+  mt3: 'moneyText("USD", -999.5)'
+  mt4: 'moneyText("USD", nil)'
   c1: 'coalesce("", nil, "x")'
   c2: 'coalesce("", nil)'
   e1: 'omitEmpty([])'
@@ -147,7 +151,7 @@ steps:
 	want := map[string]string{
 		"sla": "99.95", "nomatch": "", "whole": "123", "d": "2027-01-01", "dt": "2026-11-27",
 		"plus": "2027-01-31", "between": "31", "local": "2026-12-08", "utc": "2026-12-07", "wd": "Friday",
-		"m": "USD;12500.00", "c1": "x", "c2": "<omitted>", "e1": "<omitted>", "e2": "a", "hr": "true", "nohr": "false",
+		"m": "USD;12500.00", "mt1": "EUR 25,000.00", "mt2": "JPY 1,234,567.01", "mt3": "USD -999.50", "mt4": "", "c1": "x", "c2": "<omitted>", "e1": "<omitted>", "e2": "a", "hr": "true", "nohr": "false",
 	}
 	for k, w := range want {
 		if got := text(k); got != w {

@@ -116,7 +116,7 @@ func ReferencePlan(skus int) *loader.Plan {
 		}
 		item := i
 		p.Steps = append(p.Steps, loader.Step{
-			ID: fmt.Sprintf("skus[%d]", i), Name: "skus", Item: &item, Table: "u_sales_skus",
+			ID: fmt.Sprintf("skus[%d]", i), Name: "skus", Item: &item, Label: fmt.Sprintf("sku: %s (line %d)", name, i+1), Table: "u_sales_skus",
 			Match: map[string]loader.Value{"u_dr_number": loader.RefTo("sales_order"), "u_adobe_sku": lit(sku)},
 			Fields: map[string]loader.Value{
 				"u_product": lit(name), "u_customer": loader.RefTo("company"), "u_qty": lit(qty), "u_currency": lit("EUR"),
