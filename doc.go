@@ -16,7 +16,7 @@
 //
 //	deal:  body --sfdc.Decode+Validate--> staging.Intake                      (no remote call)
 //	email: raw --inbox row + email job (one transaction)--> phmail.Parse --> staging.IngestEmail
-//	load:  staging.StartLoad + load job (one transaction) --> mapping.Plan --> loader.Apply
+//	load:  staging.StartLoad + load job (one transaction) --> mapping.Rules.Plan --> loader.Apply
 //	       (journal saved after every write) --> staging.FinishLoad | MarkNeedsReview | FailLoad
 //
 // # Background work

@@ -22,7 +22,7 @@ import (
 // applies the same plan again from its journal; a new load plans afresh.
 type loadProgress struct {
 	Attempt int             `json:"attempt"`
-	Plan    *mapping.Plan   `json:"plan"`
+	Plan    *loader.Plan    `json:"plan"`
 	Journal *loader.Journal `json:"journal,omitempty"`
 }
 
@@ -61,11 +61,11 @@ func (e *TargetError) Unwrap() error { return e.Err }
 // Plan makes the plan of a staged record with the rules in use, at the
 // Flow's clock. It fails with *NotLoadableError when the record has no
 // Salesforce payload and with *PlanError when the rules fail on it.
-func (f *Flow) Plan(rec *staging.Record) (*mapping.Plan, error) {
+func (f *Flow) Plan(rec *staging.Record) (*loader.Plan, error) {
 	return f.planWith(f.Rules(), rec, f.Now())
 }
 
-func (f *Flow) planWith(rules *mapping.Rules, rec *staging.Record, now time.Time) (*mapping.Plan, error) {
+func (f *Flow) planWith(rules *mapping.Rules, rec *staging.Record, now time.Time) (*loader.Plan, error) {
 	if rec.Payload == nil {
 		return nil, &NotLoadableError{Record: rec.Number, Reason: "it has no Salesforce payload yet"}
 	}
@@ -112,11 +112,11 @@ func (f *Flow) loaderOptions(recordID int64) loader.Options {
 
 // Preview is the dry run of a record's load.
 type Preview struct {
-	Record   string        `json:"record"`
-	Loadable bool          `json:"loadable"`
-	Reason   string        `json:"reason,omitempty"`
-	Plan     *mapping.Plan `json:"plan"`
-	Diff     *loader.Diff  `json:"diff"`
+	Record   string       `json:"record"`
+	Loadable bool         `json:"loadable"`
+	Reason   string       `json:"reason,omitempty"`
+	Plan     *loader.Plan `json:"plan"`
+	Diff     *loader.Diff `json:"diff"`
 	// Progress is what a load under way or failed has written already and
 	// what it still has to do (see Flow.Progress).
 	Progress *LoadProgress `json:"progress,omitempty"`

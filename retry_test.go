@@ -297,8 +297,17 @@ func TestRetryNowStopAndRetryFailed(t *testing.T) {
 			t.Fatalf("after the first failure: %s", describeLoad(retrying))
 		}
 		p := flow.Progress(retrying)
-		if p == nil || len(p.Written) != 2 || len(p.Pending) == 0 {
+		if p == nil || len(p.Pending) == 0 {
 			t.Fatalf("progress of the retrying load: %+v", p)
+		}
+		rows := 0
+		for _, w := range p.Written {
+			if w.Op != loader.OpAttach {
+				rows++
+			}
+		}
+		if rows != 2 {
+			t.Errorf("progress lists %d rows written, the target took 2: %+v", rows, p.Written)
 		}
 		if err := flow.RetryNow(ctx, rec.ID); err != nil {
 			t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // Options tune a load. The zero value works for plans without attachments.
@@ -75,7 +73,7 @@ func (o Options) WithDefaults() Options {
 // The returned Result is never nil once the plan is valid; the error is
 // non-nil exactly when Result.Status is StatusFailed, and wraps the cause
 // (a *StepError for a step's call).
-func Apply(ctx context.Context, plan *mapping.Plan, target Target, journal Journal, opts Options) (*Result, error) {
+func Apply(ctx context.Context, plan *Plan, target Target, journal Journal, opts Options) (*Result, error) {
 	r, err := newRun(plan, target, journal, opts, false)
 	if err != nil {
 		return nil, err
@@ -87,7 +85,7 @@ func Apply(ctx context.Context, plan *mapping.Plan, target Target, journal Journ
 // without writing, and returns what Apply would change. Records that would
 // be inserted are shown with the id "(new <step>)"; steps whose match
 // references such a record are known to be inserts without a lookup.
-func Preview(ctx context.Context, plan *mapping.Plan, target Target, opts Options) (*Diff, error) {
+func Preview(ctx context.Context, plan *Plan, target Target, opts Options) (*Diff, error) {
 	r, err := newRun(plan, target, Journal{}, opts, true)
 	if err != nil {
 		return nil, err

@@ -11,10 +11,9 @@ import (
 
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/loader/loadertest"
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
-func apply(t *testing.T, tg loader.Target, plan *mapping.Plan, j loader.Journal, opts loader.Options) *loader.Result {
+func apply(t *testing.T, tg loader.Target, plan *loader.Plan, j loader.Journal, opts loader.Options) *loader.Result {
 	t.Helper()
 	if opts.Attachments == nil {
 		opts.Attachments = loadertest.ReferenceFiles()
@@ -91,6 +90,14 @@ func TestReferencePlanLoadedTwiceWritesNothingTheSecondTime(t *testing.T) {
 	third := apply(t, tg, plan, first.Journal, loader.Options{})
 	if third.Calls.Total() != 0 || third.Status != loader.StatusLoaded {
 		t.Errorf("resuming a finished journal: %s, calls %+v", third.Status, third.Calls)
+	}
+	// Every outcome, resumed or not, carries the plan step's label.
+	for _, res := range []*loader.Result{first, second, third} {
+		for i, s := range res.Steps {
+			if s.ID != plan.Steps[i].ID || s.Label != plan.Steps[i].Label {
+				t.Errorf("step %d: %s %q, want %s %q", i, s.ID, s.Label, plan.Steps[i].ID, plan.Steps[i].Label)
+			}
+		}
 	}
 }
 
@@ -206,14 +213,14 @@ func TestSeveralCompaniesRaiseOneProblemAndStop(t *testing.T) {
 
 func TestOnMultiplePolicies(t *testing.T) {
 	for _, c := range []struct {
-		policy  mapping.OnMultiple
+		policy  loader.OnMultiple
 		status  loader.Status
 		outcome loader.Outcome
 		err     error
 	}{
-		{mapping.OnMultipleSkip, loader.StatusNeedsReview, loader.Skipped, nil},
-		{mapping.OnMultipleFail, loader.StatusFailed, loader.Failed, loader.ErrMultipleMatches},
-		{mapping.OnMultipleException, loader.StatusNeedsReview, loader.Exception, nil},
+		{loader.OnMultipleSkip, loader.StatusNeedsReview, loader.Skipped, nil},
+		{loader.OnMultipleFail, loader.StatusFailed, loader.Failed, loader.ErrMultipleMatches},
+		{loader.OnMultipleException, loader.StatusNeedsReview, loader.Exception, nil},
 	} {
 		t.Run(string(c.policy), func(t *testing.T) {
 			tg := newTarget(t)
@@ -229,7 +236,7 @@ func TestOnMultiplePolicies(t *testing.T) {
 			if res.Status != c.status || res.Steps[1].Outcome != c.outcome {
 				t.Errorf("status %s, finance %s; want %s, %s", res.Status, res.Steps[1].Outcome, c.status, c.outcome)
 			}
-			if c.policy != mapping.OnMultipleFail && res.Steps[2].Outcome != loader.Unchanged {
+			if c.policy != loader.OnMultipleFail && res.Steps[2].Outcome != loader.Unchanged {
 				t.Errorf("steps that do not depend on finance must still run: %s", outcomes(res))
 			}
 		})
@@ -275,8 +282,8 @@ func TestForeachItemsWithTheSameMatchWriteOneRecordOnce(t *testing.T) {
 		t.Errorf("second load: %s changed %v", outcomes(again), again.Changed())
 	}
 	plan.Steps[4].Name = "other"
-	plan.Steps[4].Match["u_dr_number"] = mapping.Lit("x")
-	plan.Steps[3].Match["u_dr_number"] = mapping.Lit("x")
+	plan.Steps[4].Match["u_dr_number"] = loader.Lit("x")
+	plan.Steps[3].Match["u_dr_number"] = loader.Lit("x")
 	plan.Steps[3].Match["u_adobe_sku"] = plan.Steps[4].Match["u_adobe_sku"]
 	if err := loader.Validate(plan); err == nil || !strings.Contains(err.Error(), `steps "skus[0]" and "skus[1]" match the same u_sales_skus record`) {
 		t.Errorf("distinct steps with one match: %v", err)
@@ -289,8 +296,8 @@ func TestInvalidPlanListsEveryProblem(t *testing.T) {
 	plan.Steps[1].Table = ""
 	plan.Steps[2].OnMultiple = "guess"
 	plan.Steps[2].Attach[0].SHA256 = "abc"
-	plan.Steps[3].Fields["u_customer"] = mapping.RefTo("later")
-	plan.Steps[3].Fields["u_adobe_sku"] = mapping.Lit("other")
+	plan.Steps[3].Fields["u_customer"] = loader.RefTo("later")
+	plan.Steps[3].Fields["u_adobe_sku"] = loader.Lit("other")
 	_, err := loader.Apply(context.Background(), plan, newTarget(t), loader.Journal{}, loader.Options{})
 	var pe *loader.PlanError
 	if !errors.As(err, &pe) || !errors.Is(err, loader.ErrInvalidPlan) {

@@ -36,7 +36,9 @@ type Diff struct {
 
 // StepDiff is what a load would do with one step.
 type StepDiff struct {
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Label is the plan step's Label: what the record is, for people.
+	Label  string `json:"label,omitempty"`
 	Table  string `json:"table"`
 	Action Action `json:"action"`
 	// TargetID is the id of the existing record (update, unchanged).
@@ -103,7 +105,7 @@ func (r *run) diff(res *Result) *Diff {
 	d := &Diff{Record: res.Record, Rules: r.plan.Rules, Status: res.Status, StoppedBy: res.StoppedBy, Error: res.Error, Warnings: res.Warnings, Calls: res.Calls}
 	for i, s := range r.steps {
 		sr := res.Steps[i]
-		sd := StepDiff{ID: sr.ID, Table: sr.Table, Action: actionOf(sr.Outcome), TargetID: sr.TargetID, Match: s.match,
+		sd := StepDiff{ID: sr.ID, Label: sr.Label, Table: sr.Table, Action: actionOf(sr.Outcome), TargetID: sr.TargetID, Match: s.match,
 			Changes: sr.Changes, Attachments: sr.Attachments, Reason: sr.Reason}
 		if e := sr.Exception; e != nil {
 			sd.Exception = &ExceptionDiff{Table: e.Table, AlreadyRaised: e.AlreadyRaised, ID: e.ID, Stop: e.Stop, Fields: s.excFields}
@@ -131,6 +133,9 @@ func (d *Diff) String() string {
 		}
 		if len(s.Match) > 0 {
 			fmt.Fprintf(&b, "  [%s]", whereString(s.Match))
+		}
+		if s.Label != "" {
+			fmt.Fprintf(&b, "  (%s)", s.Label)
 		}
 		b.WriteString("\n")
 		for _, c := range s.Changes {

@@ -1,8 +1,18 @@
-// Package loader applies a mapping.Plan to a system of record: ServiceNow
+// Package loader applies a load Plan to a system of record: ServiceNow
 // (loader/servicenow), SQL tables through Bun (loader/sqltarget) or memory
 // (loader/memory). It never writes a record twice, whether an operator
 // presses the button twice, a call is retried after a timeout, or a load
 // resumes after a crash.
+//
+// # Plans
+//
+// A [Plan] is the ordered list of [Step]s to find and then insert or
+// update, with every [Value] as it will be sent, references between steps,
+// load-time [Lookup]s, [Attachment]s and the [ExceptionRecord] a step
+// raises instead of guessing. Package mapping makes plans from rule files;
+// any code may build one. The plan types live here so that a target, or a
+// service that only applies plans, imports this package without the rule
+// engine (expr-lang, YAML).
 //
 // # Targets
 //

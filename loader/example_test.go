@@ -6,22 +6,21 @@ import (
 
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/loader/memory"
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
-func examplePlan() *mapping.Plan {
-	return &mapping.Plan{
+func examplePlan() *loader.Plan {
+	return &loader.Plan{
 		Record: "BB0000042",
-		Steps: []mapping.Step{
+		Steps: []loader.Step{
 			{
 				ID: "company", Name: "company", Table: "core_company",
-				Match:    map[string]mapping.Value{"u_ecc_id": mapping.Lit("0000000042"), "u_product": mapping.Lit("AEM")},
-				Fields:   map[string]mapping.Value{"u_customer_contact": mapping.Lit("buyer@example.com")},
-				OnInsert: map[string]mapping.Value{"name": mapping.Lit("Example GmbH")},
+				Match:    map[string]loader.Value{"u_ecc_id": loader.Lit("0000000042"), "u_product": loader.Lit("AEM")},
+				Fields:   map[string]loader.Value{"u_customer_contact": loader.Lit("buyer@example.com")},
+				OnInsert: map[string]loader.Value{"name": loader.Lit("Example GmbH")},
 			},
 			{
 				ID: "finance", Name: "finance", Table: "u_ams_finance_names",
-				Match:     map[string]mapping.Value{"u_company": mapping.RefTo("company"), "u_finance_name": mapping.Lit("Example Finance")},
+				Match:     map[string]loader.Value{"u_company": loader.RefTo("company"), "u_finance_name": loader.Lit("Example Finance")},
 				DependsOn: []string{"company"},
 			},
 		},
@@ -60,7 +59,7 @@ func ExamplePreview() {
 		panic(err)
 	}
 	plan := examplePlan()
-	plan.Steps[0].Fields["u_customer_contact"] = mapping.Lit("new-buyer@example.com")
+	plan.Steps[0].Fields["u_customer_contact"] = loader.Lit("new-buyer@example.com")
 	diff, err := loader.Preview(ctx, plan, target, loader.Options{})
 	if err != nil {
 		panic(err)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // Journal is what a load has durably done, in a JSON-serializable form. The
@@ -24,7 +22,7 @@ import (
 // an exception's match finds the exception, and an attachment is skipped
 // when a file with the same name and SHA-256 is already on the record. The
 // one case the journal alone protects is an exception step without
-// [mapping.Exception.Match]; give exceptions a match.
+// [Exception.Match]; give exceptions a match.
 type Journal struct {
 	// PlanHash is the SHA-256 of the plan's JSON; Apply refuses a journal
 	// written for another plan.
@@ -99,7 +97,7 @@ func (j Journal) attached(step, att string) bool {
 
 // PlanHash returns the SHA-256 (hex) of the plan's JSON encoding, the
 // identity a journal is bound to.
-func PlanHash(p *mapping.Plan) (string, error) {
+func PlanHash(p *Plan) (string, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return "", fmt.Errorf("loader: encoding the plan: %w", err)

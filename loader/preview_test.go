@@ -10,39 +10,38 @@ import (
 	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/loader/loadertest"
 	"github.com/bookbridge/bookbridge/loader/memory"
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 func TestPreviewDiffs(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup prepares the target and returns the plan to preview.
-		setup   func(t *testing.T, tg *memory.Target) *mapping.Plan
+		setup   func(t *testing.T, tg *memory.Target) *loader.Plan
 		changed bool
 	}{
-		{"empty target: every step inserts", func(t *testing.T, tg *memory.Target) *mapping.Plan {
+		{"empty target: every step inserts", func(t *testing.T, tg *memory.Target) *loader.Plan {
 			return loadertest.ReferencePlan(3)
 		}, true},
-		{"loaded: nothing to change", func(t *testing.T, tg *memory.Target) *mapping.Plan {
+		{"loaded: nothing to change", func(t *testing.T, tg *memory.Target) *loader.Plan {
 			plan := loadertest.ReferencePlan(3)
 			apply(t, tg, plan, loader.Journal{}, loader.Options{})
 			return plan
 		}, false},
-		{"changed deal: updates and a new line", func(t *testing.T, tg *memory.Target) *mapping.Plan {
+		{"changed deal: updates and a new line", func(t *testing.T, tg *memory.Target) *loader.Plan {
 			apply(t, tg, loadertest.ReferencePlan(2), loader.Journal{}, loader.Options{})
 			plan := loadertest.ReferencePlan(3)
-			plan.Steps[0].Fields["u_customer_contact"] = mapping.Lit("new-buyer@mueller-soehne.example")
-			plan.Steps[4].Fields["u_qty"] = mapping.Lit("2")
-			plan.Steps[4].Fields["u_reportable_amount"] = mapping.Lit("EUR;170001.00")
+			plan.Steps[0].Fields["u_customer_contact"] = loader.Lit("new-buyer@mueller-soehne.example")
+			plan.Steps[4].Fields["u_qty"] = loader.Lit("2")
+			plan.Steps[4].Fields["u_reportable_amount"] = loader.Lit("EUR;170001.00")
 			return plan
 		}, true},
-		{"several companies: exception and stop", func(t *testing.T, tg *memory.Target) *mapping.Plan {
+		{"several companies: exception and stop", func(t *testing.T, tg *memory.Target) *loader.Plan {
 			for range 2 {
 				tg.Seed("core_company", map[string]string{"u_ecc_id": loadertest.RefECCID, "u_product": "AEM"})
 			}
 			return loadertest.ReferencePlan(2)
 		}, true},
-		{"exception already raised", func(t *testing.T, tg *memory.Target) *mapping.Plan {
+		{"exception already raised", func(t *testing.T, tg *memory.Target) *loader.Plan {
 			for range 2 {
 				tg.Seed("core_company", map[string]string{"u_ecc_id": loadertest.RefECCID, "u_product": "AEM"})
 			}
@@ -85,7 +84,7 @@ func TestPreviewMatchesApply(t *testing.T) {
 	tg := newTarget(t)
 	apply(t, tg, loadertest.ReferencePlan(2), loader.Journal{}, loader.Options{})
 	plan := loadertest.ReferencePlan(4)
-	plan.Steps[0].Fields["u_customer_contact"] = mapping.Lit("new@example.com")
+	plan.Steps[0].Fields["u_customer_contact"] = loader.Lit("new@example.com")
 	d, err := loader.Preview(context.Background(), plan, tg, loader.Options{Attachments: loadertest.ReferenceFiles()})
 	if err != nil {
 		t.Fatal(err)

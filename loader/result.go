@@ -62,7 +62,9 @@ type Result struct {
 
 // StepResult is what happened to one step.
 type StepResult struct {
-	ID      string  `json:"id"`
+	ID string `json:"id"`
+	// Label is the plan step's Label: what the record is, for people.
+	Label   string  `json:"label,omitempty"`
 	Table   string  `json:"table"`
 	Outcome Outcome `json:"outcome"`
 	// TargetID is the id of the step's record.

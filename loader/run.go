@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // run is one Apply or Preview.
 type run struct {
-	plan   *mapping.Plan
+	plan   *Plan
 	target Target
 	opts   Options
 	dry    bool
@@ -53,7 +51,7 @@ type run struct {
 // ready are written by the goroutine that runs the step and read by others
 // only after ready is closed.
 type stepState struct {
-	step  *mapping.Step
+	step  *Step
 	index int
 	// ready is closed once the step's record is resolved or known to be
 	// unresolved; its attachments may still be uploading. Steps that
@@ -75,7 +73,7 @@ type stepState struct {
 	fresh bool
 }
 
-func newRun(plan *mapping.Plan, target Target, journal Journal, opts Options, dry bool) (*run, error) {
+func newRun(plan *Plan, target Target, journal Journal, opts Options, dry bool) (*run, error) {
 	opts = opts.WithDefaults()
 	if err := Validate(plan); err != nil {
 		return nil, err
@@ -138,7 +136,7 @@ func newRun(plan *mapping.Plan, target Target, journal Journal, opts Options, dr
 func (r *run) build() {
 	for i := range r.plan.Steps {
 		s := &stepState{step: &r.plan.Steps[i], index: i, ready: make(chan struct{})}
-		s.res = StepResult{ID: s.step.ID, Table: s.step.Table}
+		s.res = StepResult{ID: s.step.ID, Label: s.step.Label, Table: s.step.Table}
 		r.steps = append(r.steps, s)
 		r.byID[s.step.ID] = s
 	}
@@ -148,7 +146,7 @@ func (r *run) build() {
 			waits[r.byID[d]] = true
 		}
 		refs := map[*stepState]bool{}
-		for _, vals := range []map[string]mapping.Value{s.step.Match, s.step.Fields, s.step.OnInsert, s.step.OnUpdate} {
+		for _, vals := range []map[string]Value{s.step.Match, s.step.Fields, s.step.OnInsert, s.step.OnUpdate} {
 			for _, v := range vals {
 				if v.Ref != "" {
 					refs[r.byID[v.Ref]] = true
@@ -158,7 +156,7 @@ func (r *run) build() {
 			}
 		}
 		if e := s.step.Exception; e != nil {
-			for _, vals := range []map[string]mapping.Value{e.Match, e.Fields} {
+			for _, vals := range []map[string]Value{e.Match, e.Fields} {
 				for _, v := range vals {
 					if v.Ref != "" {
 						waits[r.byID[v.Ref]] = true

@@ -7,7 +7,7 @@ import (
 )
 
 // AttachmentSource gives the executor the bytes of the staging attachments
-// that a plan's steps put onto target records ([mapping.Attachment.ID]).
+// that a plan's steps put onto target records ([Attachment.ID]).
 // The staging store implements it in the server.
 type AttachmentSource interface {
 	Open(ctx context.Context, id string) ([]byte, error)

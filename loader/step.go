@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // runStep runs one step that is not part of a foreach group.
@@ -229,7 +227,7 @@ func (r *run) decide(ctx context.Context, s *stepState, found []Record) {
 
 func (r *run) insert(ctx context.Context, s *stepState) {
 	fields := map[string]string{}
-	for _, vals := range []map[string]mapping.Value{s.step.Fields, s.step.OnInsert} {
+	for _, vals := range []map[string]Value{s.step.Fields, s.step.OnInsert} {
 		v, err := r.values(ctx, vals, false)
 		if err != nil {
 			r.fail(s, "insert", err)
@@ -312,7 +310,7 @@ func (r *run) checkStored(table string, sent map[string]string, rec Record) {
 
 func (r *run) update(ctx context.Context, s *stepState, existing Record) {
 	desired := map[string]string{}
-	for _, vals := range []map[string]mapping.Value{s.step.Fields, s.step.OnUpdate} {
+	for _, vals := range []map[string]Value{s.step.Fields, s.step.OnUpdate} {
 		v, err := r.values(ctx, vals, false)
 		if err != nil {
 			r.fail(s, "update", err)
@@ -360,10 +358,10 @@ func (r *run) update(ctx context.Context, s *stepState, existing Record) {
 func (r *run) multiple(ctx context.Context, s *stepState, n int) {
 	reason := fmt.Sprintf("%d or more %s records match %s", n, s.step.Table, whereString(s.match))
 	switch s.step.OnMultiple {
-	case mapping.OnMultipleSkip:
+	case OnMultipleSkip:
 		s.res.Outcome = Skipped
 		s.res.Reason = reason + "; skipped by policy"
-	case mapping.OnMultipleFail:
+	case OnMultipleFail:
 		r.fail(s, "find", fmt.Errorf("%w: %s", ErrMultipleMatches, reason))
 	default:
 		r.raise(ctx, s, reason)
@@ -513,7 +511,7 @@ func hasFile(present []AttachmentInfo, name, sum string) (AttachmentInfo, bool) 
 // upload reads one staging attachment, checks it against the plan's
 // SHA-256 and uploads it; when the outcome of the upload is unknown it
 // looks at the record's files before it uploads again.
-func (r *run) upload(ctx context.Context, s *stepState, a mapping.Attachment) (AttachmentInfo, error) {
+func (r *run) upload(ctx context.Context, s *stepState, a Attachment) (AttachmentInfo, error) {
 	data, err := r.src.Open(ctx, a.ID)
 	if err != nil {
 		return AttachmentInfo{}, fmt.Errorf("reading staging attachment %s: %w", a.ID, err)

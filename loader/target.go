@@ -128,7 +128,7 @@ var (
 	// ErrMultipleMatches: a step's match found several records and its
 	// policy is "fail".
 	ErrMultipleMatches = errors.New("loader: several records match")
-	// ErrInvalidPlan: the plan breaks a rule of mapping.Plan; the error
+	// ErrInvalidPlan: the plan breaks a rule of Plan; the error
 	// lists every problem.
 	ErrInvalidPlan = errors.New("loader: invalid plan")
 	// ErrJournalMismatch: the journal passed to Apply was written for

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // PlanError lists every problem found in a plan. It matches
@@ -25,9 +23,9 @@ func (e *PlanError) Is(target error) bool { return target == ErrInvalidPlan }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-// Validate checks the rules of mapping.Plan that the executor relies on and
+// Validate checks the rules of Plan that the executor relies on and
 // reports every problem at once. Apply and Preview call it first.
-func Validate(p *mapping.Plan) error {
+func Validate(p *Plan) error {
 	if p == nil {
 		return &PlanError{Problems: []string{"the plan is nil"}}
 	}
@@ -49,7 +47,7 @@ func Validate(p *mapping.Plan) error {
 			add("%s: no match fields; without them a re-run cannot find the record and would insert it again", where)
 		}
 		switch s.OnMultiple {
-		case "", mapping.OnMultipleException, mapping.OnMultipleFail, mapping.OnMultipleSkip:
+		case "", OnMultipleException, OnMultipleFail, OnMultipleSkip:
 		default:
 			add("%s: on_multiple %q is not one of exception, fail, skip", where, s.OnMultiple)
 		}
@@ -58,7 +56,7 @@ func Validate(p *mapping.Plan) error {
 				add("%s: depends_on %q is not an earlier step", where, d)
 			}
 		}
-		checkValues := func(what string, vals map[string]mapping.Value) {
+		checkValues := func(what string, vals map[string]Value) {
 			for _, k := range sortedKeys(vals) {
 				v := vals[k]
 				if k == "" {
@@ -73,7 +71,7 @@ func Validate(p *mapping.Plan) error {
 					if l.Table == "" || l.Field == "" || len(l.Where) == 0 {
 						add("%s: %s.%s: a lookup needs a table, a field and at least one where condition", where, what, k)
 					}
-					if l.Pick != mapping.PickMaxNumber && l.Pick != mapping.PickOnly {
+					if l.Pick != PickMaxNumber && l.Pick != PickOnly {
 						add("%s: %s.%s: lookup pick %q is not one of max_number, only", where, what, k, l.Pick)
 					}
 				}
@@ -86,7 +84,7 @@ func Validate(p *mapping.Plan) error {
 		for _, k := range sortedKeys(s.Match) {
 			for _, other := range []struct {
 				what string
-				vals map[string]mapping.Value
+				vals map[string]Value
 			}{{"fields", s.Fields}, {"on_insert", s.OnInsert}, {"on_update", s.OnUpdate}} {
 				if v, ok := other.vals[k]; ok && !valueEqual(v, s.Match[k]) {
 					add("%s: %s.%s differs from match.%s; a record written with it would not be found again", where, other.what, k, k)
@@ -119,7 +117,7 @@ func Validate(p *mapping.Plan) error {
 	// Items of one foreach step may share a match (the last one writes
 	// the record); distinct steps may not.
 	type key struct{ table, match string }
-	same := map[key]*mapping.Step{}
+	same := map[key]*Step{}
 	for i := range p.Steps {
 		s := &p.Steps[i]
 		lit, ok := literalMatch(s.Match)
@@ -139,11 +137,11 @@ func Validate(p *mapping.Plan) error {
 	return nil
 }
 
-func valueEqual(a, b mapping.Value) bool {
+func valueEqual(a, b Value) bool {
 	return a.Literal == b.Literal && a.Ref == b.Ref && reflect.DeepEqual(a.Lookup, b.Lookup)
 }
 
-func literalMatch(m map[string]mapping.Value) (string, bool) {
+func literalMatch(m map[string]Value) (string, bool) {
 	var b strings.Builder
 	for _, k := range sortedKeys(m) {
 		v := m[k]

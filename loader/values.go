@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // newRecordRef is how a preview shows the id of a record it would insert.
@@ -100,7 +98,7 @@ func (r *run) find(ctx context.Context, kind callKind, q Query) ([]Record, error
 // lookup that finds nothing leaves its field out (its warning goes into
 // the result). With lenient, a reference to an unresolved step leaves its
 // field out too; otherwise it is an error.
-func (r *run) values(ctx context.Context, vals map[string]mapping.Value, lenient bool) (map[string]string, error) {
+func (r *run) values(ctx context.Context, vals map[string]Value, lenient bool) (map[string]string, error) {
 	out := make(map[string]string, len(vals))
 	for _, k := range sortedKeys(vals) {
 		v := vals[k]
@@ -131,7 +129,7 @@ func (r *run) values(ctx context.Context, vals map[string]mapping.Value, lenient
 
 // refsFresh reports whether a value of vals references a record this run
 // inserted (or would insert): no existing record can hold its id yet.
-func (r *run) refsFresh(vals map[string]mapping.Value) bool {
+func (r *run) refsFresh(vals map[string]Value) bool {
 	for _, v := range vals {
 		if v.Ref != "" {
 			if dep := r.byID[v.Ref]; dep.resolved && dep.fresh {
@@ -144,7 +142,7 @@ func (r *run) refsFresh(vals map[string]mapping.Value) bool {
 
 // lookupState is one distinct lookup of the plan, read once per load.
 type lookupState struct {
-	l       *mapping.Lookup
+	l       *Lookup
 	once    sync.Once
 	started atomic.Bool
 	done    chan struct{}
@@ -165,7 +163,7 @@ func (r *run) startLookup(ctx context.Context, st *lookupState) {
 	})
 }
 
-func lookupKey(l *mapping.Lookup) string {
+func lookupKey(l *Lookup) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s|%s", l.Table, l.Field, l.Pick)
 	for _, k := range sortedKeys(l.Where) {
@@ -174,7 +172,7 @@ func lookupKey(l *mapping.Lookup) string {
 	return b.String()
 }
 
-func (r *run) addLookup(l *mapping.Lookup, step string) {
+func (r *run) addLookup(l *Lookup, step string) {
 	if l == nil {
 		return
 	}
@@ -208,7 +206,7 @@ func (r *run) waitLookups() {
 	}
 }
 
-func (r *run) lookup(ctx context.Context, l *mapping.Lookup) (string, bool, error) {
+func (r *run) lookup(ctx context.Context, l *Lookup) (string, bool, error) {
 	st := r.lookups[lookupKey(l)]
 	r.startLookup(ctx, st)
 	select {
@@ -229,9 +227,9 @@ func (r *run) lookup(ctx context.Context, l *mapping.Lookup) (string, bool, erro
 	return st.val, st.ok, nil
 }
 
-func (r *run) readLookup(ctx context.Context, l *mapping.Lookup) (string, bool, error) {
+func (r *run) readLookup(ctx context.Context, l *Lookup) (string, bool, error) {
 	q := Query{Table: l.Table, Where: []map[string]string{l.Where}, Fields: []string{l.Field}}
-	if l.Pick == mapping.PickOnly {
+	if l.Pick == PickOnly {
 		q.Limit = 2
 	}
 	recs, err := r.find(ctx, callLookup, q)
@@ -239,7 +237,7 @@ func (r *run) readLookup(ctx context.Context, l *mapping.Lookup) (string, bool, 
 		return "", false, err
 	}
 	switch l.Pick {
-	case mapping.PickOnly:
+	case PickOnly:
 		if len(recs) != 1 || recs[0].Fields[l.Field] == "" {
 			return "", false, nil
 		}
@@ -270,9 +268,9 @@ func whereString(m map[string]string) string {
 
 // compareFields are the fields a step reads from its existing record:
 // the match fields and every field an update may set.
-func compareFields(s *mapping.Step) []string {
+func compareFields(s *Step) []string {
 	set := map[string]bool{}
-	for _, m := range []map[string]mapping.Value{s.Match, s.Fields, s.OnUpdate} {
+	for _, m := range []map[string]Value{s.Match, s.Fields, s.OnUpdate} {
 		for k := range m {
 			set[k] = true
 		}

@@ -10,15 +10,17 @@ import (
 	"github.com/goccy/go-yaml"
 	yamlast "github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reserved names cannot name a var or step: they would shadow nothing but
 // confuse readers of ref.NAME and vars.NAME.
-var topKeys = []string{"version", "description", "params", "vars", "steps", "exception", "warnings"}
+var topKeys = []string{"version", "description", "params", "custom_fields", "vars", "steps", "exception", "warnings", "ph_not_loaded"}
 
-var stepKeys = []string{"name", "description", "table", "when", "foreach", "require", "match",
+var stepKeys = []string{"name", "description", "label", "table", "when", "foreach", "require", "match",
 	"fields", "on_insert", "on_update", "on_multiple", "exception", "attach"}
 
 var exceptionKeys = []string{"description", "table", "match", "fields", "stop"}
@@ -73,6 +75,8 @@ func (c *compiler) compile(data []byte) *Rules {
 
 	r.params = c.compileParams(top["params"])
 	r.values = c.paramValues
+	cf, hasCustom := top["custom_fields"]
+	c.compileCustomFields(cf, hasCustom)
 	c.phType = types.Map{}
 	for _, k := range PHFields {
 		c.phType[k] = types.String
@@ -111,10 +115,7 @@ func (c *compiler) compile(data []byte) *Rules {
 	r.vars = c.compileVars(varEntries)
 	varTypes := types.Map{}
 	for _, v := range r.vars {
-		varTypes[v.name] = types.Any
-		if v.prog != nil {
-			varTypes[v.name] = typeFor(v.prog.typ)
-		}
+		varTypes[v.name] = typeOf(v.prog)
 	}
 
 	// The exception is compiled once per step that may raise it (its refs
@@ -158,6 +159,7 @@ func (c *compiler) compile(data []byte) *Rules {
 	if e, ok := top["warnings"]; ok {
 		r.warnings = c.compileWarnings(e.value, varTypes)
 	}
+	r.phUnread = c.phUnread(top["ph_not_loaded"])
 	return r
 }
 
@@ -303,10 +305,7 @@ func (c *compiler) compileVars(entries []entry) []*varDef {
 		if !inCycle[name] {
 			v.prog = c.compileExpr(parsedVars[name], &scope{where: "vars." + name, vars: known, selfVar: name}, kindAny)
 		}
-		known[name] = types.Any
-		if v.prog != nil {
-			known[name] = typeFor(v.prog.typ)
-		}
+		known[name] = typeOf(v.prog)
 		out = append(out, v)
 	}
 	return out
@@ -407,7 +406,7 @@ func (c *compiler) compileException(step string, top, own *excNodes, at pos, var
 	if own != nil && (own.hasFields || own.match != nil || own.matchList) {
 		where = "step " + step + ", exception"
 	}
-	sc := &scope{where: where, vars: vars, refAllowed: true, refs: refs, item: item, failure: true}
+	sc := &scope{where: where, vars: vars, refAllowed: true, refs: refs, item: item, index: item != nil, failure: true}
 	if sc.item == nil {
 		sc.item = types.Any
 	}
@@ -446,7 +445,7 @@ func (c *compiler) compileFields(entries []entry, sc *scope, group string) []fie
 }
 
 func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]entry, vars types.Map, refs, excRefs map[string]string, topExc *excNodes) *stepDef {
-	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: OnMultipleException}
+	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
 	where := "step " + name
 	if e, ok := keys["table"]; ok {
 		s.table, _ = c.text(e.value, where+" table")
@@ -462,10 +461,8 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 		fsc := *sc
 		fsc.where = where + ", foreach"
 		s.foreach = c.compileExpr(c.parseExpr(e.value, fsc.where), &fsc, kindList)
-		sc.item = types.Any
-		if s.foreach != nil {
-			sc.item = elemType(s.foreach.typ)
-		}
+		sc.item = itemType(s.foreach)
+		sc.index = true
 	}
 	sub := func(key string, kind exprKind) *program {
 		e, ok := keys[key]
@@ -477,6 +474,7 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 		return c.compileExpr(c.parseExpr(e.value, ssc.where), &ssc, kind)
 	}
 	s.when = sub("when", kindBool)
+	s.label = sub("label", kindText)
 	s.attach = sub("attach", kindList)
 	if e, ok := keys["require"]; ok {
 		for i, rn := range c.sequence(e.value, where+" require") {
@@ -530,9 +528,9 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 	}
 	if e, ok := keys["on_multiple"]; ok {
 		v, _ := c.text(e.value, where+" on_multiple")
-		switch OnMultiple(v) {
-		case OnMultipleException, OnMultipleFail, OnMultipleSkip:
-			s.onMultiple = OnMultiple(v)
+		switch loader.OnMultiple(v) {
+		case loader.OnMultipleException, loader.OnMultipleFail, loader.OnMultipleSkip:
+			s.onMultiple = loader.OnMultiple(v)
 		default:
 			c.problem(nodePos(e.value), "%s: on_multiple must be exception, fail or skip, got %q", where, v)
 		}
@@ -541,8 +539,8 @@ func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]e
 	if e, ok := keys["exception"]; ok {
 		own = c.readException(e.value, where+" exception")
 	}
-	if s.onMultiple == OnMultipleException || len(s.require) > 0 || own != nil {
-		if s.onMultiple == OnMultipleException || topExc != nil || own != nil {
+	if s.onMultiple == loader.OnMultipleException || len(s.require) > 0 || own != nil {
+		if s.onMultiple == loader.OnMultipleException || topExc != nil || own != nil {
 			s.exception = c.compileException(name, topExc, own, s.pos, vars, excRefs, sc.item)
 		}
 	}
@@ -553,19 +551,64 @@ func (c *compiler) compileWarnings(n yamlast.Node, vars types.Map) []*warningDef
 	var out []*warningDef
 	for i, wn := range c.sequence(n, "warnings") {
 		what := fmt.Sprintf("warning %d", i+1)
-		keys := c.checkKeys(c.mapping(wn, what), what, "when", "message")
+		keys := c.checkKeys(c.mapping(wn, what), what, "foreach", "when", "message")
 		me, ok := keys["message"]
 		if !ok {
 			c.problem(nodePos(wn), "%s needs message: (an expression giving the text)", what)
 			continue
 		}
-		sc := &scope{where: what + ", message", vars: vars}
-		w := &warningDef{message: c.compileExpr(c.parseExpr(me.value, sc.where), sc, kindText)}
+		w := &warningDef{}
+		base := scope{vars: vars}
+		if fe, ok := keys["foreach"]; ok {
+			fsc := base
+			fsc.where = what + ", foreach"
+			w.foreach = c.compileExpr(c.parseExpr(fe.value, fsc.where), &fsc, kindList)
+			base.item, base.index = itemType(w.foreach), true
+		}
+		sc := base
+		sc.where = what + ", message"
+		w.message = c.compileExpr(c.parseExpr(me.value, sc.where), &sc, kindText)
 		if we, ok := keys["when"]; ok {
-			wsc := &scope{where: what + ", when", vars: vars}
-			w.when = c.compileExpr(c.parseExpr(we.value, wsc.where), wsc, kindBool)
+			wsc := base
+			wsc.where = what + ", when"
+			w.when = c.compileExpr(c.parseExpr(we.value, wsc.where), &wsc, kindBool)
 		}
 		out = append(out, w)
+	}
+	return out
+}
+
+// phUnread returns the PH fields that no expression of the rule file reads
+// and that ph_not_loaded does not name: a plan warns when one of them has a
+// value, so that nothing from the email is left out without a word. An
+// expression that reads ph as a whole (not ph.NAME) counts as reading all.
+func (c *compiler) phUnread(e entry) []string {
+	ignored := map[string]bool{}
+	for _, n := range c.sequence(e.value, "ph_not_loaded") {
+		name, ok := c.text(n, "a ph_not_loaded entry")
+		if !ok {
+			continue
+		}
+		if !contains(PHFields, name) {
+			msg := fmt.Sprintf("ph_not_loaded: %q is not a PH field", name)
+			if s := closest(name, PHFields); s != "" {
+				msg += fmt.Sprintf("; did you mean %s?", s)
+			} else {
+				msg += "; the PH fields are " + strings.Join(PHFields, ", ")
+			}
+			c.problem(nodePos(n), "%s", msg)
+			continue
+		}
+		ignored[name] = true
+	}
+	if c.phWhole {
+		return nil
+	}
+	var out []string
+	for _, k := range PHFields {
+		if !c.phRead[k] && !ignored[k] {
+			out = append(out, k)
+		}
 	}
 	return out
 }

@@ -85,6 +85,10 @@ func TestCompileErrorsInline(t *testing.T) {
 		{"empty expression", head + "steps:\n  - name: a\n    table: t\n    fields:\n      x: '  '\n", "the expression is empty"},
 		{"unknown param override", head + "steps:\n  - name: a\n    table: t\n", "a value was given for param \"nope\""},
 		{"stop not bool", "version: 1\nexception:\n  table: problem\n  stop: maybe\n  fields: {short_description: failure.reason}\nsteps:\n  - name: a\n    table: t\n", "x.yaml:4:9: exception stop must be true or false"},
+		{"index outside foreach", head + "steps:\n  - name: a\n    table: t\n    fields:\n      x: index\n", "x.yaml:9:10: step a, fields.x: index exists only in a step or warning with foreach"},
+		{"index in a plain warning", head + "warnings:\n  - message: 'string(index)'\nsteps:\n  - name: a\n    table: t\n", "x.yaml:6:22: warning 1, message: index exists only in a step or warning with foreach"},
+		{"label not text", head + "steps:\n  - name: a\n    table: t\n    label: '1 + 1'\n", "x.yaml:8:12: step a, label must yield text, but this expression yields a number"},
+		{"ph_not_loaded unknown field", head + "ph_not_loaded: [tenant]\nsteps:\n  - name: a\n    table: t\n", "x.yaml:5:17: ph_not_loaded: \"tenant\" is not a PH field; did you mean tenant_id?"},
 		{"two documents", head + "steps:\n  - name: a\n    table: t\n---\nversion: 1\n", "a rule file holds one YAML document"},
 	}
 	for _, c := range cases {

@@ -10,32 +10,35 @@ import (
 func Example() {
 	rules := []byte(`version: 1
 vars:
-  managers: 'map(filter(sfdc.Team, .Role == "ACCOUNT MANAGER"), .Name)'
+  managers: |
+    map(filter(sfdc.Adobe_Sales_Team__r.records, .Adobe_Role_Type__c == "ACCOUNT MANAGER"), .Sales_Team_Member__r.Name)
 steps:
   - name: company
     table: core_company
     on_multiple: fail
     match:
-      u_ecc_id: sfdc.EccId
+      u_ecc_id: sfdc.End_User_ECC_ID__c
     on_insert:
       u_account_manager: vars.managers
-      u_start_date: parseDate(sfdc.Start)
+      u_start_date: parseDate(sfdc.Service_Commence_Date__c)
   - name: order
     table: u_managed_services_sales_order
     on_multiple: fail
     match:
       u_company: ref.company
     fields:
-      u_total_contract_value: money(sfdc.Currency, sfdc.Total)
+      u_total_contract_value: money(sfdc.CurrencyIsoCode, sfdc.Total_Extended_Price__c)
 `)
 	r, err := mapping.Compile("example.yaml", rules)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	sf, _ := mapping.SFDCFromJSON([]byte(`{"EccId": "0001234567", "Start": "2027-01-01",
-	  "Currency": "USD", "Total": 12500,
-	  "Team": [{"Role": "ACCOUNT MANAGER", "Name": "O'Brien, Siobhán"}, {"Role": "ACCOUNT MANAGER", "Name": "José Álvarez"}]}`))
+	sf, _ := mapping.SFDCFromJSON([]byte(`{"End_User_ECC_ID__c": "0001234567", "Service_Commence_Date__c": "2027-01-01",
+	  "CurrencyIsoCode": "USD", "Total_Extended_Price__c": 12500,
+	  "Adobe_Sales_Team__r": {"totalSize": 2, "done": true, "records": [
+	    {"Adobe_Role_Type__c": "ACCOUNT MANAGER", "Sales_Team_Member__r": {"Name": "O'Brien, Siobhán"}},
+	    {"Adobe_Role_Type__c": "ACCOUNT MANAGER", "Sales_Team_Member__r": {"Name": "José Álvarez"}}]}}`))
 	plan, err := r.Plan(mapping.Input{SFDC: sf, Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		fmt.Println(err)

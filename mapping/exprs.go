@@ -15,6 +15,8 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	yamlast "github.com/goccy/go-yaml/ast"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // program is one compiled expression and where it came from.
@@ -47,6 +49,8 @@ type scope struct {
 	refs       map[string]string
 	// item is the foreach element's type, nil outside a foreach step.
 	item types.Type
+	// index is true where index (the item's position) exists.
+	index bool
 	// failure is true in exception fields.
 	failure bool
 	// selfVar is the var being compiled, if any.
@@ -59,6 +63,10 @@ type usage struct {
 	refs   []nameAt
 	idents []nameAt
 	calls  []*exprast.CallNode
+	// ph lists the fields read as ph.NAME; phIdents counts every use of
+	// ph, so that more uses than fields mean ph is read as a whole.
+	ph       []string
+	phIdents int
 }
 
 type nameAt struct {
@@ -82,9 +90,14 @@ func (u *usage) Visit(node *exprast.Node) {
 			u.vars = append(u.vars, nameAt{prop.Value, prop.Location().From})
 		case "ref":
 			u.refs = append(u.refs, nameAt{prop.Value, prop.Location().From})
+		case "ph":
+			u.ph = append(u.ph, prop.Value)
 		}
 	case *exprast.IdentifierNode:
 		u.idents = append(u.idents, nameAt{n.Value, n.Location().From})
+		if n.Value == "ph" {
+			u.phIdents++
+		}
 	case *exprast.CallNode:
 		u.calls = append(u.calls, n)
 	}
@@ -117,6 +130,15 @@ func (c *compiler) parseExpr(n yamlast.Node, what string) *parsed {
 	}
 	p := &parsed{src: src, node: n, tree: tree}
 	exprast.Walk(&tree.Node, &p.use)
+	if c.phRead == nil {
+		c.phRead = map[string]bool{}
+	}
+	for _, f := range p.use.ph {
+		c.phRead[f] = true
+	}
+	if p.use.phIdents > len(p.use.ph) {
+		c.phWhole = true
+	}
 	return p
 }
 
@@ -169,6 +191,9 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 		switch {
 		case id.name == "item" && sc.item == nil:
 			c.problem(c.at(p.node, id.from), "%s: item exists only in a step with foreach (and in the exception)", sc.where)
+			bad = true
+		case id.name == "index" && !sc.index:
+			c.problem(c.at(p.node, id.from), "%s: index exists only in a step or warning with foreach (the item's position in the list, from 0)", sc.where)
 			bad = true
 		case id.name == "failure" && !sc.failure:
 			c.problem(c.at(p.node, id.from), "%s: failure exists only in exception fields", sc.where)
@@ -272,7 +297,7 @@ func (c *compiler) env(sc *scope) types.Map {
 		vars[k] = v
 	}
 	m := types.Map{
-		"sfdc":   types.TypeOf(map[string]any{}),
+		"sfdc":   c.sfdcType,
 		"ph":     c.phType,
 		"record": types.TypeOf(&RecordInfo{}),
 		"now":    types.TypeOf(time.Time{}),
@@ -283,13 +308,16 @@ func (c *compiler) env(sc *scope) types.Map {
 		refs := types.Map{}
 		for name, reason := range sc.refs {
 			if reason == "" {
-				refs[name] = types.TypeOf(&Value{})
+				refs[name] = types.TypeOf(&loader.Value{})
 			}
 		}
 		m["ref"] = refs
 	}
 	if sc.item != nil {
 		m["item"] = sc.item
+	}
+	if sc.index {
+		m["index"] = types.Int
 	}
 	if sc.failure {
 		m["failure"] = types.TypeOf(&Failure{})
@@ -346,7 +374,7 @@ func (c *compiler) exprProblem(n yamlast.Node, src string, err error, where stri
 	if name, isUnknown := strings.CutPrefix(msg, "unknown name "); isUnknown {
 		msg += c.unknownNameHint(n, src, name, fe.From)
 	} else if field, isField := strings.CutPrefix(msg, "unknown field "); isField {
-		msg += c.unknownFieldHint(src, field, fe.From)
+		msg += c.unknownFieldHint(src, field, fe.From, sc)
 	} else if strings.Contains(msg, " has no field ") {
 		for _, t := range []reflect.Type{reflect.TypeOf(RecordInfo{}), reflect.TypeOf(AttachmentInfo{}), reflect.TypeOf(Failure{})} {
 			if strings.Contains(msg, t.String()+" has") {
@@ -379,28 +407,45 @@ func (c *compiler) unknownNameHint(n yamlast.Node, src, name string, from int) s
 	return "; the names available are sfdc, ph, record, now, params, vars, ref (in steps), item (in foreach steps)"
 }
 
-// unknownFieldHint names the fields of ph or params when the unknown
-// field was read from one of them.
-func (c *compiler) unknownFieldHint(src, field string, from int) string {
+// unknownFieldHint suggests the nearest known field when an expression
+// reads a field that a map (ph, params, the payload's objects under sfdc,
+// item and vars made from them) does not have. It follows the path before
+// the field through the scope's types; where it cannot (a predicate's
+// .Field), it suggests among every payload field name.
+func (c *compiler) unknownFieldHint(src, field string, from int, sc *scope) string {
 	runes := []rune(src)
 	before := strings.TrimRight(string(runes[:min(from, len(runes))]), "?.")
-	var known []string
-	prefix := ""
-	switch {
-	case strings.HasSuffix(before, "ph"):
-		known, prefix = PHFields, "ph."
-	case strings.HasSuffix(before, "params"):
-		known, prefix = c.paramNames, "params."
-	default:
-		return ""
+	known, root, resolved := c.fieldsAt(before, sc)
+	switch root {
+	case "ph", "params":
+		if !resolved {
+			break
+		}
+		if s := closest(field, known); s != "" {
+			return fmt.Sprintf("; did you mean %s.%s?", root, s)
+		}
+		if len(known) == 0 {
+			return "; the rule file declares no params"
+		}
+		return "; known: " + strings.Join(known, ", ")
 	}
-	if s := closest(field, known); s != "" {
-		return fmt.Sprintf("; did you mean %s%s?", prefix, s)
+	if !resolved {
+		known = c.sfdcNames
 	}
-	if len(known) == 0 {
-		return "; the rule file declares no params"
+	candidates := make([]string, 0, len(known))
+	for _, k := range known {
+		if k != field {
+			candidates = append(candidates, k)
+		}
 	}
-	return "; known: " + strings.Join(known, ", ")
+	const custom = " (a Salesforce field that sfdc.Opportunity does not have can be declared under custom_fields:)"
+	if s := closest(field, candidates); s != "" {
+		return fmt.Sprintf("; did you mean %s?%s", s, custom)
+	}
+	if resolved {
+		return "; known: " + strings.Join(known, ", ") + custom
+	}
+	return custom
 }
 
 // exprFields lists the names expressions use for a struct's fields.

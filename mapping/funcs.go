@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 
+	"github.com/bookbridge/bookbridge/loader"
 	"github.com/bookbridge/bookbridge/sfdc"
 )
 
@@ -38,7 +39,7 @@ var disabledBuiltins = []string{"now", "date", "timezone"}
 // builtins; see the package doc for each.
 var helperNames = []string{
 	"regexFind", "parseDate", "addDays", "daysBetween", "dateIn", "weekday",
-	"money", "coalesce", "omitEmpty", "lookup",
+	"money", "moneyText", "coalesce", "omitEmpty", "lookup",
 }
 
 // options returns the expr options that register the helpers.
@@ -51,11 +52,12 @@ func (h *helpers) options() []expr.Option {
 		expr.Function("dateIn", h.dateIn, new(func(time.Time, string) time.Time)),
 		expr.Function("weekday", weekdayFn, new(func(time.Time) string)),
 		expr.Function("money", moneyFn, new(func(string, any) *Money)),
+		expr.Function("moneyText", moneyTextFn, new(func(string, any) string)),
 		expr.Function("coalesce", coalesceFn, new(func(...any) any)),
 		expr.Function("omitEmpty", omitEmptyFn, new(func(any) any)),
 		expr.Function("lookup", lookupFn,
-			new(func(string, map[string]any, string, string) *Value),
-			new(func(string, map[string]any, string, string, string) *Value)),
+			new(func(string, map[string]any, string, string) *loader.Value),
+			new(func(string, map[string]any, string, string, string) *loader.Value)),
 	}
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
@@ -208,6 +210,19 @@ func moneyFn(args ...any) (any, error) {
 	return &Money{Currency: cur, Amount: d}, nil
 }
 
+// moneyTextFn is money's amount written for people ("EUR 25,000.00"), for
+// warnings; "" when the amount is nil.
+func moneyTextFn(args ...any) (any, error) {
+	m, err := moneyFn(args...)
+	if err != nil {
+		return nil, fmt.Errorf("moneyText%s", strings.TrimPrefix(err.Error(), "money"))
+	}
+	if m.(*Money) == nil {
+		return "", nil
+	}
+	return m.(*Money).Text(), nil
+}
+
 // isEmpty reports whether v is nil, "", an empty list or an empty object.
 func isEmpty(v any) bool {
 	if v == nil {
@@ -251,13 +266,13 @@ func lookupFn(args ...any) (any, error) {
 	if table == "" || field == "" {
 		return nil, fmt.Errorf("lookup: the table and the field must be non-empty text")
 	}
-	switch LookupPick(pick) {
-	case PickMaxNumber, PickOnly:
+	switch loader.LookupPick(pick) {
+	case loader.PickMaxNumber, loader.PickOnly:
 	default:
-		return nil, fmt.Errorf("lookup: pick must be %q or %q, got %q", PickMaxNumber, PickOnly, pick)
+		return nil, fmt.Errorf("lookup: pick must be %q or %q, got %q", loader.PickMaxNumber, loader.PickOnly, pick)
 	}
 	where, _ := args[1].(map[string]any)
-	l := &Lookup{Table: table, Field: field, Pick: LookupPick(pick), Where: make(map[string]string, len(where))}
+	l := &loader.Lookup{Table: table, Field: field, Pick: loader.LookupPick(pick), Where: make(map[string]string, len(where))}
 	for k, v := range where {
 		s, ok, err := toText(v)
 		if err != nil {
@@ -271,5 +286,5 @@ func lookupFn(args ...any) (any, error) {
 	if len(args) > 4 {
 		l.Warning, _ = args[4].(string)
 	}
-	return &Value{Lookup: l}, nil
+	return &loader.Value{Lookup: l}, nil
 }

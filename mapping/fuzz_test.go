@@ -21,6 +21,7 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add([]byte("version: 1\nsteps:\n  - name: a\n    table: t\n    on_multiple: fail\n    fields: {x: '1'}\n"))
 	f.Add([]byte("version: 1\nvars:\n  a: |\n    \"x\" +\n      upper(1)\n"))
+	f.Add([]byte("version: 1\ncustom_fields:\n  Region__c: string\n  Account: {Tier__c: string}\n  OpportunityLineItems: {Term__c: number}\nsteps:\n  - name: a\n    table: t\n    on_multiple: fail\n    match: {x: sfdc.Account.Tier__c}\n"))
 	f.Add([]byte("{"))
 	f.Add([]byte("- - - ["))
 	raw, err := os.ReadFile(fullPayload)

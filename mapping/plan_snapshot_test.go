@@ -30,6 +30,12 @@ func TestReferencePlans(t *testing.T) {
 		{name: "commerce only", edit: func(sf map[string]any, in *Input) { withNames(sf, "AEM:MS COMMERCE") }},
 		{name: "forms with JEE", edit: func(sf map[string]any, in *Input) { withNames(sf, "AEM FORMS:MS JEE") }},
 		{name: "forms without JEE", edit: func(sf map[string]any, in *Input) { withNames(sf, "AEM FORMS:MS OSGI") }},
+		{name: "forms with JEE and an extra forms line", edit: func(sf map[string]any, in *Input) {
+			withNames(sf, "AEM FORMS:MS JEE", "AEM FORMS:MS ADDITIONAL ENVIRONMENT")
+		}},
+		{name: "forms lines without JEE", edit: func(sf map[string]any, in *Input) {
+			withNames(sf, "AEM FORMS:MS OSGI", "AEM FORMS:MS ADDITIONAL ENVIRONMENT")
+		}},
 		{name: "start after 30 days", edit: func(sf map[string]any, in *Input) {
 			in.Now = time.Date(2026, time.December, 1, 23, 59, 0, 0, time.UTC) // 31 days before 2027-01-01
 		}},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
@@ -37,6 +39,55 @@ func TestStatusThirtyDays(t *testing.T) {
 			}
 			if got := stepByID(t, p, "company").OnInsert["u_status"].Literal; got != c.want {
 				t.Fatalf("u_status = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestFormsFlavourBelongsToTheDeal checks DOMAIN.md's rule: with Forms
+// managed-services lines u_jee is true when any names JEE, otherwise u_osgi;
+// never both; without Forms lines neither.
+func TestFormsFlavourBelongsToTheDeal(t *testing.T) {
+	cases := []struct {
+		name      string
+		lines     []string
+		jee, osgi string // on insert; "" when the flag is false
+	}{
+		{"one JEE line", []string{"AEM FORMS:MS JEE"}, "true", ""},
+		{"JEE line and an extra forms line", []string{"AEM FORMS:MS JEE", "AEM FORMS:MS ADDITIONAL ENVIRONMENT"}, "true", ""},
+		{"extra forms line first", []string{"AEM FORMS:MS ADDITIONAL ENVIRONMENT", "AEM FORMS:MS JEE"}, "true", ""},
+		{"one OSGi line", []string{"AEM FORMS:MS OSGI"}, "", "true"},
+		{"two forms lines without JEE", []string{"AEM FORMS:MS OSGI", "AEM FORMS:MS ADDITIONAL ENVIRONMENT"}, "", "true"},
+		{"no forms lines", []string{"AEM SITES:MS 99.9% UPTIME"}, "", ""},
+	}
+	r := loadReference(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sf := fullDeal(t)
+			withNames(sf, c.lines...)
+			p, err := r.Plan(Input{SFDC: sf, Record: testRecord(), Now: testNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			co := stepByID(t, p, "company")
+			flag := func(v bool) string {
+				if v {
+					return "true"
+				}
+				return "false"
+			}
+			if got, want := co.OnInsert["u_jee"].Literal, flag(c.jee != ""); got != want {
+				t.Errorf("on insert u_jee = %q, want %q", got, want)
+			}
+			if got, want := co.OnInsert["u_osgi"].Literal, flag(c.osgi != ""); got != want {
+				t.Errorf("on insert u_osgi = %q, want %q", got, want)
+			}
+			// An existing company only gets flags turned on.
+			if _, set := co.OnUpdate["u_jee"]; set != (c.jee != "") {
+				t.Errorf("on update sets u_jee: %v, want %v", set, c.jee != "")
+			}
+			if _, set := co.OnUpdate["u_osgi"]; set != (c.osgi != "") {
+				t.Errorf("on update sets u_osgi: %v, want %v", set, c.osgi != "")
 			}
 		})
 	}
@@ -116,8 +167,20 @@ func TestReferencePlanShape(t *testing.T) {
 	if len(so.Attach) != 1 || so.Attach[0].ID != "att-1" {
 		t.Errorf("only the usable PDF goes onto the sales order: %+v", so.Attach)
 	}
-	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "att-2") {
-		t.Errorf("warnings %q", p.Warnings)
+	// The line without a SKU is named with its amount; the unusable PDF is
+	// named too; every PH field with a value is read or named as not loaded.
+	wantWarnings := []string{
+		`line 6 "AEM MANAGED SERVICES PREMIUM SUPPORT" (EUR 25,000.00) is a managed-services line without a SKU: no SKU row is written`,
+		"step sales_order: attachment Order form (scan).pdf (att-2) is kept as evidence only and is not sent",
+	}
+	if strings.Join(p.Warnings, "\n") != strings.Join(wantWarnings, "\n") {
+		t.Errorf("warnings %q\nwant %q", p.Warnings, wantWarnings)
+	}
+	labels := map[string]string{"skus[0]": "sku: AEM SITES:MS 99.9% UPTIME (line 1)", "skus[6]": "sku: AEM FORMS: MS ADDON STORAGE (line 11)"}
+	for id, want := range labels {
+		if got := stepByID(t, p, id).Label; got != want {
+			t.Errorf("%s label %q, want %q", id, got, want)
+		}
 	}
 }
 
@@ -186,19 +249,19 @@ func TestMemoryBudget(t *testing.T) {
 }
 
 func TestForeachOverNonListAtRuntime(t *testing.T) {
-	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    foreach: sfdc.Account\n    match:\n      x: item.Name\n"
+	src := "version: 1\ncustom_fields: {Extra__c: any}\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    foreach: sfdc.Extra__c\n    match:\n      x: item.Name\n"
 	r, err := Compile("fe.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Plan(Input{SFDC: map[string]any{"Account": map[string]any{"Name": "x"}}})
+	_, err = r.Plan(Input{SFDC: map[string]any{"Extra__c": map[string]any{"Name": "x"}}})
 	if err == nil || !strings.Contains(err.Error(), "foreach must yield a list, got an object") {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestMissingMatchValueFailsStep(t *testing.T) {
-	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match:\n      x: sfdc.Missing\n    fields:\n      y: '\"v\"'\n"
+	src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match:\n      x: sfdc.End_User_ECC_ID__c\n    fields:\n      y: '\"v\"'\n"
 	r, err := Compile("m.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -233,11 +296,46 @@ func TestConcurrentPlans(t *testing.T) {
 	}
 }
 
-func mustPlan(t testing.TB, r *Rules) *Plan {
+func mustPlan(t testing.TB, r *Rules) *loader.Plan {
 	t.Helper()
 	p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestUnreadPHFieldsWarn checks that a PH field with a value that no rule
+// reads is named in the plan, unless ph_not_loaded names it or a rule
+// reads ph as a whole.
+func TestUnreadPHFieldsWarn(t *testing.T) {
+	const steps = "steps:\n  - name: s\n    table: t\n    on_multiple: fail\n    match: {k: '1'}\n    fields:\n"
+	ph := map[string]string{"tenant_id": "acme", "ims_org_id": "ORG@AdobeOrg", "ticket_link": " ", "ecc_id": "0001"}
+	unread := func(f string) string {
+		return "the email's " + f + " has a value that no rule reads: it is not loaded (read ph." + f + " in the rules, or name it under ph_not_loaded)"
+	}
+	cases := []struct {
+		name, src string
+		want      []string
+	}{
+		{"one field read", "version: 1\n" + steps + "      x: ph.tenant_id\n", []string{unread("ecc_id"), unread("ims_org_id")}},
+		{"read in a var and with ?.", "version: 1\nvars:\n  o: 'ph?.ims_org_id'\n" + steps + "      x: ph.tenant_id\n", []string{unread("ecc_id")}},
+		{"named as not loaded", "version: 1\nph_not_loaded: [ecc_id, ims_org_id]\n" + steps + "      x: ph.tenant_id\n", nil},
+		{"ph read as a whole", "version: 1\n" + steps + "      x: 'len(ph)'\n", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Compile("ph.yaml", []byte(c.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := r.Plan(Input{PH: ph, Now: testNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(p.Warnings, "\n") != strings.Join(c.want, "\n") {
+				t.Fatalf("warnings %q\nwant     %q", p.Warnings, c.want)
+			}
+		})
+	}
 }

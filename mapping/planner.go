@@ -11,6 +11,8 @@ import (
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // Failure tells exception fields why the exception is raised; they read
@@ -44,13 +46,13 @@ type run struct {
 	env  map[string]any
 	vars map[string]any
 	refs map[string]any
-	plan *Plan
+	plan *loader.Plan
 }
 
 // Plan turns one staged record into a load plan. The result depends only
 // on the rules, the params and in: the same input gives byte-identical
 // JSON. An expression that fails for this record gives a *PlanError.
-func (r *Rules) Plan(in Input) (*Plan, error) {
+func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	sf := in.SFDC
 	if sf == nil {
 		sf = map[string]any{}
@@ -70,9 +72,9 @@ func (r *Rules) Plan(in Input) (*Plan, error) {
 		"sfdc": sf, "ph": phEnv(in.PH), "record": &rec, "now": in.Now,
 		"params": params, "vars": x.vars, "ref": x.refs,
 	}
-	x.plan = &Plan{
+	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
-		Params: maps.Clone(r.values), Steps: []Step{},
+		Params: maps.Clone(r.values), Steps: []loader.Step{},
 	}
 	for _, v := range r.vars {
 		out, err := x.eval(v.prog)
@@ -82,23 +84,13 @@ func (r *Rules) Plan(in Input) (*Plan, error) {
 		x.vars[v.name] = out
 	}
 	for _, w := range r.warnings {
-		if w.when != nil {
-			ok, err := x.evalBool(w.when)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-		}
-		out, err := x.eval(w.message)
-		if err != nil {
+		if err := x.warning(w); err != nil {
 			return nil, err
 		}
-		if s, ok, err := toText(out); err != nil {
-			return nil, x.fail(w.message, err)
-		} else if ok && s != "" {
-			x.plan.Warnings = append(x.plan.Warnings, s)
+	}
+	for _, k := range r.phUnread {
+		if v := in.PH[k]; strings.TrimSpace(v) != "" {
+			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("the email's %s has a value that no rule reads: it is not loaded (read ph.%s in the rules, or name it under ph_not_loaded)", k, k))
 		}
 	}
 	for _, s := range r.steps {
@@ -107,6 +99,59 @@ func (r *Rules) Plan(in Input) (*Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// warning adds warning w to the plan, once or per element of its foreach.
+func (x *run) warning(w *warningDef) error {
+	if w.foreach == nil {
+		return x.warnOnce(w)
+	}
+	out, err := x.eval(w.foreach)
+	if err != nil || out == nil {
+		return err
+	}
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return x.fail(w.foreach, fmt.Errorf("foreach must yield a list, got %s", describe(out)))
+	}
+	defer x.leaveItem()
+	for i := 0; i < rv.Len(); i++ {
+		x.enterItem(rv.Index(i).Interface(), i)
+		if err := x.warnOnce(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *run) warnOnce(w *warningDef) error {
+	if w.when != nil {
+		ok, err := x.evalBool(w.when)
+		if err != nil || !ok {
+			return err
+		}
+	}
+	out, err := x.eval(w.message)
+	if err != nil {
+		return err
+	}
+	if s, ok, err := toText(out); err != nil {
+		return x.fail(w.message, err)
+	} else if ok && s != "" {
+		x.plan.Warnings = append(x.plan.Warnings, s)
+	}
+	return nil
+}
+
+// enterItem makes item and index read element i of a foreach list.
+func (x *run) enterItem(item any, i int) {
+	x.env["item"] = item
+	x.env["index"] = i
+}
+
+func (x *run) leaveItem() {
+	delete(x.env, "item")
+	delete(x.env, "index")
 }
 
 func (x *run) eval(p *program) (any, error) {
@@ -142,7 +187,7 @@ func (x *run) fail(p *program, err error) error {
 
 func (x *run) step(s *stepDef) error {
 	if s.foreach == nil {
-		delete(x.env, "item")
+		x.leaveItem()
 		return x.emit(s, nil)
 	}
 	out, err := x.eval(s.foreach)
@@ -158,13 +203,13 @@ func (x *run) step(s *stepDef) error {
 	}
 	first := len(x.plan.Steps)
 	for i := 0; i < rv.Len(); i++ {
-		x.env["item"] = rv.Index(i).Interface()
+		x.enterItem(rv.Index(i).Interface(), i)
 		idx := i
 		if err := x.emit(s, &idx); err != nil {
 			return err
 		}
 	}
-	delete(x.env, "item")
+	x.leaveItem()
 	x.warnDuplicateMatches(s, x.plan.Steps[first:])
 	return nil
 }
@@ -184,7 +229,16 @@ func (x *run) emit(s *stepDef, item *int) error {
 			return nil
 		}
 	}
-	st := Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]Value{}}
+	st := loader.Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]loader.Value{}}
+	if s.label != nil {
+		out, err := x.eval(s.label)
+		if err != nil {
+			return err
+		}
+		if st.Label, _, err = toText(out); err != nil {
+			return x.fail(s.label, err)
+		}
+	}
 	var failed []string
 	for _, rq := range s.require {
 		ok, err := x.evalBool(rq.check)
@@ -226,7 +280,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		// A record created by the step gets its match values.
 		for k, v := range st.Match {
 			if st.OnInsert == nil {
-				st.OnInsert = map[string]Value{}
+				st.OnInsert = map[string]loader.Value{}
 			}
 			st.OnInsert[k] = v
 		}
@@ -239,7 +293,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 	fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
 	if len(failed) > 0 {
 		st.Failed = strings.Join(failed, "; ")
-		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]Value{}, nil, nil, nil, nil
+		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]loader.Value{}, nil, nil, nil, nil
 		fail.Kind, fail.Reason = FailureRequire, st.Failed
 	} else {
 		fail.Kind = FailureMultiple
@@ -248,7 +302,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		}
 		fail.Reason = multipleReason(s.table, st.Match)
 	}
-	if s.exception != nil && (st.Failed != "" || s.onMultiple == OnMultipleException) {
+	if s.exception != nil && (st.Failed != "" || s.onMultiple == loader.OnMultipleException) {
 		exc, err := x.exception(s.exception, fail)
 		if err != nil {
 			return err
@@ -258,18 +312,18 @@ func (x *run) emit(s *stepDef, item *int) error {
 	st.DependsOn = dependsOn(&st, x.plan.Steps)
 	x.plan.Steps = append(x.plan.Steps, st)
 	if item == nil {
-		x.refs[s.name] = &Value{Ref: id}
+		x.refs[s.name] = &loader.Value{Ref: id}
 	}
 	return nil
 }
 
 // multipleReason says which records a match finds.
-func multipleReason(table string, match map[string]Value) string {
+func multipleReason(table string, match map[string]loader.Value) string {
 	return fmt.Sprintf("several %s records match %s", table, matchText(match))
 }
 
 // matchText writes match values as k=v, field names sorted.
-func matchText(match map[string]Value) string {
+func matchText(match map[string]loader.Value) string {
 	keys := make([]string, 0, len(match))
 	for k := range match {
 		keys = append(keys, k)
@@ -283,14 +337,14 @@ func matchText(match map[string]Value) string {
 }
 
 // values evaluates a group of fields; nil results are left out.
-func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]Value, error) {
+func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, error) {
 	if len(fs) == 0 {
 		if keepEmpty {
-			return map[string]Value{}, nil
+			return map[string]loader.Value{}, nil
 		}
 		return nil, nil
 	}
-	out := make(map[string]Value, len(fs))
+	out := make(map[string]loader.Value, len(fs))
 	for _, f := range fs {
 		res, err := x.eval(f.prog)
 		if err != nil {
@@ -310,16 +364,16 @@ func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]Value, error) {
 	return out, nil
 }
 
-func (x *run) exception(d *exceptionDef, fail *Failure) (*Exception, error) {
+func (x *run) exception(d *exceptionDef, fail *Failure) (*loader.ExceptionRecord, error) {
 	x.env["failure"] = fail
 	defer delete(x.env, "failure")
 	fields, err := x.values(d.fields, true)
 	if err != nil {
 		return nil, err
 	}
-	exc := &Exception{Table: d.table, Fields: fields, Stop: d.stop}
+	exc := &loader.ExceptionRecord{Table: d.table, Fields: fields, Stop: d.stop}
 	if len(d.matchFields) > 0 {
-		exc.Match = map[string]Value{}
+		exc.Match = map[string]loader.Value{}
 		for _, f := range d.matchFields {
 			if v, ok := fields[f]; ok {
 				exc.Match[f] = v
@@ -333,7 +387,7 @@ func (x *run) exception(d *exceptionDef, fail *Failure) (*Exception, error) {
 
 // attachments evaluates an attach list; files not usable are left out
 // with a warning, each file is attached once.
-func (x *run) attachments(p *program, id string) ([]Attachment, error) {
+func (x *run) attachments(p *program, id string) ([]loader.Attachment, error) {
 	out, err := x.eval(p)
 	if err != nil {
 		return nil, err
@@ -345,7 +399,7 @@ func (x *run) attachments(p *program, id string) ([]Attachment, error) {
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
 		return nil, x.fail(p, fmt.Errorf("attach must yield a list of record.attachments, got %s", describe(out)))
 	}
-	var list []Attachment
+	var list []loader.Attachment
 	seen := map[string]bool{}
 	for i := 0; i < rv.Len(); i++ {
 		var a *AttachmentInfo
@@ -366,15 +420,15 @@ func (x *run) attachments(p *program, id string) ([]Attachment, error) {
 			continue
 		}
 		seen[a.ID] = true
-		list = append(list, Attachment{ID: a.ID, FileName: a.FileName, ContentType: a.ContentType, SHA256: a.SHA256, Size: a.Size})
+		list = append(list, loader.Attachment{ID: a.ID, FileName: a.FileName, ContentType: a.ContentType, SHA256: a.SHA256, Size: a.Size})
 	}
 	return list, nil
 }
 
 // dependsOn lists the earlier steps st references, in plan order.
-func dependsOn(st *Step, earlier []Step) []string {
+func dependsOn(st *loader.Step, earlier []loader.Step) []string {
 	used := map[string]bool{}
-	mark := func(m map[string]Value) {
+	mark := func(m map[string]loader.Value) {
 		for _, v := range m {
 			if v.Ref != "" {
 				used[v.Ref] = true
@@ -400,7 +454,7 @@ func dependsOn(st *Step, earlier []Step) []string {
 
 // warnDuplicateMatches warns when two items of a foreach step match the
 // same record: the second would update what the first wrote.
-func (x *run) warnDuplicateMatches(s *stepDef, steps []Step) {
+func (x *run) warnDuplicateMatches(s *stepDef, steps []loader.Step) {
 	if len(s.match) == 0 {
 		return
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/types"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // Version is the rule-file format version this package reads.
@@ -31,6 +33,9 @@ type Rules struct {
 	vars     []*varDef
 	steps    []*stepDef
 	warnings []*warningDef
+	// phUnread are the PH fields no rule reads and ph_not_loaded does not
+	// name; a plan warns about each that has a value.
+	phUnread []string
 	h        *helpers
 	budget   uint
 }
@@ -61,6 +66,7 @@ type requireDef struct {
 }
 
 type warningDef struct {
+	foreach *program // nil: one warning, not one per element
 	when    *program
 	message *program
 }
@@ -79,13 +85,14 @@ type stepDef struct {
 	pos        pos
 	foreach    *program
 	when       *program
+	label      *program
 	require    []requireDef
 	match      []fieldDef
 	fields     []fieldDef
 	onInsert   []fieldDef
 	onUpdate   []fieldDef
 	attach     *program
-	onMultiple OnMultiple
+	onMultiple loader.OnMultiple
 	exception  *exceptionDef
 }
 
@@ -201,8 +208,16 @@ type compiler struct {
 	paramValues map[string]string
 	paramType   types.Map
 	phType      types.Map
-	varNames    []string
-	stepNames   []string
+	// sfdcType is the checked type of sfdc: sfdc.Opportunity's fields and
+	// the rule file's custom_fields; sfdcNames lists every field name in it.
+	sfdcType  types.Map
+	sfdcNames []string
+	varNames  []string
+	stepNames []string
+	// phRead holds the ph fields expressions read by name; phWhole is set
+	// when one reads ph as a whole, so that every field may be read.
+	phRead  map[string]bool
+	phWhole bool
 }
 
 func (c *compiler) problem(p pos, format string, args ...any) {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 const (
@@ -111,7 +113,7 @@ func testPH() map[string]string {
 
 // planJSON writes a plan the way the CLI prints it: indented, with & and
 // < as they are.
-func planJSON(t testing.TB, p *Plan) []byte {
+func planJSON(t testing.TB, p *loader.Plan) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -124,8 +126,8 @@ func planJSON(t testing.TB, p *Plan) []byte {
 }
 
 // stepsNamed returns the plan's steps of the given rule step names.
-func stepsNamed(p *Plan, names ...string) []Step {
-	var out []Step
+func stepsNamed(p *loader.Plan, names ...string) []loader.Step {
+	var out []loader.Step
 	for _, s := range p.Steps {
 		for _, n := range names {
 			if s.Name == n {
@@ -136,7 +138,7 @@ func stepsNamed(p *Plan, names ...string) []Step {
 	return out
 }
 
-func stepByID(t testing.TB, p *Plan, id string) Step {
+func stepByID(t testing.TB, p *loader.Plan, id string) loader.Step {
 	t.Helper()
 	for _, s := range p.Steps {
 		if s.ID == id {
@@ -144,5 +146,5 @@ func stepByID(t testing.TB, p *Plan, id string) Step {
 		}
 	}
 	t.Fatalf("plan has no step %s", id)
-	return Step{}
+	return loader.Step{}
 }

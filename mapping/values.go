@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // ListSeparator joins the elements of a list result into the one text
@@ -42,6 +44,31 @@ func (m Money) String() string {
 		return m.Currency + ";" + m.Amount.Text('f')
 	}
 	return m.Currency + ";" + q.Text('f')
+}
+
+// Text returns the amount for people: the currency, a space and the
+// amount with two decimals and its thousands separated by commas, such as
+// "EUR 25,000.00". Plan warnings use it (through the moneyText helper);
+// field values use String.
+func (m Money) Text() string {
+	_, amount, _ := strings.Cut(m.String(), ";")
+	sign := ""
+	if strings.HasPrefix(amount, "-") {
+		sign, amount = "-", amount[1:]
+	}
+	whole, frac, _ := strings.Cut(amount, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	out := m.Currency + " " + sign + b.String()
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
 }
 
 // exactDecimal reads a number result exactly: json.Number and numeric
@@ -94,30 +121,30 @@ func decimalText(d *apd.Decimal) string {
 // toValue turns an expression result into the Value sent to the target.
 // ok is false for nil: the field is left out. The rules are documented in
 // the package doc under "Values".
-func toValue(v any) (val Value, ok bool, err error) {
+func toValue(v any) (val loader.Value, ok bool, err error) {
 	switch x := v.(type) {
 	case nil:
-		return Value{}, false, nil
-	case *Value:
+		return loader.Value{}, false, nil
+	case *loader.Value:
 		if x == nil {
-			return Value{}, false, nil
+			return loader.Value{}, false, nil
 		}
 		return *x, true, nil
-	case Value:
+	case loader.Value:
 		return x, true, nil
 	case *Money:
 		if x == nil {
-			return Value{}, false, nil
+			return loader.Value{}, false, nil
 		}
-		return Lit(x.String()), true, nil
+		return loader.Lit(x.String()), true, nil
 	case Money:
-		return Lit(x.String()), true, nil
+		return loader.Lit(x.String()), true, nil
 	}
 	s, ok, err := toText(v)
 	if err != nil || !ok {
-		return Value{}, ok, err
+		return loader.Value{}, ok, err
 	}
-	return Lit(s), true, nil
+	return loader.Lit(s), true, nil
 }
 
 // toText renders a result that is not a reference as the text sent.
@@ -147,7 +174,7 @@ func toText(v any) (string, bool, error) {
 		return x.String(), true, nil
 	case Money:
 		return x.String(), true, nil
-	case *Value, Value:
+	case *loader.Value, loader.Value:
 		return "", false, fmt.Errorf("a reference to another step's record cannot be part of a list or text; use ref.STEP alone as the field's value")
 	case []string:
 		return strings.Join(x, ListSeparator), true, nil

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 func TestToValue(t *testing.T) {
@@ -24,7 +26,7 @@ func TestToValue(t *testing.T) {
 	}{
 		{"nil omits", nil, "", true},
 		{"nil money omits", (*Money)(nil), "", true},
-		{"nil ref omits", (*Value)(nil), "", true},
+		{"nil ref omits", (*loader.Value)(nil), "", true},
 		{"empty text is sent", "", "", false},
 		{"text", "Müller & Søn", "Müller & Søn", false},
 		{"true", true, "true", false},
@@ -59,7 +61,7 @@ func TestToValue(t *testing.T) {
 			}
 		})
 	}
-	ref := &Value{Ref: "company"}
+	ref := &loader.Value{Ref: "company"}
 	if v, ok, _ := toValue(ref); !ok || v.Ref != "company" {
 		t.Fatalf("ref: %#v", v)
 	}
@@ -74,14 +76,14 @@ func TestValueJSONKeepsAmpersand(t *testing.T) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(map[string]Value{"name": Lit("A & B <C>")}); err != nil {
+	if err := enc.Encode(map[string]loader.Value{"name": loader.Lit("A & B <C>")}); err != nil {
 		t.Fatal(err)
 	}
 	b := bytes.TrimSpace(buf.Bytes())
 	if string(b) != `{"name":"A & B <C>"}` {
 		t.Fatalf("got %s", b)
 	}
-	var back map[string]Value
+	var back map[string]loader.Value
 	if err := json.Unmarshal(b, &back); err != nil || back["name"].Literal != "A & B <C>" {
 		t.Fatalf("round trip: %v %#v", err, back)
 	}
@@ -103,6 +105,10 @@ vars:
   utc: 'dateIn(now, "UTC")'
   wd: 'weekday(vars.d)'
   m: 'money("USD", 12500)'
+  mt1: 'moneyText("EUR", 25000)'
+  mt2: 'moneyText("JPY", "1234567.005")'
+  mt3: 'moneyText("USD", -999.5)'
+  mt4: 'moneyText("USD", nil)'
   c1: 'coalesce("", nil, "x")'
   c2: 'coalesce("", nil)'
   e1: 'omitEmpty([])'
@@ -145,7 +151,7 @@ steps:
 	want := map[string]string{
 		"sla": "99.95", "nomatch": "", "whole": "123", "d": "2027-01-01", "dt": "2026-11-27",
 		"plus": "2027-01-31", "between": "31", "local": "2026-12-08", "utc": "2026-12-07", "wd": "Friday",
-		"m": "USD;12500.00", "c1": "x", "c2": "<omitted>", "e1": "<omitted>", "e2": "a", "hr": "true", "nohr": "false",
+		"m": "USD;12500.00", "mt1": "EUR 25,000.00", "mt2": "JPY 1,234,567.01", "mt3": "USD -999.50", "mt4": "", "c1": "x", "c2": "<omitted>", "e1": "<omitted>", "e2": "a", "hr": "true", "nohr": "false",
 	}
 	for k, w := range want {
 		if got := text(k); got != w {
@@ -157,7 +163,7 @@ steps:
 		t.Fatal(err)
 	}
 	l := p.Steps[0].Fields["x"].Lookup
-	if l == nil || l.Table != "sys_choice" || l.Where["inactive"] != "false" || l.Pick != PickMaxNumber {
+	if l == nil || l.Table != "sys_choice" || l.Where["inactive"] != "false" || l.Pick != loader.PickMaxNumber {
 		t.Fatalf("lookup: %#v", p.Steps[0].Fields["x"])
 	}
 }
@@ -175,7 +181,7 @@ func TestHelperRuntimeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
-			src := "version: 1\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n    match: {k: '1'}\n"
+			src := "version: 1\ncustom_fields: {pattern: string, zone: string, when: date}\nsteps:\n  - name: s\n    table: t\n    on_multiple: fail\n    fields:\n      x: '" + strings.ReplaceAll(c.expr, "'", "''") + "'\n    match: {k: '1'}\n"
 			r, err := Compile("rt.yaml", []byte(src))
 			if err != nil {
 				t.Fatal(err)
@@ -185,7 +191,7 @@ func TestHelperRuntimeErrors(t *testing.T) {
 			if !errorsAs(err, &pe) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want a PlanError containing %q, got %v", c.want, err)
 			}
-			if pe.Where != "step s, fields.x" || pe.Line != 7 || !strings.HasPrefix(err.Error(), "rt.yaml:7:") {
+			if pe.Where != "step s, fields.x" || pe.Line != 8 || !strings.HasPrefix(err.Error(), "rt.yaml:8:") {
 				t.Fatalf("position: %+v", pe)
 			}
 		})

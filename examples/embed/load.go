@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bookbridge/bookbridge/loader"
-	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -19,7 +18,7 @@ const loadTimeout = 2 * time.Minute
 // progress is what this service keeps in staging's load journal (opaque
 // JSON to staging): the plan being applied and the loader's journal.
 type progress struct {
-	Plan    *mapping.Plan  `json:"plan"`
+	Plan    *loader.Plan   `json:"plan"`
 	Journal loader.Journal `json:"journal"`
 }
 
@@ -118,7 +117,7 @@ func (g *gateway) load(ctx context.Context, rec *staging.Record) (*loader.Result
 }
 
 // plan makes the load plan of rec at the current time.
-func (g *gateway) plan(rec *staging.Record) (*mapping.Plan, error) {
+func (g *gateway) plan(rec *staging.Record) (*loader.Plan, error) {
 	in, err := planInput(rec, g.now())
 	if err != nil {
 		return nil, err

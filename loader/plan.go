@@ -1,4 +1,4 @@
-package mapping
+package loader
 
 import (
 	"bytes"
@@ -57,6 +57,11 @@ type Step struct {
 	Name string `json:"name"`
 	// Item is the item's index for a foreach step, nil otherwise.
 	Item *int `json:"item,omitempty"`
+	// Label says for people what the step's record is, such as
+	// "sku: AEM SITES:MS 99.9% UPTIME (line 1)", where the ID only counts
+	// (skus[0]). It is shown, never matched on; empty when the rules give
+	// none.
+	Label string `json:"label,omitempty"`
 	// Table is the target table.
 	Table string `json:"table"`
 	// Match holds the coalesce fields: the target record is the one whose
@@ -74,7 +79,7 @@ type Step struct {
 	OnMultiple OnMultiple `json:"on_multiple"`
 	// Exception is the record raised when the match is ambiguous (with
 	// OnMultiple "exception") or when Failed is set.
-	Exception *Exception `json:"exception,omitempty"`
+	Exception *ExceptionRecord `json:"exception,omitempty"`
 	// Failed is set when one of the step's require conditions did not hold
 	// at planning time; it says which. The loader does not match or write
 	// the step: it raises Exception (when there is one) instead.
@@ -85,9 +90,9 @@ type Step struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 }
 
-// Exception is the record (a problem ticket in the reference rules) that a
+// ExceptionRecord is the record (a problem ticket in the reference rules) that a
 // step raises instead of guessing.
-type Exception struct {
+type ExceptionRecord struct {
 	Table string `json:"table"`
 	// Match finds an exception raised earlier for the same record and
 	// reason, so pressing the button again raises no second one. Empty means
@@ -212,7 +217,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		Lookup *Lookup `json:"lookup"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil || (r.Ref == "") == (r.Lookup == nil) {
-		return fmt.Errorf("mapping: a value must be a string, {\"ref\": \"step\"} or {\"lookup\": {...}}, got %s", b)
+		return fmt.Errorf("loader: a value must be a string, {\"ref\": \"step\"} or {\"lookup\": {...}}, got %s", b)
 	}
 	*v = Value{Ref: r.Ref, Lookup: r.Lookup}
 	return nil
