@@ -33,6 +33,9 @@ func (r *recorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -52,9 +55,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		call.Status = rec.status
 		s.mu.Lock()
 		s.calls = append(s.calls, call)
+		s.stats.Calls++
+		switch rec.status {
+		case http.StatusTooManyRequests:
+			s.stats.RateLimited++
+		case 0:
+			s.stats.Dropped++
+		}
 		s.mu.Unlock()
 	}()
-	if d := s.opts.Latency; d > 0 {
+	s.mu.Lock()
+	latency, forbidden := s.latency, s.forbidden
+	s.mu.Unlock()
+	if d := latency; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -69,6 +82,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.authorized(r) {
 		writeError(rec, http.StatusUnauthorized, "User Not Authenticated", "Required to provide Auth information")
+		return
+	}
+	if forbidden {
+		s.writeFault(rec, &Fault{Status: http.StatusForbidden})
+		return
+	}
+	if wait, over := s.overLimit(); over {
+		w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.limit()))
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(wait).Unix()+1, 10))
+		s.writeFault(rec, &Fault{Status: http.StatusTooManyRequests, RetryAfter: wait})
 		return
 	}
 	f := s.takeFault(r)
@@ -86,6 +109,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		s.writeFault(rec, f)
 	}
+}
+
+// overLimit counts the request against the rate limit and reports how
+// long until its window ends when the request is beyond it.
+func (s *Server) overLimit() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perSecond <= 0 {
+		return 0, false
+	}
+	now := time.Now()
+	if now.Sub(s.windowStart) >= time.Second {
+		s.windowStart, s.windowCount = now, 0
+	}
+	if s.windowCount < s.perSecond {
+		s.windowCount++
+		return 0, false
+	}
+	return s.windowStart.Add(time.Second).Sub(now), true
+}
+
+func (s *Server) limit() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perSecond
 }
 
 // bufferedWriter swallows the answer of a request whose answer is lost.
@@ -118,7 +166,15 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 	return nil
 }
 
-func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
+func (s *Server) writeFault(w *recorder, f *Fault) {
+	if f.CloseConnection {
+		// No answer at all: the client sees the connection end.
+		w.status = 0
+		if conn, _, err := http.NewResponseController(w.ResponseWriter).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	msg, detail := f.Message, f.Detail
 	if msg == "" {
 		switch f.Status {
@@ -362,6 +418,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, table string, ca
 		writeError(w, http.StatusBadRequest, "Invalid table "+table, "")
 		return
 	}
+	s.wrote(table)
 	writeJSON(w, http.StatusCreated, map[string]any{"result": s.project(r, table, rec)})
 }
 
@@ -385,6 +442,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, table, id string
 	n, _ := strconv.Atoi(rec["sys_mod_count"])
 	rec["sys_mod_count"] = strconv.Itoa(n + 1)
 	rec["sys_updated_on"] = s.stamp()
+	s.wrote(table)
 	writeJSON(w, http.StatusOK, map[string]any{"result": s.project(r, table, rec)})
 }
 
@@ -429,6 +487,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, call *Call) {
 	}
 	s.files[aid] = &attachment{meta: meta, content: body}
 	s.fileOrder = append(s.fileOrder, aid)
+	s.wrote("sys_attachment")
 	writeJSON(w, http.StatusCreated, map[string]any{"result": maps.Clone(meta)})
 }
 
