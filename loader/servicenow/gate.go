@@ -25,21 +25,32 @@ const (
 // to the instance's 429 answers, and a pause that holds every call until
 // the time a Retry-After asked for.
 type gate struct {
-	lim   *rate.Limiter
 	max   rate.Limit // the configured RateLimit
 	floor rate.Limit
 	burst int // the configured Burst
 	// adaptive is false without a configured limit (RateLimit < 0): the
 	// pause still applies, the rate stays unlimited.
 	adaptive bool
+	// turn lets one caller at a time take a token: the limiter then has
+	// at most one reservation out, so a change of rate applies to every
+	// later call at once instead of to a queue of reservations made at
+	// the old rate.
+	turn chan struct{}
 
 	mu sync.Mutex
+	// lim paces the calls at cur. A change of rate replaces it with a
+	// bucket that counts from the last call sent (lastSent), so the new
+	// rate neither credits the time before the change nor lets a burst
+	// through.
+	lim      *rate.Limiter
+	lastSent time.Time
 	// until is the earliest time the next call may be sent.
 	until time.Time
-	// moved is closed (and replaced) whenever until moves later, so that
-	// callers waiting for a token give it back and wait for the pause.
-	moved chan struct{}
-	cur   rate.Limit
+	// changed is closed (and replaced) whenever until moves later or the
+	// rate changes, so that a caller waiting for a token gives it back and
+	// waits again under the new terms.
+	changed chan struct{}
+	cur     rate.Limit
 	// lastCut and lastChange are when the rate was last lowered and last
 	// changed; answers to calls sent before them say nothing about the
 	// current rate.
@@ -49,7 +60,7 @@ type gate struct {
 }
 
 func newGate(perSecond float64, burst int) *gate {
-	g := &gate{burst: burst, moved: make(chan struct{})}
+	g := &gate{burst: burst, changed: make(chan struct{}), turn: make(chan struct{}, 1)}
 	if perSecond < 0 {
 		g.max, g.cur = rate.Inf, rate.Inf
 		g.lim = rate.NewLimiter(rate.Inf, burst)
@@ -82,9 +93,15 @@ func (e *pausedError) RetryAfterHint() time.Duration { return e.wait }
 // the rate. A pause longer than maxPause fails at once with a
 // *pausedError. The error is ctx's cause when ctx ends first.
 func (g *gate) wait(ctx context.Context, maxPause time.Duration, method, table string) error {
+	select {
+	case g.turn <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-g.turn }()
 	for {
 		g.mu.Lock()
-		until, moved := g.until, g.moved
+		until, changed, lim := g.until, g.changed, g.lim
 		g.mu.Unlock()
 		if d := time.Until(until); d > 0 {
 			if d > maxPause {
@@ -95,36 +112,54 @@ func (g *gate) wait(ctx context.Context, maxPause time.Duration, method, table s
 			}
 			continue
 		}
-		r := g.lim.Reserve()
+		r := lim.Reserve()
 		d := r.Delay()
-		if d == 0 {
-			return nil
-		}
 		if d == rate.InfDuration {
 			// Burst 0 with a finite rate never grants a token.
 			r.Cancel()
+			d = 0
+		}
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-changed:
+				t.Stop()
+				r.Cancel()
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				r.Cancel()
+				return context.Cause(ctx)
+			}
+		}
+		g.mu.Lock()
+		now := time.Now()
+		// A pause that began while this call waited still holds it.
+		if paused := now.Before(g.until); !paused {
+			g.lastSent = now
+			g.mu.Unlock()
 			return nil
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-			// A pause that began while this call waited still holds it:
-			// the loop sees until in the future.
-			g.mu.Lock()
-			later := time.Now().Before(g.until)
-			g.mu.Unlock()
-			if !later {
-				return nil
-			}
-		case <-moved:
-			t.Stop()
-			r.Cancel()
-		case <-ctx.Done():
-			t.Stop()
-			r.Cancel()
-			return context.Cause(ctx)
-		}
+		g.mu.Unlock()
 	}
+}
+
+// changedLocked tells waiting callers that the terms changed.
+func (g *gate) changedLocked() {
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// setRateLocked paces calls at r with burst b from now on, counting from
+// the last call sent.
+func (g *gate) setRateLocked(r rate.Limit, b int) {
+	g.cur = r
+	g.lim = rate.NewLimiter(r, b)
+	if !g.lastSent.IsZero() {
+		g.lim.ReserveN(g.lastSent, 1)
+	}
+	g.changedLocked()
 }
 
 // pause holds every call until now+d (or later, if already so).
@@ -140,8 +175,7 @@ func (g *gate) pause(d time.Duration) {
 func (g *gate) pauseLocked(until time.Time) {
 	if until.After(g.until) {
 		g.until = until
-		close(g.moved)
-		g.moved = make(chan struct{})
+		g.changedLocked()
 	}
 }
 
@@ -156,11 +190,9 @@ func (g *gate) throttled(sent time.Time, wait time.Duration) {
 	if !g.adaptive || sent.Before(g.lastCut) {
 		return
 	}
-	g.cur = max(g.floor, g.cur*cutFactor)
 	g.lastCut, g.lastChange, g.good = now, now, 0
-	g.lim.SetLimit(g.cur)
 	// A burst would hit the instance's limit again at once.
-	g.lim.SetBurst(1)
+	g.setRateLocked(max(g.floor, g.cur*cutFactor), 1)
 }
 
 // answered records an answer other than 429 to a call sent at sent, and
@@ -178,12 +210,12 @@ func (g *gate) answered(sent time.Time) {
 	if g.good < raiseAfter {
 		return
 	}
-	g.cur = min(g.max, g.cur+g.max/raiseSteps)
 	g.lastChange, g.good = time.Now(), 0
-	g.lim.SetLimit(g.cur)
-	if g.cur == g.max {
-		g.lim.SetBurst(g.burst)
+	r, b := min(g.max, g.cur+g.max/raiseSteps), 1
+	if r == g.max {
+		b = g.burst
 	}
+	g.setRateLocked(r, b)
 }
 
 // rate is the current rate in calls per second (+Inf when unlimited).
