@@ -26,15 +26,15 @@ const maxBody = 32 << 20
 type recorder struct {
 	http.ResponseWriter
 	status int
+	// drop closes the connection without an answer once the call is
+	// recorded (so a client that sees the close also sees the record).
+	drop bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
-
-// Unwrap lets http.ResponseController reach the connection.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +63,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.stats.Dropped++
 		}
 		s.mu.Unlock()
+		if rec.drop {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+		}
 	}()
 	s.mu.Lock()
 	latency, forbidden := s.latency, s.forbidden
@@ -169,10 +174,7 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 func (s *Server) writeFault(w *recorder, f *Fault) {
 	if f.CloseConnection {
 		// No answer at all: the client sees the connection end.
-		w.status = 0
-		if conn, _, err := http.NewResponseController(w.ResponseWriter).Hijack(); err == nil {
-			_ = conn.Close()
-		}
+		w.status, w.drop = 0, true
 		return
 	}
 	msg, detail := f.Message, f.Detail
