@@ -72,6 +72,14 @@
 // skip, serializable as JSON for the API and the console, with a short
 // rendering for people (Diff.String).
 //
+// # Transient errors
+//
+// [IsTransient] tells whether an error of a target's call, also through
+// Apply's wrapping, may clear by itself (an unreachable or rate-limiting
+// system), so that the load's owner can run the same load again later;
+// [RetryAfter] gives the wait the target asked for. Targets classify their
+// errors with [TransientError] and [RetryAfterError].
+//
 // # Outcome
 //
 // The [Result] has an outcome per step (inserted, updated, unchanged,

@@ -3,6 +3,8 @@ package servicenow
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,20 +20,19 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"golang.org/x/time/rate"
 )
 
 // maxAnswer bounds the answers read from ServiceNow.
 const maxAnswer = 256 << 20
 
-// client sends requests to one instance: rate-limited, bounded in
-// concurrency, with a timeout per attempt and bounded retries.
+// client sends requests to one instance: paced by the shared gate,
+// bounded in concurrency, with a timeout per attempt and bounded retries.
 type client struct {
-	cfg     Config
-	limiter *rate.Limiter
-	slots   chan struct{}
-	tokens  oauth2.TokenSource
-	log     *slog.Logger
+	cfg    Config
+	gate   *gate
+	slots  chan struct{}
+	tokens oauth2.TokenSource
+	log    *slog.Logger
 }
 
 // request is one call. Idempotent calls (GET, PATCH) are retried on every
@@ -53,11 +54,7 @@ func newClient(cfg Config) *client {
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	lim := rate.Limit(cfg.RateLimit)
-	if cfg.RateLimit < 0 {
-		lim = rate.Inf
-	}
-	c.limiter = rate.NewLimiter(lim, cfg.Burst)
+	c.gate = newGate(cfg.RateLimit, cfg.Burst)
 	c.slots = make(chan struct{}, cfg.MaxConcurrency)
 	if o := cfg.OAuth; o != nil {
 		cc := clientcredentials.Config{
@@ -71,49 +68,71 @@ func newClient(cfg Config) *client {
 	return c
 }
 
-// retryAfter carries ServiceNow's error and the wait it asked for to the
-// backoff loop, which waits exactly that long.
-type retryAfter struct {
-	wait *backoff.RetryAfterError
-	err  error
-}
+// next says what do does after an attempt.
+type next int
 
-func (r *retryAfter) Error() string   { return r.err.Error() }
-func (r *retryAfter) Unwrap() []error { return []error{r.wait, r.err} }
+const (
+	finished  next = iota // success, or an error not worth sending again
+	retry                 // a transient failure: back off; counts as a try
+	throttled             // a 429: wait at the shared gate; not a try
+)
 
-// do sends req with retries and returns the status and body of the final
-// answer (2xx only; anything else is an error).
+// do sends req until it succeeds, fails for good, or its tries
+// (Config.MaxRetries) or time (Config.MaxElapsed) are used up, and returns
+// the body of the 2xx answer. Every attempt first waits at the gate.
 func (c *client) do(ctx context.Context, req request) ([]byte, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = c.cfg.InitialBackoff
 	b.MaxInterval = c.cfg.MaxBackoff
 	b.RandomizationFactor = 0.5
 	b.Multiplier = 2
-	body, err := backoff.Retry(ctx, func() ([]byte, error) { return c.attempt(ctx, req) },
-		backoff.WithBackOff(b),
-		backoff.WithMaxTries(uint(c.cfg.MaxRetries)+1),
-		backoff.WithMaxElapsedTime(c.cfg.MaxElapsed),
-		backoff.WithNotify(func(err error, d time.Duration) {
-			c.log.Warn("servicenow: retrying", "method", req.method, "table", req.table, "in", d, "err", err)
-		}))
-	var ra *retryAfter
-	if errors.As(err, &ra) {
-		err = ra.err
+	start := time.Now()
+	tries := 0
+	for {
+		body, nx, err := c.attempt(ctx, req, b)
+		if nx == finished {
+			return body, err
+		}
+		wait := time.Duration(0)
+		if nx == retry {
+			tries++
+			if tries > c.cfg.MaxRetries {
+				return nil, err
+			}
+			// With a Retry-After the gate holds the call; otherwise it
+			// backs off on its own.
+			var se *Error
+			if !errors.As(err, &se) || se.RetryAfter == 0 {
+				wait = b.NextBackOff()
+			}
+		}
+		if time.Since(start)+wait > c.cfg.MaxElapsed {
+			return nil, err
+		}
+		c.log.Warn("servicenow: retrying", "method", req.method, "table", req.table, "in", wait, "err", err)
+		if wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("servicenow: %s %s: %w", req.method, req.table, err)
+			}
+		}
 	}
-	return body, err
 }
 
-// attempt sends req once.
-func (c *client) attempt(ctx context.Context, req request) ([]byte, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, backoff.Permanent(fmt.Errorf("servicenow: %s %s: waiting for the rate limit: %w", req.method, req.table, err))
-	}
+// attempt sends req once, after waiting for a slot and the gate.
+func (c *client) attempt(ctx context.Context, req request, b *backoff.ExponentialBackOff) ([]byte, next, error) {
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, backoff.Permanent(context.Cause(ctx))
+		return nil, finished, fmt.Errorf("servicenow: %s %s: %w", req.method, req.table, context.Cause(ctx))
 	}
 	defer func() { <-c.slots }()
+	if err := c.gate.wait(ctx, c.cfg.MaxRetryAfter, req.method, req.table); err != nil {
+		var pe *pausedError
+		if errors.As(err, &pe) {
+			return nil, finished, err
+		}
+		return nil, finished, fmt.Errorf("servicenow: %s %s: waiting for the rate limit: %w", req.method, req.table, err)
+	}
 
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -127,66 +146,81 @@ func (c *client) attempt(ctx context.Context, req request) ([]byte, error) {
 	}
 	hr, err := http.NewRequestWithContext(actx, req.method, u, rd)
 	if err != nil {
-		return nil, backoff.Permanent(fmt.Errorf("servicenow: building %s %s: %w", req.method, req.path, err))
+		return nil, finished, fmt.Errorf("servicenow: building %s %s: %w", req.method, req.path, err)
 	}
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("User-Agent", c.cfg.UserAgent)
 	if req.contentType != "" {
 		hr.Header.Set("Content-Type", req.contentType)
 	}
-	if err := c.authorize(hr); err != nil {
-		return nil, err
+	if nx, err := c.authorize(hr); err != nil {
+		return nil, nx, err
 	}
 	start := time.Now()
 	resp, err := c.cfg.HTTPClient.Do(hr)
 	if err != nil {
 		c.observe(req, 0, start)
-		return nil, c.transportError(ctx, req, err)
+		return c.transportError(ctx, req, err)
 	}
 	defer resp.Body.Close()
 	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	c.observe(req, resp.StatusCode, start)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		c.gate.answered(start)
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if rerr != nil {
-			return nil, c.transportError(ctx, req, rerr)
+			return c.transportError(ctx, req, rerr)
 		}
-		return data, nil
+		return data, finished, nil
 	}
 	apiErr := parseError(req, resp, data)
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		// Refused before any work: safe to send again, also a POST.
-		if apiErr.RetryAfter > 0 {
-			if apiErr.RetryAfter > c.cfg.MaxRetryAfter {
-				return nil, backoff.Permanent(apiErr)
-			}
-			return nil, &retryAfter{wait: &backoff.RetryAfterError{Duration: apiErr.RetryAfter}, err: apiErr}
+	case http.StatusTooManyRequests:
+		// Refused before any work: safe to send again, also a POST. Every
+		// call of this Target waits as long as the instance asks.
+		wait := apiErr.RetryAfter
+		if wait == 0 {
+			wait = b.NextBackOff()
 		}
-		return nil, apiErr
+		c.gate.throttled(start, wait)
+		if apiErr.RetryAfter > c.cfg.MaxRetryAfter {
+			return nil, finished, apiErr
+		}
+		return nil, throttled, apiErr
+	case http.StatusServiceUnavailable:
+		// Refused before any work, too; a Retry-After holds every call.
+		if apiErr.RetryAfter > c.cfg.MaxRetryAfter {
+			return nil, finished, apiErr
+		}
+		c.gate.pause(apiErr.RetryAfter)
+		return nil, retry, apiErr
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		if req.idempotent {
-			return nil, apiErr
+			return nil, retry, apiErr
 		}
-		return nil, backoff.Permanent(&unknownOutcome{err: apiErr})
+		return nil, finished, &unknownOutcome{err: apiErr}
 	}
-	return nil, backoff.Permanent(apiErr)
+	return nil, finished, apiErr
 }
 
-func (c *client) authorize(hr *http.Request) error {
+// authorize sets the request's credentials; a token the instance refuses
+// is final, a token endpoint that cannot be reached is worth a retry.
+func (c *client) authorize(hr *http.Request) (next, error) {
 	if c.tokens == nil {
 		hr.SetBasicAuth(c.cfg.Username, c.cfg.Password)
-		return nil
+		return finished, nil
 	}
 	tok, err := c.tokens.Token()
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-			return backoff.Permanent(fmt.Errorf("servicenow: getting an OAuth token from %s: %w: %v; check the OAuth client id and secret", c.cfg.OAuth.TokenURL, ErrUnauthorized, err))
+			return finished, fmt.Errorf("servicenow: getting an OAuth token from %s: %w: %v; check the OAuth client id and secret", c.cfg.OAuth.TokenURL, ErrUnauthorized, err)
 		}
-		return fmt.Errorf("servicenow: getting an OAuth token from %s: %w", c.cfg.OAuth.TokenURL, err)
+		return retry, &transientError{fmt.Errorf("servicenow: getting an OAuth token from %s: %w", c.cfg.OAuth.TokenURL, err)}
 	}
 	tok.SetAuthHeader(hr)
-	return nil
+	return finished, nil
 }
 
 func (c *client) observe(req request, status int, start time.Time) {
@@ -195,16 +229,32 @@ func (c *client) observe(req request, status int, start time.Time) {
 	}
 }
 
-// transportError classifies a failure to get an answer.
-func (c *client) transportError(ctx context.Context, req request, err error) error {
+// transportError classifies a failure to get an answer: the caller's
+// context ending is final; a certificate the client does not trust is
+// final; other failures are transient, and a POST that may have reached
+// the instance is of unknown outcome.
+func (c *client) transportError(ctx context.Context, req request, err error) ([]byte, next, error) {
 	if ctx.Err() != nil {
-		return backoff.Permanent(fmt.Errorf("servicenow: %s %s: %w", req.method, req.table, context.Cause(ctx)))
+		return nil, finished, fmt.Errorf("servicenow: %s %s: %w", req.method, req.table, context.Cause(ctx))
 	}
-	e := fmt.Errorf("servicenow: %s %s: no answer: %w", req.method, req.table, err)
+	if badCertificate(err) {
+		return nil, finished, fmt.Errorf("servicenow: %s %s: %w; check BaseURL and the instance's TLS certificate", req.method, req.table, err)
+	}
+	e := &transientError{fmt.Errorf("servicenow: %s %s: no answer: %w", req.method, req.table, err)}
 	if req.idempotent || notSent(err) {
-		return e
+		return nil, retry, e
 	}
-	return backoff.Permanent(&unknownOutcome{err: e})
+	return nil, finished, &unknownOutcome{err: e}
+}
+
+// badCertificate reports whether err is a TLS certificate the client
+// refused: sending again cannot help.
+func badCertificate(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify)
 }
 
 // notSent reports whether err happened before the request could reach the

@@ -25,8 +25,10 @@ type Config struct {
 
 	// Timeout bounds every attempt of every call. Default 30s.
 	Timeout time.Duration
-	// RateLimit is the most requests per second sent to the instance
-	// (retries included). Default 20; negative means no limit.
+	// RateLimit is the most requests per second the Target sends to the
+	// instance (retries included, from all goroutines together); the
+	// Target goes slower while the instance answers 429 (see the package
+	// doc). Default 20; negative means no limit.
 	RateLimit float64
 	// Burst is how many requests may go at once before RateLimit paces
 	// them. Default MaxConcurrency.
@@ -34,8 +36,9 @@ type Config struct {
 	// MaxConcurrency is the most requests in flight at once. Default 8.
 	MaxConcurrency int
 	// MaxRetries is how many times a call is retried after its first
-	// attempt, on 429, 502, 503, 504 and network errors only. Default 5;
-	// negative means no retries.
+	// attempt, on 502, 503, 504 and network errors only. A 429 does not
+	// count: the call waits at the Target's shared gate (MaxElapsed
+	// bounds it). Default 5; negative means no retries.
 	MaxRetries int
 	// InitialBackoff and MaxBackoff bound the exponential backoff (with
 	// jitter) between retries that have no Retry-After. Defaults 500ms and
@@ -43,8 +46,9 @@ type Config struct {
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	// MaxRetryAfter is the longest Retry-After the client waits for; a
-	// longer one (an hourly rate limit, say) fails the call with the time
-	// to wait in the error. Default 2m.
+	// longer one (an hourly rate limit, say) fails the call, and every
+	// call of the Target until that time, with the time to wait in the
+	// error (loader.RetryAfter). Default 2m.
 	MaxRetryAfter time.Duration
 	// MaxElapsed bounds the time one call may spend retrying. Default 5m.
 	MaxElapsed time.Duration

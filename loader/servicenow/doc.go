@@ -36,16 +36,47 @@
 //
 // # Being polite
 //
-// Requests are paced by a client-side rate limit (golang.org/x/time/rate)
-// and a maximum number in flight; every attempt has a timeout. Retries
-// (cenkalti/backoff/v5: exponential backoff with jitter, bounded in tries
-// and time) happen only on 429 (waiting exactly as long as Retry-After
-// asks), 502, 503, 504 and network errors — never on other 4xx. A POST is
-// retried only when it certainly did not take effect (429, 503, no
-// connection); after a timeout or a gateway error its error wraps
-// loader.ErrOutcomeUnknown, and the loader looks for the record before it
-// sends it again, so nothing is inserted twice. ServiceNow's error.message
-// and error.detail are part of every error (see Error).
+// One Target is meant to be shared by every worker of a process: all its
+// calls, from any goroutine, pass one gate, a token bucket
+// (golang.org/x/time/rate) at Config.RateLimit with at most
+// Config.MaxConcurrency calls in flight, and every attempt has a timeout.
+//
+//   - A 429 holds every call of the Target until the time its Retry-After
+//     asks for (without one, for the call's next backoff interval): no call
+//     is sent before it, and calls already waiting for a token give it
+//     back and wait too. A Retry-After longer than Config.MaxRetryAfter
+//     fails that call, and every call that would wait for it, at once with
+//     an error for ErrRateLimited that carries the wait.
+//   - The rate adapts: each 429 halves it (once for all the 429s to calls
+//     sent at the same rate), down to 0.5 calls per second, and drops the
+//     burst to 1; after 10 answers in a row without a 429 it climbs by a
+//     twentieth of RateLimit, back up to RateLimit (and its burst).
+//     CurrentRate reads it. With RateLimit negative (no limit) only the
+//     Retry-After pause applies.
+//   - A call that gets a 429 goes back to the gate; that does not count as
+//     one of its Config.MaxRetries tries (Config.MaxElapsed still bounds
+//     it), so many workers hitting the instance's limit slow down together
+//     instead of each using up its tries.
+//   - 502, 503, 504 and network errors are retried with exponential
+//     backoff and jitter (cenkalti/backoff/v5), up to MaxRetries tries; a
+//     503 with Retry-After also holds every call. Other 4xx are never
+//     retried. A POST is retried only when it certainly did not take
+//     effect (429, 503, no connection); after a timeout, a connection
+//     closed or a gateway error its error wraps loader.ErrOutcomeUnknown,
+//     and the loader looks for the record before it sends it again, so
+//     nothing is inserted twice.
+//
+// ServiceNow's error.message and error.detail are part of every error (see
+// Error).
+//
+// # Transient and permanent errors
+//
+// Errors of the Target's calls, also through loader.Apply's wrapping,
+// tell loader.IsTransient whether they may clear by themselves: 429, 502,
+// 503, 504, no connection, connection refused or closed, timeouts are
+// transient; 401, 403 and other 4xx, 500, a TLS certificate the client
+// does not trust, and a value that cannot be queried are not.
+// loader.RetryAfter gives the wait ServiceNow asked for, if any.
 //
 // # Authentication
 //

@@ -16,12 +16,19 @@ var (
 	ErrUnauthorized = errors.New("servicenow: not authenticated")
 	// ErrForbidden: 403, the user lacks a role or an ACL denies the call.
 	ErrForbidden = errors.New("servicenow: forbidden")
-	// ErrRateLimited: 429 answers outlasted the retries, or asked for a
-	// wait longer than Config.MaxRetryAfter.
+	// ErrRateLimited: 429 answers went on for longer than
+	// Config.MaxElapsed, or asked for a wait longer than
+	// Config.MaxRetryAfter (then the call was not sent at all, or its
+	// answer was this 429).
 	ErrRateLimited = errors.New("servicenow: rate limited")
 	// ErrUnknownField: a query named a field the table does not have;
 	// ServiceNow would have ignored the condition.
 	ErrUnknownField = errors.New("servicenow: unknown field")
+)
+
+var (
+	_ loader.TransientError  = (*Error)(nil)
+	_ loader.RetryAfterError = (*Error)(nil)
 )
 
 // Error is an answer of ServiceNow other than success. Message and Detail
@@ -89,6 +96,33 @@ func (e *Error) Is(target error) bool {
 	}
 	return false
 }
+
+// Transient reports whether the status may clear by itself (429, 502,
+// 503, 504): the same call, or the whole load, is worth sending again
+// later. Other statuses (401, 403, 400, 404, 500, ...) need a change
+// first. loader.IsTransient reads it.
+func (e *Error) Transient() bool { return transientStatus(e.Status) }
+
+// RetryAfterHint is the wait the answer asked for (Retry-After), or 0;
+// loader.RetryAfter reads it.
+func (e *Error) RetryAfterHint() time.Duration { return e.RetryAfter }
+
+// transientStatus is the one rule for which answers are sent again.
+func transientStatus(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// transientError marks a failure to get an answer (no connection, a
+// timeout, a connection closed): the instance may be back later.
+type transientError struct{ err error }
+
+func (t *transientError) Error() string   { return t.err.Error() }
+func (t *transientError) Unwrap() error   { return t.err }
+func (t *transientError) Transient() bool { return true }
 
 // unknownOutcome marks a write whose answer never came.
 type unknownOutcome struct{ err error }

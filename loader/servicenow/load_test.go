@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
@@ -56,26 +57,78 @@ func TestReferenceLoadTwiceAgainstTheDouble(t *testing.T) {
 }
 
 // TestLostAnswerOfEachWrite lets each write of the reference load take
-// effect and then loses its answer (a 504 from the gateway): the load
-// checks for the record or file and goes on, leaving no duplicate.
+// effect and then loses its answer, by a 504 from the gateway or by the
+// connection closing: the load checks for the record or file and goes
+// on, writing each row once.
 func TestLostAnswerOfEachWrite(t *testing.T) {
 	clean := sntest.NewServer(t, sntest.Options{SeedChoices: true})
 	if _, err := load(t, newTarget(t, clean, fast(servicenow.Config{})), loader.Journal{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	want, wantWrites := canonical(clean), clean.Stats().Writes
+	for _, lost := range []struct {
+		name    string
+		fault   sntest.Fault
+		dropped int
+	}{
+		{"gateway timeout", sntest.Fault{Method: http.MethodPost, Status: http.StatusGatewayTimeout, AfterHandling: true}, 0},
+		{"connection closed", sntest.Fault{Method: http.MethodPost, AfterHandling: true, CloseConnection: true}, 1},
+	} {
+		for n := range 14 {
+			t.Run(fmt.Sprintf("%s/write%d", lost.name, n+1), func(t *testing.T) {
+				srv := sntest.NewServer(t, sntest.Options{SeedChoices: true})
+				f := lost.fault
+				f.Skip = n
+				srv.Inject(f)
+				res, err := load(t, newTarget(t, srv, fast(servicenow.Config{MaxConcurrency: 1})), loader.Journal{}, nil)
+				if err != nil || res.Status != loader.StatusLoaded {
+					t.Fatalf("%v %s", err, res.Summary())
+				}
+				if got := canonical(srv); got != want {
+					t.Fatalf("tables:\n%s\nwant\n%s", got, want)
+				}
+				st := srv.Stats()
+				if !maps.Equal(st.Writes, wantWrites) {
+					t.Errorf("writes per table %v, want %v (each row written once)", st.Writes, wantWrites)
+				}
+				if st.Dropped != lost.dropped {
+					t.Errorf("%d connections closed without an answer, want %d", st.Dropped, lost.dropped)
+				}
+			})
+		}
+	}
+}
+
+// TestOutageThenRestore takes the instance down: a load fails with a
+// transient error and writes nothing; once the instance listens again on
+// the same port, the same load (its journal resumed) completes, and a
+// third finds nothing to change.
+func TestOutageThenRestore(t *testing.T) {
+	clean := sntest.NewServer(t, sntest.Options{SeedChoices: true})
+	if _, err := load(t, newTarget(t, clean, fast(servicenow.Config{})), loader.Journal{}, nil); err != nil {
+		t.Fatal(err)
+	}
 	want := canonical(clean)
-	for n := range 14 {
-		t.Run(fmt.Sprintf("write%d", n+1), func(t *testing.T) {
-			srv := sntest.NewServer(t, sntest.Options{SeedChoices: true})
-			srv.Inject(sntest.Fault{Method: http.MethodPost, Status: http.StatusGatewayTimeout, AfterHandling: true, Skip: n})
-			res, err := load(t, newTarget(t, srv, fast(servicenow.Config{MaxConcurrency: 1})), loader.Journal{}, nil)
-			if err != nil || res.Status != loader.StatusLoaded {
-				t.Fatalf("%v %s", err, res.Summary())
-			}
-			if got := canonical(srv); got != want {
-				t.Fatalf("tables:\n%s\nwant\n%s", got, want)
-			}
-		})
+	srv := sntest.NewServer(t, sntest.Options{SeedChoices: true})
+	tg := newTarget(t, srv, fast(servicenow.Config{}))
+	var saved loader.Journal
+	save := func(_ context.Context, j loader.Journal) error { saved = j; return nil }
+	srv.Down()
+	res, err := load(t, tg, saved, save)
+	if err == nil || res.Status != loader.StatusFailed || !loader.IsTransient(err) {
+		t.Fatalf("load during the outage: %v (transient %v)", err, loader.IsTransient(err))
+	}
+	if err := srv.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := load(t, tg, saved, save); err != nil || res.Status != loader.StatusLoaded {
+		t.Fatalf("load after restore: %v", err)
+	}
+	if got := canonical(srv); got != want {
+		t.Fatalf("tables:\n%s\nwant\n%s", got, want)
+	}
+	if res, err := load(t, tg, loader.Journal{}, nil); err != nil || res.Changed() {
+		t.Fatalf("a third load changed something: %v %s", err, res.Summary())
 	}
 }
 

@@ -41,6 +41,12 @@ func New(cfg Config) (*Target, error) {
 	return &Target{c: newClient(cfg)}, nil
 }
 
+// CurrentRate is the pace the Target sends calls at now, in calls per
+// second: Config.RateLimit, or less while the instance answers 429 (see
+// the package doc); +Inf when RateLimit is negative (no limit). It is
+// safe to read from any goroutine, for a metrics gauge say.
+func (t *Target) CurrentRate() float64 { return t.c.gate.rate() }
+
 // Find implements loader.Target with GET /api/now/table/{table}: an
 // encoded query (see encodeQuery for what is accepted), sysparm_fields
 // limited to sys_id, the match fields and q.Fields, and

@@ -11,8 +11,8 @@ import (
 	"github.com/bookbridge/bookbridge/loader"
 )
 
-// Attach implements loader.Target: the file goes into sys_attachment.
-func (t *Target) Attach(ctx context.Context, table, id string, f loader.File) (loader.AttachmentInfo, error) {
+// attach stores the file in sys_attachment.
+func (t *Target) attach(ctx context.Context, table, id string, f loader.File) (loader.AttachmentInfo, error) {
 	defer t.lock()()
 	if _, err := t.columns(ctx, table); err != nil {
 		return loader.AttachmentInfo{}, err
@@ -38,8 +38,8 @@ func (t *Target) Attach(ctx context.Context, table, id string, f loader.File) (l
 	return info, nil
 }
 
-// Attachments implements loader.Target.
-func (t *Target) Attachments(ctx context.Context, table, id string) ([]loader.AttachmentInfo, error) {
+// attachments lists the files of a record.
+func (t *Target) attachments(ctx context.Context, table, id string) ([]loader.AttachmentInfo, error) {
 	defer t.lock()()
 	var rows []struct {
 		ID          string `bun:"sys_id"`

@@ -14,6 +14,12 @@
 // that are not columns are ignored and left out of the returned record, as
 // ServiceNow does.
 //
+// Errors of a failed connection (the database unreachable, a connection
+// the driver gave up, the server shutting down: Postgres SQLSTATE class
+// 08 and 57P01-57P03) are transient for loader.IsTransient, so the load
+// can be run again later; every other error (a statement the database
+// refused, a missing table, SQLite's "database is locked") is not.
+//
 // The target implements loader.Transactional: the executor runs a whole
 // load in one transaction and commits it at the end, so a failed load
 // leaves nothing behind. The package is named sqltarget, not sql, so that
@@ -170,8 +176,7 @@ func whereExpr(where []map[string]string, cols map[string]bool, table string) (s
 	return strings.Join(groups, " OR "), args, nil
 }
 
-// Find implements loader.Target.
-func (t *Target) Find(ctx context.Context, q loader.Query) ([]loader.Record, error) {
+func (t *Target) find(ctx context.Context, q loader.Query) ([]loader.Record, error) {
 	defer t.lock()()
 	cols, err := t.columns(ctx, q.Table)
 	if err != nil {
@@ -241,8 +246,7 @@ func known(fields map[string]string, cols map[string]bool) map[string]string {
 	return out
 }
 
-// Insert implements loader.Target.
-func (t *Target) Insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
+func (t *Target) insert(ctx context.Context, table string, fields map[string]string) (loader.Record, error) {
 	defer t.lock()()
 	return t.insertLocked(ctx, table, fields)
 }
@@ -271,8 +275,7 @@ func (t *Target) insertLocked(ctx context.Context, table string, fields map[stri
 	return loader.Record{ID: id, Fields: set}, nil
 }
 
-// Update implements loader.Target.
-func (t *Target) Update(ctx context.Context, table, id string, fields map[string]string) (loader.Record, error) {
+func (t *Target) update(ctx context.Context, table, id string, fields map[string]string) (loader.Record, error) {
 	defer t.lock()()
 	cols, err := t.columns(ctx, table)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 func (t *Target) Begin(ctx context.Context) (loader.Tx, error) {
 	tx, err := t.root.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqltarget: beginning a transaction: %w", err)
+		return nil, classify(fmt.Errorf("sqltarget: beginning a transaction: %w", err))
 	}
 	return &txTarget{Target: Target{db: tx, root: t.root, opts: t.opts, cols: t.cols, mu: &sync.Mutex{}}, commit: tx.Commit, rollback: tx.Rollback}, nil
 }
@@ -27,7 +27,7 @@ type txTarget struct {
 func (x *txTarget) Commit(context.Context) error {
 	defer x.lock()()
 	if err := x.commit(); err != nil {
-		return fmt.Errorf("sqltarget: committing: %w", err)
+		return classify(fmt.Errorf("sqltarget: committing: %w", err))
 	}
 	return nil
 }
@@ -36,7 +36,7 @@ func (x *txTarget) Commit(context.Context) error {
 func (x *txTarget) Rollback(context.Context) error {
 	defer x.lock()()
 	if err := x.rollback(); err != nil {
-		return fmt.Errorf("sqltarget: rolling back: %w", err)
+		return classify(fmt.Errorf("sqltarget: rolling back: %w", err))
 	}
 	return nil
 }

@@ -64,8 +64,24 @@
 //   - Rate limiting: 429 with a Retry-After header (seconds) and an error
 //     JSON, as the inbound REST rate-limit rules answer.
 //
-// Faults are injected with Server.Inject: a status (429, 5xx, 400, 403,
-// ...) with an optional Retry-After, for the next N matching requests,
-// answered before the request takes effect or after it (a lost answer).
-// Options.Latency delays every request.
+// Faults, usable from any package's tests:
+//
+//   - Server.Inject queues a fault: a status (429, 5xx, 400, 403, ...) with
+//     an optional Retry-After, for the next N matching requests, answered
+//     before the request takes effect or after it (a lost answer); with
+//     Fault.CloseConnection the connection is closed instead of answered,
+//     before or after the write is applied.
+//   - Server.Down and Server.Up: an outage. The listener and every
+//     connection are closed (connections are refused meanwhile), and Up
+//     listens again on the same port, with the data kept.
+//   - Server.SetRateLimit: at most N requests per second, the others
+//     answered 429 with Retry-After in whole seconds, X-RateLimit-Limit and
+//     X-RateLimit-Reset, as ServiceNow's rate limit rules answer (those
+//     count per hour; the double per second, so tests stay short).
+//   - Server.SetLatency (and Options.Latency): a delay before every answer.
+//   - Server.SetForbidden: 403 to every authenticated request.
+//
+// Server.Stats counts the requests, the 429s, the connections closed
+// without an answer, and the writes that took effect per table, so tests
+// can report figures.
 package sntest

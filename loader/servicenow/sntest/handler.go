@@ -26,6 +26,9 @@ const maxBody = 32 << 20
 type recorder struct {
 	http.ResponseWriter
 	status int
+	// drop closes the connection without an answer once the call is
+	// recorded (so a client that sees the close also sees the record).
+	drop bool
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -52,9 +55,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		call.Status = rec.status
 		s.mu.Lock()
 		s.calls = append(s.calls, call)
+		s.stats.Calls++
+		switch rec.status {
+		case http.StatusTooManyRequests:
+			s.stats.RateLimited++
+		case 0:
+			s.stats.Dropped++
+		}
 		s.mu.Unlock()
+		if rec.drop {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+		}
 	}()
-	if d := s.opts.Latency; d > 0 {
+	s.mu.Lock()
+	latency, forbidden := s.latency, s.forbidden
+	s.mu.Unlock()
+	if d := latency; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -69,6 +87,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.authorized(r) {
 		writeError(rec, http.StatusUnauthorized, "User Not Authenticated", "Required to provide Auth information")
+		return
+	}
+	if forbidden {
+		s.writeFault(rec, &Fault{Status: http.StatusForbidden})
+		return
+	}
+	if wait, over := s.overLimit(); over {
+		w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.limit()))
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(wait).Unix()+1, 10))
+		s.writeFault(rec, &Fault{Status: http.StatusTooManyRequests, RetryAfter: wait})
 		return
 	}
 	f := s.takeFault(r)
@@ -86,6 +114,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		s.writeFault(rec, f)
 	}
+}
+
+// overLimit counts the request against the rate limit and reports how
+// long until its window ends when the request is beyond it.
+func (s *Server) overLimit() (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perSecond <= 0 {
+		return 0, false
+	}
+	now := time.Now()
+	if now.Sub(s.windowStart) >= time.Second {
+		s.windowStart, s.windowCount = now, 0
+	}
+	if s.windowCount < s.perSecond {
+		s.windowCount++
+		return 0, false
+	}
+	return s.windowStart.Add(time.Second).Sub(now), true
+}
+
+func (s *Server) limit() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perSecond
 }
 
 // bufferedWriter swallows the answer of a request whose answer is lost.
@@ -118,7 +171,12 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 	return nil
 }
 
-func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
+func (s *Server) writeFault(w *recorder, f *Fault) {
+	if f.CloseConnection {
+		// No answer at all: the client sees the connection end.
+		w.status, w.drop = 0, true
+		return
+	}
 	msg, detail := f.Message, f.Detail
 	if msg == "" {
 		switch f.Status {
@@ -362,6 +420,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, table string, ca
 		writeError(w, http.StatusBadRequest, "Invalid table "+table, "")
 		return
 	}
+	s.wrote(table)
 	writeJSON(w, http.StatusCreated, map[string]any{"result": s.project(r, table, rec)})
 }
 
@@ -385,6 +444,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, table, id string
 	n, _ := strconv.Atoi(rec["sys_mod_count"])
 	rec["sys_mod_count"] = strconv.Itoa(n + 1)
 	rec["sys_updated_on"] = s.stamp()
+	s.wrote(table)
 	writeJSON(w, http.StatusOK, map[string]any{"result": s.project(r, table, rec)})
 }
 
@@ -429,6 +489,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, call *Call) {
 	}
 	s.files[aid] = &attachment{meta: meta, content: body}
 	s.fileOrder = append(s.fileOrder, aid)
+	s.wrote("sys_attachment")
 	writeJSON(w, http.StatusCreated, map[string]any{"result": maps.Clone(meta)})
 }
 

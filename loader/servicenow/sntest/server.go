@@ -5,8 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -99,14 +99,52 @@ type Fault struct {
 	// AfterHandling lets the request take effect and then answers with
 	// the fault: the client never learns that its write happened.
 	AfterHandling bool
+	// CloseConnection closes the connection instead of answering (Status
+	// is then unused): before the request takes effect, or after it with
+	// AfterHandling, a write whose answer is lost on the way.
+	CloseConnection bool
+}
+
+// Stats are the double's counters since the start (or the last
+// ResetCalls).
+type Stats struct {
+	// Calls is every request received, the OAuth token endpoint's
+	// included; connections refused while the double is down never
+	// arrive and are not counted.
+	Calls int
+	// RateLimited is the requests answered 429, by the rate limit
+	// (SetRateLimit) or an injected fault.
+	RateLimited int
+	// Dropped is the connections closed without an answer
+	// (Fault.CloseConnection).
+	Dropped int
+	// Writes counts the writes that took effect (also those whose answer
+	// was lost), by table: inserts and updates under the record's table,
+	// uploads under sys_attachment.
+	Writes map[string]int
 }
 
 // Server is the double. Start one with NewServer.
 type Server struct {
 	opts Options
-	srv  *httptest.Server
+	// addr is the listening address, kept across Down and Up.
+	addr      string
+	transport *http.Transport
+
+	// life guards hs, the HTTP server while the double is up.
+	life sync.Mutex
+	hs   *http.Server
 
 	mu        sync.Mutex
+	latency   time.Duration
+	forbidden bool
+	// The rate limit: at most perSecond requests in each window of one
+	// second, which starts with its first request.
+	perSecond   int
+	windowStart time.Time
+	windowCount int
+	stats       Stats
+
 	schema    map[string]map[string]bool
 	tables    map[string]map[string]map[string]string
 	order     map[string][]string
@@ -129,9 +167,102 @@ type attachment struct {
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := New(opts)
-	s.srv = httptest.NewServer(s)
-	t.Cleanup(s.srv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("sntest: listening on a loopback port: %v", err)
+	}
+	s.addr = ln.Addr().String()
+	s.transport = http.DefaultTransport.(*http.Transport).Clone()
+	s.serve(ln)
+	t.Cleanup(s.close)
 	return s
+}
+
+func (s *Server) serve(ln net.Listener) {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.life.Lock()
+	s.hs = hs
+	s.life.Unlock()
+	go func() { _ = hs.Serve(ln) }()
+}
+
+func (s *Server) close() {
+	s.Down()
+	s.transport.CloseIdleConnections()
+}
+
+// Down takes the double off the network, as in an outage: it stops
+// listening and closes every connection, requests under way included
+// (their clients get no answer, though a write may have taken effect).
+// New connections are refused until Up. The data is kept.
+func (s *Server) Down() {
+	s.life.Lock()
+	hs := s.hs
+	s.hs = nil
+	s.life.Unlock()
+	if hs != nil {
+		_ = hs.Close()
+	}
+}
+
+// Up listens again on the same address after Down. It fails when another
+// program took the port meanwhile, or for a double made with New.
+func (s *Server) Up() error {
+	if s.addr == "" {
+		return fmt.Errorf("sntest: Up needs a double started with NewServer")
+	}
+	s.life.Lock()
+	up := s.hs != nil
+	s.life.Unlock()
+	if up {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("sntest: listening again on %s: %w", s.addr, err)
+	}
+	s.serve(ln)
+	return nil
+}
+
+// SetRateLimit answers 429 with Retry-After (in whole seconds, as
+// ServiceNow does) to the requests beyond perSecond in any one-second
+// window, the window starting with its first request; 0 turns it off.
+// ServiceNow's rate limit rules count per hour; the double counts per
+// second so that tests stay short.
+func (s *Server) SetRateLimit(perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perSecond = perSecond
+	s.windowStart, s.windowCount = time.Time{}, 0
+}
+
+// SetLatency delays every request by d from now on (Options.Latency is
+// the initial delay).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetForbidden answers 403 to every authenticated request while on, as
+// an instance answers a user that lost its roles.
+func (s *Server) SetForbidden(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbidden = on
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Writes = maps.Clone(s.stats.Writes)
+	if st.Writes == nil {
+		st.Writes = map[string]int{}
+	}
+	return st
 }
 
 // New returns a double that is not listening; serve it with your own
@@ -153,12 +284,13 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts:   opts,
-		schema: map[string]map[string]bool{},
-		tables: map[string]map[string]map[string]string{},
-		order:  map[string][]string{},
-		files:  map[string]*attachment{},
-		tokens: map[string]bool{},
+		opts:    opts,
+		latency: opts.Latency,
+		schema:  map[string]map[string]bool{},
+		tables:  map[string]map[string]map[string]string{},
+		order:   map[string][]string{},
+		files:   map[string]*attachment{},
+		tokens:  map[string]bool{},
 	}
 	for table, fields := range opts.Tables {
 		s.schema[table] = map[string]bool{}
@@ -178,10 +310,10 @@ func New(opts Options) *Server {
 var sysFields = []string{"sys_id", "sys_created_on", "sys_created_by", "sys_updated_on", "sys_updated_by", "sys_mod_count"}
 
 // URL is the base URL of the instance, such as http://127.0.0.1:41234.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return "http://" + s.addr }
 
 // Client returns an http.Client for the double.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+func (s *Server) Client() *http.Client { return &http.Client{Transport: s.transport} }
 
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) {
@@ -200,11 +332,12 @@ func (s *Server) Calls() []Call {
 	return slices.Clone(s.calls)
 }
 
-// ResetCalls forgets the recorded requests.
+// ResetCalls forgets the recorded requests and sets the counters to zero.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
+	s.stats = Stats{}
 	s.maxIn = s.inFlight
 }
 
@@ -277,6 +410,14 @@ func (s *Server) insert(table string, fields map[string]string) (map[string]stri
 	s.tables[table][id] = rec
 	s.order[table] = append(s.order[table], id)
 	return rec, nil
+}
+
+// wrote counts a write that took effect; the caller holds mu.
+func (s *Server) wrote(table string) {
+	if s.stats.Writes == nil {
+		s.stats.Writes = map[string]int{}
+	}
+	s.stats.Writes[table]++
 }
 
 // Dump returns every table's records (system fields included), in
