@@ -16,13 +16,16 @@ func init() {
 	register("apikey revoke", "revoke the API key NAME", cmdAPIKeyRevoke)
 }
 
-// openStores opens the database with its stores only.
+// openStores opens an existing database with its stores only.
 func (c *cli) openStores(ctx context.Context) (*app.App, error) {
 	cfg, err := c.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: newLogger(cfg, c.stderr), StoreOnly: true})
+	if err := c.requireDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a, err := app.Open(ctx, cfg, app.Options{Logger: c.logger(cfg), StoreOnly: true})
 	if err != nil {
 		return nil, usageError("%v", err)
 	}

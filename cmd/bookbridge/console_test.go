@@ -23,6 +23,7 @@ func TestServeMountsConsole(t *testing.T) {
 		"BOOKBRIDGE_TARGET":       "sql",
 		"BOOKBRIDGE_TARGET_URL":   filepath.Join(dir, "target.db"),
 	}
+	migrated(t, db)
 	if _, errOut, code := runWithDB(t, db, "an operator's password\n", "user", "add", "olga", "--role", "operator"); code != 0 {
 		t.Fatalf("user add: %s", errOut)
 	}

@@ -100,7 +100,7 @@ func TestDemoAndCLIFlow(t *testing.T) {
 	if got, code := cli("load", ready); code != 0 || !strings.Contains(got, ready+": loaded") || !strings.Contains(got, "inserted") {
 		t.Fatalf("load: %d %s", code, got)
 	}
-	if got, code := cli("load", ready); code != 2 || !strings.Contains(got, "loaded") {
+	if got, code := cli("load", ready); code != exitInvalid || !strings.Contains(got, "loaded") {
 		t.Fatalf("load again should be refused: %d %s", code, got)
 	}
 	got, code = cli("load", "--dry-run", ready)

@@ -22,7 +22,10 @@ func (c *cli) openApp(ctx context.Context) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, app.Options{Logger: newLogger(cfg, c.stderr)})
+	if err := c.requireDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a, err := app.Open(ctx, cfg, app.Options{Logger: c.logger(cfg)})
 	if err != nil {
 		return nil, usageError("%v", err)
 	}

@@ -39,21 +39,21 @@ func cmdSend(ctx context.Context, c *cli) error {
 		fs.Usage()
 		return usageError("send needs exactly one FILE.json")
 	}
-	if *url == "" {
-		*url = c.getenv("BOOKBRIDGE_URL")
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return err
 	}
 	if *url == "" {
-		listen := c.getenv("BOOKBRIDGE_LISTEN")
-		if listen == "" {
-			listen = "127.0.0.1:8080"
-		}
-		*url = "http://" + listen + "/api/v1/deals"
+		*url = cfg.URL
+	}
+	if *url == "" {
+		*url = "http://" + cfg.Listen + "/api/v1/deals"
 	}
 	if *key == "" {
-		*key = c.getenv("BOOKBRIDGE_API_KEY")
+		*key = cfg.APIKey
 	}
 	if *key == "" {
-		return usageError("send needs an API key: --key or BOOKBRIDGE_API_KEY (create one with: bookbridge apikey create NAME --role intake)")
+		return usageError("send needs an API key: --key, BOOKBRIDGE_API_KEY or BOOKBRIDGE_API_KEY_FILE (create one with: bookbridge apikey create NAME --role intake)")
 	}
 	body, err := os.ReadFile(fs.Arg(0))
 	if err != nil {

@@ -98,7 +98,7 @@ func cmdMigrate(ctx context.Context, c *cli) error {
 		return err
 	}
 	start := time.Now()
-	a, err := app.Open(ctx, cfg, app.Options{Logger: newLogger(cfg, c.stderr)})
+	a, err := app.Open(ctx, cfg, app.Options{Logger: c.logger(cfg)})
 	if err != nil {
 		return usageError("%v", err)
 	}

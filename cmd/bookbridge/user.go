@@ -19,6 +19,9 @@ func init() {
 	register("user add", "add a console user: user add NAME --role viewer|operator|admin [--password-file FILE]", cmdUserAdd)
 	register("user list", "list console users and their roles", cmdUserList)
 	register("user set", "change a console user: user set NAME [--role R] [--password-file FILE]", cmdUserSet)
+	register("user disable", "keep a console user from logging in and end their sessions now: user disable NAME", cmdUserDisable)
+	register("user enable", "let a disabled console user log in again: user enable NAME", cmdUserEnable)
+	register("user remove", "delete a console user and end their sessions now: user remove NAME", cmdUserRemove)
 }
 
 // maxPasswordBytes bounds what is read as a password.
@@ -204,5 +207,47 @@ func cmdUserSet(ctx context.Context, c *cli) error {
 		msg += "; password changed"
 	}
 	fmt.Fprintln(c.stdout, msg)
+	return nil
+}
+
+func cmdUserDisable(ctx context.Context, c *cli) error {
+	return c.changeUserAccess(ctx, "user disable", func(s *auth.Store) func(context.Context, string) error { return s.DisableUser },
+		"user %q disabled: their sessions have ended and they cannot log in (bookbridge user enable %[1]s lets them again)")
+}
+
+func cmdUserEnable(ctx context.Context, c *cli) error {
+	return c.changeUserAccess(ctx, "user enable", func(s *auth.Store) func(context.Context, string) error { return s.EnableUser },
+		"user %q enabled: they can log in with their password")
+}
+
+func cmdUserRemove(ctx context.Context, c *cli) error {
+	return c.changeUserAccess(ctx, "user remove", func(s *auth.Store) func(context.Context, string) error { return s.RemoveUser },
+		"user %q removed: their sessions have ended")
+}
+
+// changeUserAccess runs one of user disable, enable and remove: change
+// picks the store's method, done is the report (with the name's %q).
+func (c *cli) changeUserAccess(ctx context.Context, name string, change func(*auth.Store) func(context.Context, string) error, done string) error {
+	fs := c.flags(name, "NAME")
+	if err := c.parse(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError("%s needs one NAME", name)
+	}
+	a, err := c.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	user := fs.Arg(0)
+	if err := change(a.Auth)(ctx, user); err != nil {
+		if errors.Is(err, auth.ErrNotFound) {
+			return usageError("no user named %q: see bookbridge user list", user)
+		}
+		return usageError("%v", err)
+	}
+	fmt.Fprintf(c.stdout, done+"\n", user)
 	return nil
 }

@@ -11,4 +11,10 @@
 //
 // intake may post deals and emails; viewer may read records; operator may
 // also load; admin may also manage users and keys.
+//
+// User and API key names are 1 to 64 characters of letters (a-z, A-Z),
+// digits, '.', '_', '-' and '@' (CheckName, ErrBadName), checked when a
+// user or key is made. A disabled user cannot log in (the answer is the
+// one for a wrong password) and a disabled or removed user's sessions are
+// deleted in the same transaction, so their next request has none.
 package auth

@@ -68,8 +68,8 @@ func (s *Store) CreateKey(ctx context.Context, name string, role Role) (string, 
 	if _, err := ParseKeyRole(string(role)); err != nil {
 		return "", err
 	}
-	if name == "" {
-		return "", errors.New("auth: a key needs a name")
+	if err := CheckName("API key", name); err != nil {
+		return "", err
 	}
 	key := KeyPrefix + randomSecret(32)
 	k := &APIKey{Name: name, Role: role, Hash: hashSecret(key), Prefix: key[:len(KeyPrefix)+6], CreatedAt: s.now().UTC()}
@@ -150,8 +150,8 @@ func (s *Store) AddUser(ctx context.Context, name, password string, role Role) e
 	if _, err := ParseUserRole(string(role)); err != nil {
 		return err
 	}
-	if name == "" {
-		return errors.New("auth: a user needs a name")
+	if err := CheckName("user", name); err != nil {
+		return err
 	}
 	if len([]rune(password)) < 12 {
 		return ErrWeakPassword
@@ -183,6 +183,54 @@ func (s *Store) SetUser(ctx context.Context, name, password string, role Role) e
 		return fmt.Errorf("%w: no user named %q", ErrNotFound, name)
 	}
 	return nil
+}
+
+// DisableUser keeps the user named name from logging in and ends their
+// sessions at once. Disabling a disabled user changes nothing.
+func (s *Store) DisableUser(ctx context.Context, name string) error {
+	return s.changeUser(ctx, name, func(ctx context.Context, tx bun.Tx, id int64) error {
+		_, err := tx.NewUpdate().Model((*User)(nil)).Set("disabled = ?", true).Where("id = ?", id).Exec(ctx)
+		return err
+	})
+}
+
+// EnableUser lets a disabled user log in again (with their old password).
+func (s *Store) EnableUser(ctx context.Context, name string) error {
+	return s.changeUser(ctx, name, func(ctx context.Context, tx bun.Tx, id int64) error {
+		_, err := tx.NewUpdate().Model((*User)(nil)).Set("disabled = ?", false).Where("id = ?", id).Exec(ctx)
+		return err
+	})
+}
+
+// RemoveUser deletes the user named name and their sessions. History
+// entries keep the name as it was written.
+func (s *Store) RemoveUser(ctx context.Context, name string) error {
+	return s.changeUser(ctx, name, func(ctx context.Context, tx bun.Tx, id int64) error {
+		_, err := tx.NewDelete().Model((*User)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	})
+}
+
+// changeUser runs change on the user named name in a transaction that
+// also deletes the user's sessions: after a disable or a removal, the
+// next request of any of their browsers finds no session. (Enabling ends
+// none, as there are none.)
+func (s *Store) changeUser(ctx context.Context, name string, change func(ctx context.Context, tx bun.Tx, id int64) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var id int64
+		err := tx.NewSelect().Model((*User)(nil)).Column("id").Where("name = ?", name).Scan(ctx, &id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: no user named %q", ErrNotFound, name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(ctx, tx, id); err != nil {
+			return err
+		}
+		_, err = tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", id).Exec(ctx)
+		return err
+	})
 }
 
 // ListUsers returns every user.
@@ -233,7 +281,9 @@ func (s *Store) Session(ctx context.Context, token string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sess.User == nil || sess.User.Disabled {
+	// A session whose user is disabled, or gone (a login that read the
+	// user just before a removal can still write its session), is none.
+	if sess.User == nil || sess.User.ID == 0 || sess.User.Disabled {
 		return nil, ErrNoSession
 	}
 	return &sess, nil

@@ -156,3 +156,157 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestDisableEnableRemoveUser: disabling ends every session of the user at
+// once and refuses their login like a wrong password; enabling lets them
+// log in again; removing deletes them and their sessions. Other users'
+// sessions are untouched.
+func TestDisableEnableRemoveUser(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		s, _ := newStore(t, db)
+		const pw = "correct horse battery"
+		for _, name := range []string{"olga", "victor"} {
+			if err := s.AddUser(ctx, name, pw, auth.RoleOperator); err != nil {
+				t.Fatal(err)
+			}
+		}
+		login := func(name string) string {
+			t.Helper()
+			token, _, err := s.Login(ctx, name, pw, time.Hour)
+			if err != nil {
+				t.Fatalf("login %s: %v", name, err)
+			}
+			return token
+		}
+		live := func(token string) bool {
+			t.Helper()
+			_, err := s.Session(ctx, token)
+			if err != nil && !errors.Is(err, auth.ErrNoSession) {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		olga1, olga2, victor := login("olga"), login("olga"), login("victor")
+
+		if err := s.DisableUser(ctx, "olga"); err != nil {
+			t.Fatal(err)
+		}
+		if live(olga1) || live(olga2) || !live(victor) {
+			t.Fatalf("after disabling olga: sessions %v %v, victor's %v", live(olga1), live(olga2), live(victor))
+		}
+		_, _, err := s.Login(ctx, "olga", pw, time.Hour)
+		_, _, wrong := s.Login(ctx, "olga", "not her password", time.Hour)
+		if !errors.Is(err, auth.ErrBadLogin) || err.Error() != wrong.Error() {
+			t.Fatalf("disabled login: %v, want the same as a wrong password (%v)", err, wrong)
+		}
+		if err := s.DisableUser(ctx, "olga"); err != nil {
+			t.Fatalf("disable twice: %v", err)
+		}
+		users, err := s.ListUsers(ctx)
+		if err != nil || len(users) != 2 || !users[0].Disabled || users[1].Disabled {
+			t.Fatalf("list: %v %+v", err, users)
+		}
+
+		if err := s.EnableUser(ctx, "olga"); err != nil {
+			t.Fatal(err)
+		}
+		if olga3 := login("olga"); !live(olga3) || live(olga1) {
+			t.Fatal("after enabling: a new login has no session, or an old one came back")
+		}
+
+		olga4 := login("olga")
+		if err := s.RemoveUser(ctx, "olga"); err != nil {
+			t.Fatal(err)
+		}
+		if live(olga4) || !live(victor) {
+			t.Fatal("after removing olga: her session lives, or victor's ended")
+		}
+		if _, _, err := s.Login(ctx, "olga", pw, time.Hour); !errors.Is(err, auth.ErrBadLogin) {
+			t.Fatalf("removed user's login: %v", err)
+		}
+		var sessions int
+		if err := db.NewSelect().Model((*auth.Session)(nil)).ColumnExpr("count(*)").Scan(ctx, &sessions); err != nil || sessions != 1 {
+			t.Fatalf("%d sessions left (%v), want victor's only", sessions, err)
+		}
+		if err := s.AddUser(ctx, "olga", pw, auth.RoleViewer); err != nil {
+			t.Fatalf("the name of a removed user is free again: %v", err)
+		}
+
+		for name, fn := range map[string]func(context.Context, string) error{"disable": s.DisableUser, "enable": s.EnableUser, "remove": s.RemoveUser} {
+			if err := fn(ctx, "nobody"); !errors.Is(err, auth.ErrNotFound) {
+				t.Errorf("%s nobody: %v", name, err)
+			}
+		}
+	})
+}
+
+// TestSessionsByUserIndex: the second migration adds the index that
+// ending a user's sessions looks them up by.
+func TestSessionsByUserIndex(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		newStore(t, db)
+		q := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'bb_sessions_user_idx'"
+		if db.Dialect().Name().String() == "pg" {
+			q = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'bb_sessions_user_idx'"
+		}
+		var n int
+		if err := db.NewRaw(q).Scan(ctx, &n); err != nil || n != 1 {
+			t.Fatalf("index bb_sessions_user_idx: %d (%v)", n, err)
+		}
+	})
+}
+
+// TestNames: user and API key names are 1 to 64 letters, digits, '.',
+// '_', '-' or '@', checked when the user or key is made; the error says
+// the rule.
+func TestNames(t *testing.T) {
+	cases := []struct {
+		name string
+		ok   bool
+	}{
+		{"olga", true},
+		{"o", true},
+		{"olga.berg@example.com", true},
+		{"salesforce-prod_2", true},
+		{"ABC.xyz-09_@", true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{"", false},
+		{"olga berg", false},
+		{"<img src=x onerror=alert(1)>", false},
+		{"olga\n", false},
+		{"Müller", false},
+		{"a/b", false},
+		{"a:b", false},
+		{"a\x00", false},
+	}
+	valid := 0
+	for _, c := range cases {
+		if c.ok {
+			valid++
+		}
+	}
+	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		s, _ := newStore(t, db)
+		for i, c := range cases {
+			userErr := s.AddUser(ctx, c.name, "correct horse battery", auth.RoleViewer)
+			_, keyErr := s.CreateKey(ctx, c.name, auth.RoleIntake)
+			for what, err := range map[string]error{"user": userErr, "API key": keyErr} {
+				if c.ok && err != nil {
+					t.Errorf("%d: %s %q refused: %v", i, what, c.name, err)
+				}
+				if !c.ok && (!errors.Is(err, auth.ErrBadName) || !strings.Contains(err.Error(), "1 to 64 characters") || !strings.Contains(err.Error(), what+" name")) {
+					t.Errorf("%d: %s %q: %v, want the rule", i, what, c.name, err)
+				}
+			}
+		}
+		users, _ := s.ListUsers(ctx)
+		keys, _ := s.ListKeys(ctx)
+		if len(users) != valid || len(keys) != valid {
+			t.Fatalf("%d users and %d keys stored, want %d of each", len(users), len(keys), valid)
+		}
+	})
+}

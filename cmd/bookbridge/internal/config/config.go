@@ -85,6 +85,11 @@ type Config struct {
 	IMAPPollInterval     time.Duration `env:"IMAP_POLL_INTERVAL" default:"1m" doc:"how often the folder is polled (IDLE is used as well where offered)"`
 	IMAPOnlyUnseen       bool          `env:"IMAP_ONLY_UNSEEN" default:"false" doc:"read only unread messages; by default every message in the folder is read, since handled ones leave it (a person opening a PH email must not make bookbridge skip it)"`
 
+	// What "bookbridge send" reads: it talks to a server rather than
+	// being one.
+	URL    string `env:"URL" default:"" doc:"send: the intake endpoint it posts to (default: http://LISTEN/api/v1/deals)"`
+	APIKey string `env:"API_KEY" default:"" secret:"true" doc:"send: the API key it presents as X-API-Key"`
+
 	location *time.Location
 }
 

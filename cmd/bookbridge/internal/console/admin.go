@@ -14,6 +14,8 @@ type usersView struct {
 	Users []auth.User
 	Roles []auth.Role
 	Error string
+	// ConfirmRemove names the user whose removal waits for confirmation.
+	ConfirmRemove string
 	// NewName and NewPassword show a generated password once.
 	NewName     string
 	NewPassword string
@@ -62,7 +64,7 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, u *user) {
 		password, generated = GeneratePassword(), true
 	}
 	if err := c.app.Auth.AddUser(r.Context(), name, password, role); err != nil {
-		if errors.Is(err, auth.ErrExists) || errors.Is(err, auth.ErrWeakPassword) || name == "" {
+		if errors.Is(err, auth.ErrExists) || errors.Is(err, auth.ErrWeakPassword) || errors.Is(err, auth.ErrBadName) {
 			c.showUsers(w, r, u, authStatus(err), usersView{Error: strings.TrimPrefix(err.Error(), "auth: ")})
 			return
 		}
@@ -107,6 +109,61 @@ func (c *Console) setUser(w http.ResponseWriter, r *http.Request, u *user) {
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
+// Changes of a user's access, from the buttons of the users page.
+const (
+	accessDisable = "disable"
+	accessEnable  = "enable"
+	accessRemove  = "remove"
+)
+
+func (c *Console) disableUser(w http.ResponseWriter, r *http.Request, u *user) {
+	c.changeAccess(w, r, u, accessDisable)
+}
+
+func (c *Console) enableUser(w http.ResponseWriter, r *http.Request, u *user) {
+	c.changeAccess(w, r, u, accessEnable)
+}
+
+// removeUser first shows the users page asking for confirmation (a page,
+// so it works without JavaScript); the confirmation's form sends
+// confirm=yes.
+func (c *Console) removeUser(w http.ResponseWriter, r *http.Request, u *user) {
+	name := r.PostForm.Get("name")
+	if r.PostForm.Get("confirm") != "yes" && name != u.Name {
+		c.showUsers(w, r, u, http.StatusOK, usersView{ConfirmRemove: name})
+		return
+	}
+	c.changeAccess(w, r, u, accessRemove)
+}
+
+// changeAccess disables, enables or removes the user of the form. An admin
+// cannot lock themselves out: another admin (or the command line) does it.
+func (c *Console) changeAccess(w http.ResponseWriter, r *http.Request, u *user, action string) {
+	name := r.PostForm.Get("name")
+	if name == u.Name && action != accessEnable {
+		c.showUsers(w, r, u, http.StatusBadRequest, usersView{Error: "You cannot " + action + " yourself; ask another admin (or use bookbridge user " + action + ")."})
+		return
+	}
+	change, done := c.app.Auth.EnableUser, " is enabled: they can log in again with their password."
+	switch action {
+	case accessDisable:
+		change, done = c.app.Auth.DisableUser, " is disabled: their sessions have ended and they cannot log in."
+	case accessRemove:
+		change, done = c.app.Auth.RemoveUser, " is removed: their sessions have ended."
+	}
+	if err := change(r.Context(), name); err != nil {
+		if errors.Is(err, auth.ErrNotFound) {
+			c.showUsers(w, r, u, authStatus(err), usersView{Error: strings.TrimPrefix(err.Error(), "auth: ")})
+			return
+		}
+		c.internal(w, r, u, err)
+		return
+	}
+	server.Logger(r.Context()).Info("console user "+action+"d", "user", name, "by", u.Name)
+	c.setFlash(w, r, "User "+name+done)
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
 type keysView struct {
 	Keys  []auth.APIKey
 	Roles []auth.Role
@@ -144,6 +201,10 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	key, err := c.app.Auth.CreateKey(r.Context(), name, role)
+	if errors.Is(err, auth.ErrBadName) {
+		c.showKeys(w, r, u, http.StatusBadRequest, keysView{Error: strings.TrimPrefix(err.Error(), "auth: ")})
+		return
+	}
 	if errors.Is(err, auth.ErrExists) {
 		c.showKeys(w, r, u, http.StatusConflict, keysView{Error: strings.TrimPrefix(err.Error(), "auth: ")})
 		return

@@ -46,7 +46,8 @@ func TestAdminUsers(t *testing.T) {
 		{"taken name", "/admin/users", url.Values{"name": {"olga"}, "role": {"viewer"}, "password": {"another long password"}}, 409, "exists"},
 		{"short password", "/admin/users", url.Values{"name": {"sam"}, "role": {"viewer"}, "password": {"short"}}, 400, "12 characters"},
 		{"unknown role", "/admin/users", url.Values{"name": {"sam"}, "role": {"root"}, "password": {"a long enough password"}}, 400, "unknown user role"},
-		{"no name", "/admin/users", url.Values{"name": {" "}, "role": {"viewer"}, "password": {"a long enough password"}}, 400, "needs a name"},
+		{"no name", "/admin/users", url.Values{"name": {" "}, "role": {"viewer"}, "password": {"a long enough password"}}, 400, "1 to 64 characters"},
+		{"markup as a name", "/admin/users", url.Values{"name": {"<img src=x onerror=alert(1)>"}, "role": {"viewer"}, "password": {"a long enough password"}}, 400, "1 to 64 characters"},
 		{"own role", "/admin/users/set", url.Values{"name": {"ada"}, "role": {"viewer"}}, 400, "cannot change your own role"},
 		{"unknown user", "/admin/users/set", url.Values{"name": {"nobody"}, "role": {"viewer"}}, 404, "no user named"},
 	}
@@ -105,6 +106,9 @@ func TestAdminKeys(t *testing.T) {
 	if bad := admin.post("/admin/keys", url.Values{"name": {"x"}, "role": {"viewer"}}); bad.status != http.StatusBadRequest {
 		t.Fatalf("viewer key role: %d", bad.status)
 	}
+	if bad := admin.post("/admin/keys", url.Values{"name": {"sales force"}, "role": {"intake"}}); bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "1 to 64 characters") {
+		t.Fatalf("key name with a space: %d\n%s", bad.status, bad.body)
+	}
 	rv := admin.post("/admin/keys/revoke", url.Values{"name": {"reporting"}})
 	if rv.status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d\n%s", rv.status, rv.body)
@@ -121,5 +125,108 @@ func TestAdminKeys(t *testing.T) {
 	tok := loginToken.FindStringSubmatch(form.body)[1]
 	if a := c.post("/login", url.Values{"name": {"reporting"}, "password": {key}, "token": {tok}}); a.status != http.StatusUnauthorized {
 		t.Fatalf("API key as a login: %d", a.status)
+	}
+}
+
+// TestAdminUserAccess: an admin disables a user (whose open session ends
+// at once and whose login then fails like a wrong password), enables them
+// again, and removes them after a confirmation page; an admin cannot lock
+// themselves out.
+func TestAdminUserAccess(t *testing.T) {
+	h := newSQLiteHarness(t, nil)
+	admin := h.loggedIn("ada", auth.RoleAdmin)
+	pw := h.addUser("olga", auth.RoleOperator)
+	olga := h.client()
+	olga.login("olga", pw)
+	loginFails := func(name, password string) string {
+		t.Helper()
+		c := h.client()
+		form := c.get("/login")
+		tok := loginToken.FindStringSubmatch(form.body)[1]
+		a := c.post("/login", url.Values{"name": {name}, "password": {password}, "token": {tok}, "next": {"/records"}})
+		if a.status != http.StatusUnauthorized {
+			t.Fatalf("login as %s: %d, want 401", name, a.status)
+		}
+		return regexp.MustCompile(`role="alert"[^>]*>([^<]+)<`).FindStringSubmatch(a.body)[1]
+	}
+
+	page := admin.get("/admin/users")
+	for _, want := range []string{`action="/admin/users/disable"`, `action="/admin/users/remove"`, `<span class="muted">you</span>`} {
+		if !strings.Contains(page.body, want) {
+			t.Fatalf("users page lacks %s:\n%s", want, page.body)
+		}
+	}
+
+	if a := admin.post("/admin/users/disable", url.Values{"name": {"olga"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("disable: %d\n%s", a.status, a.body)
+	}
+	if a := olga.get("/records"); a.status != http.StatusSeeOther || !strings.HasPrefix(a.header.Get("Location"), "/login") {
+		t.Fatalf("a disabled user's session still opens pages: %d", a.status)
+	}
+	if got, wrong := loginFails("olga", pw), loginFails("olga", "not olga's password"); got != wrong {
+		t.Fatalf("disabled login says %q, a wrong password %q", got, wrong)
+	}
+	page = admin.get("/admin/users")
+	if !strings.Contains(page.body, "olga is disabled") || !strings.Contains(page.body, `<span class="tag">disabled</span>`) || !strings.Contains(page.body, `action="/admin/users/enable"`) {
+		t.Fatalf("users page after disabling:\n%s", page.body)
+	}
+
+	if a := admin.post("/admin/users/enable", url.Values{"name": {"olga"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("enable: %d\n%s", a.status, a.body)
+	}
+	olga.login("olga", pw)
+
+	// Remove asks first, and removes nothing until confirmed.
+	ask := admin.post("/admin/users/remove", url.Values{"name": {"olga"}})
+	if ask.status != http.StatusOK || !strings.Contains(ask.body, `id="confirm-remove"`) || !strings.Contains(ask.body, `name="confirm" value="yes"`) {
+		t.Fatalf("remove without confirmation: %d\n%s", ask.status, ask.body)
+	}
+	if a := olga.get("/records"); a.status != http.StatusOK {
+		t.Fatalf("asking to remove olga ended her session: %d", a.status)
+	}
+	if a := admin.post("/admin/users/remove", url.Values{"name": {"olga"}, "confirm": {"yes"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("remove: %d\n%s", a.status, a.body)
+	}
+	if a := olga.get("/records"); a.status != http.StatusSeeOther {
+		t.Fatalf("a removed user's session still opens pages: %d", a.status)
+	}
+	loginFails("olga", pw)
+	if page := admin.get("/admin/users"); strings.Contains(page.body, `<th scope="row">olga`) || !strings.Contains(page.body, "olga is removed") {
+		t.Fatalf("users page after removing:\n%s", page.body)
+	}
+
+	cases := []struct {
+		name   string
+		path   string
+		form   url.Values
+		status int
+		text   string
+	}{
+		{"disable yourself", "/admin/users/disable", url.Values{"name": {"ada"}}, 400, "cannot disable yourself"},
+		{"remove yourself", "/admin/users/remove", url.Values{"name": {"ada"}, "confirm": {"yes"}}, 400, "cannot remove yourself"},
+		{"remove yourself unconfirmed", "/admin/users/remove", url.Values{"name": {"ada"}}, 400, "cannot remove yourself"},
+		{"disable nobody", "/admin/users/disable", url.Values{"name": {"nobody"}}, 404, "no user named"},
+		{"enable nobody", "/admin/users/enable", url.Values{"name": {"nobody"}}, 404, "no user named"},
+		{"remove nobody", "/admin/users/remove", url.Values{"name": {"nobody"}, "confirm": {"yes"}}, 404, "no user named"},
+		{"without the CSRF token", "/admin/users/disable", url.Values{"name": {"gus"}, "csrf": {""}}, 403, "security token"},
+	}
+	h.addUser("gus", auth.RoleViewer)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := admin.post(c.path, c.form)
+			if a.status != c.status || !strings.Contains(a.body, c.text) {
+				t.Fatalf("%d, want %d with %q\n%s", a.status, c.status, c.text, a.body)
+			}
+		})
+	}
+	// admin is still logged in and gus still enabled after all that.
+	if a := admin.get("/admin/users"); a.status != http.StatusOK || strings.Contains(a.body, `<span class="tag">disabled</span>`) {
+		t.Fatalf("after the refused changes: %d\n%s", a.status, a.body)
+	}
+
+	// A viewer or operator may not change access.
+	op := h.loggedIn("oscar", auth.RoleOperator)
+	if a := op.post("/admin/users/disable", url.Values{"name": {"gus"}}); a.status != http.StatusForbidden {
+		t.Fatalf("operator disables a user: %d", a.status)
 	}
 }
