@@ -12,17 +12,16 @@ import (
 	"github.com/bookbridge/bookbridge/loader/loadertest"
 	"github.com/bookbridge/bookbridge/loader/servicenow"
 	"github.com/bookbridge/bookbridge/loader/servicenow/sntest"
-	"github.com/bookbridge/bookbridge/mapping"
 )
 
 // companyPlan is the reference plan's company step alone, for the
 // company with ECC id n: a load of it makes three calls on an empty
 // instance (the block-number lookup, the match, the insert).
-func companyPlan(n int) *mapping.Plan {
+func companyPlan(n int) *loader.Plan {
 	p := loadertest.ReferencePlan(0)
 	p.Record = fmt.Sprintf("BB%07d", n)
 	p.Steps = p.Steps[:1]
-	p.Steps[0].Match = map[string]mapping.Value{"u_ecc_id": mapping.Lit(fmt.Sprintf("%010d", n)), "u_product": mapping.Lit("AEM")}
+	p.Steps[0].Match = map[string]loader.Value{"u_ecc_id": loader.Lit(fmt.Sprintf("%010d", n)), "u_product": loader.Lit("AEM")}
 	return p
 }
 
