@@ -25,7 +25,7 @@ var helps = map[string]help{
 	"send":          {examples: []string{"BOOKBRIDGE_API_KEY=bbk_... bookbridge send --url http://127.0.0.1:8080/api/v1/deals examples/payloads/deal-full.json"}},
 	"email parse":   {examples: []string{"bookbridge email parse examples/emails/ph-deal-full.eml"}},
 	"ingest":        {examples: []string{"bookbridge ingest examples/emails/ph-deal-full.eml"}},
-	"load":          {examples: []string{"bookbridge load --dry-run BB0001002", "bookbridge load BB0001002"}},
+	"load":          {examples: []string{"bookbridge load --dry-run BB0001002", "bookbridge load BB0001002", "bookbridge load --retry-failed --older-than 1h --dry-run"}},
 	"mapping check": {examples: []string{"bookbridge mapping check examples/mappings/*.yaml"}},
 	"mapping plan": {examples: []string{"bookbridge mapping plan --rules examples/mappings/reference.yaml " +
 		"--payload examples/payloads/deal-full.json --email examples/emails/ph-deal-full.eml --now 2026-12-07T09:30:00Z"}},

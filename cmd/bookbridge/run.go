@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -83,8 +84,14 @@ func exitCode(err error) int {
 	return code
 }
 
+// refused reports whether err refused the input as it is: a record that
+// cannot be loaded in its state or shape, or whose data the rules cannot
+// plan.
 func refused(err error) bool {
-	return errors.Is(err, staging.ErrIllegalTransition) || errors.Is(err, staging.ErrConflict)
+	var notLoadable *bookbridge.NotLoadableError
+	var plan *bookbridge.PlanError
+	return errors.Is(err, staging.ErrIllegalTransition) || errors.Is(err, staging.ErrConflict) ||
+		errors.As(err, &notLoadable) || errors.As(err, &plan)
 }
 
 // cli is what every command gets: its arguments and the process's streams
