@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
@@ -86,6 +87,24 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		return a.Store.Close(ctx)
 	})
 	a.Auth = auth.New(db, a.now)
+	a.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bookbridge_loads_retrying", Help: "Loads waiting to be tried again after a passing failure of the target.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		loads, err := a.Store.LoadsUnderWay(ctx)
+		if err != nil {
+			a.Log.Warn("counting retrying loads for the metrics", "err", err)
+			return 0
+		}
+		n := 0
+		for _, l := range loads {
+			if !l.NextTryAt.IsZero() {
+				n++
+			}
+		}
+		return float64(n)
+	}))
 	if err := a.Migrate(ctx); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,8 @@ type Metrics struct {
 	// applied, waiting, needs_review, duplicate, not_ph, rejected, error.
 	Emails *prometheus.CounterVec
 	// Loads counts loads by outcome (loaded, unchanged, needs_review,
-	// failed, dry_run) and LoadSeconds times them.
+	// failed, retrying: a try that failed for a passing reason, dry_run)
+	// and LoadSeconds times them.
 	Loads       *prometheus.CounterVec
 	LoadSeconds *prometheus.HistogramVec
 	// ServiceNowCalls counts calls to ServiceNow by method and status code
