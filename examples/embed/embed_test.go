@@ -25,6 +25,7 @@ import (
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/bundb"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
 const testToken = "embed-test-token"
@@ -34,11 +35,16 @@ const testToken = "embed-test-token"
 // callers would: a deal, the same deal again, an invalid deal, the PH email,
 // a dry run, the load, a second press, a newer version and its reload. Then
 // it stops the process with SIGTERM and reads the target database it wrote.
+// The staging store (and River's tables) are on SQLite and on Postgres.
 func TestGatewayProcess(t *testing.T) {
+	dbtest.EachURL(t, testGatewayProcess)
+}
+
+func testGatewayProcess(t *testing.T, dbURL string) {
 	ctx := testContext(t, 5*time.Minute)
 	bin := buildExample(t, ctx)
 	dir := t.TempDir()
-	p := startExample(t, ctx, bin, nil, "-listen", "127.0.0.1:0", "-data", dir)
+	p := startExample(t, ctx, bin, nil, "-listen", "127.0.0.1:0", "-data", dir, "-db", dbURL)
 	c := client{t: t, ctx: ctx, base: "http://" + p.addr}
 
 	deal := readFile(t, "../payloads/deal-full.json")
