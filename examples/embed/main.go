@@ -1,9 +1,9 @@
 // Command embed is a team's own gateway service on bookbridge's root package:
 // it opens the parts (a staging store on SQLite or Postgres, the mapping rules,
 // a SQL or ServiceNow target, a River client on the store's database), hands
-// them to a bookbridge.Flow, and serves the Flow's calls (handlers.go) behind
-// its own bearer token. Loads are River jobs: one cut off by a crash is rescued
-// and resumes from its journal. README.md lists the routes and flags.
+// them to a bookbridge.Flow and serves the Flow's calls behind its own bearer
+// token. Loads are River jobs: one cut off by a crash is rescued and resumes
+// from its journal. README.md lists the routes and flags.
 package main
 
 import (
@@ -44,9 +44,11 @@ import (
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
-// shutdownGrace bounds the wait for requests, then for loads, after SIGTERM;
-// a load cut off resumes from its journal at the next start.
-const shutdownGrace = 30 * time.Second
+const (
+	channel       = "gateway"        // this service in the records' history
+	loadWait      = 25 * time.Second // how long POST /load waits for its job before answering 202
+	shutdownGrace = 30 * time.Second // the wait for requests, then for loads, after SIGTERM
+)
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one (EMBED_LISTEN)")
@@ -128,7 +130,7 @@ func main() {
 	flow.AddWorkers(rcfg.Workers)
 	check(queue.Start(context.WithoutCancel(ctx)), "starting River") // stopped gracefully below
 
-	srv := &http.Server{Handler: routes(flow, token), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: loadWait + time.Minute}
+	srv := &http.Server{Handler: routes(flow, token), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: loadWait + time.Minute}
 	ln, err := net.Listen("tcp", *listen)
 	check(err, "listening (-listen)")
 	fmt.Printf("listening on %s\n", ln.Addr())
@@ -148,11 +150,6 @@ func check(err error, doing string) {
 		os.Exit(1)
 	}
 }
-
-const (
-	channel  = "gateway"        // this service in the records' history
-	loadWait = 25 * time.Second // how long POST /load waits for its job before answering 202
-)
 
 // handler answers a request with a status and a JSON body, or an error.
 type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
@@ -207,7 +204,8 @@ func routes(flow *bookbridge.Flow, token string) http.Handler {
 		job, err := flow.EnqueueLoad(r.Context(), rec.ID, channel, staging.IfVersion(rec.Version), staging.Via(channel))
 		ctx, cancel := context.WithTimeout(r.Context(), loadWait)
 		defer cancel()
-		for rec.State = staging.StateLoading; err == nil && rec.State == staging.StateLoading; {
+		rec.State = staging.StateLoading // as EnqueueLoad left it; poll until the job moves it on
+		for err == nil && rec.State == staging.StateLoading {
 			select {
 			case <-ctx.Done():
 				return 202, map[string]any{"number": rec.Number, "state": rec.State, "job_id": job}, nil
