@@ -72,7 +72,7 @@ func main() {
 		"target": "EMBED_TARGET_URL", "servicenow": "EMBED_SERVICENOW_URL", "servicenow-user": "EMBED_SERVICENOW_USER",
 		"rules": "EMBED_RULES", "job-timeout": "EMBED_JOB_TIMEOUT"} {
 		if v := os.Getenv(env); v != "" { // the command line, parsed next, overrides the environment
-			check(flag.Set(name, v), env)
+			check(flag.Set(name, v), env+"="+v)
 		}
 	}
 	if flag.Parse(); flag.NArg() > 0 {
