@@ -19,9 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/loader/servicenow/sntest"
 	"github.com/bookbridge/bookbridge/loader/sqltarget"
 	"github.com/bookbridge/bookbridge/sfdc"
+	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/bundb"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
 const testToken = "embed-test-token"
@@ -31,11 +35,16 @@ const testToken = "embed-test-token"
 // callers would: a deal, the same deal again, an invalid deal, the PH email,
 // a dry run, the load, a second press, a newer version and its reload. Then
 // it stops the process with SIGTERM and reads the target database it wrote.
+// The staging store (and River's tables) are on SQLite and on Postgres.
 func TestGatewayProcess(t *testing.T) {
+	dbtest.EachURL(t, testGatewayProcess)
+}
+
+func testGatewayProcess(t *testing.T, dbURL string) {
 	ctx := testContext(t, 5*time.Minute)
 	bin := buildExample(t, ctx)
 	dir := t.TempDir()
-	p := startExample(t, ctx, bin, "-listen", "127.0.0.1:0", "-data", dir)
+	p := startExample(t, ctx, bin, nil, "-listen", "127.0.0.1:0", "-data", dir, "-db", dbURL)
 	c := client{t: t, ctx: ctx, base: "http://" + p.addr}
 
 	deal := readFile(t, "../payloads/deal-full.json")
@@ -75,11 +84,11 @@ func TestGatewayProcess(t *testing.T) {
 		t.Fatalf("duplicate keys: %d %s", status, body)
 	}
 
-	// The PH email joins the deal.
+	// The PH email joins the deal (the record is then ready: GET below).
 	eml := readFile(t, "../emails/ph-deal-full.eml")
-	var email struct{ Outcome, Number, State string }
+	var email struct{ Outcome, Number string }
 	if status, body := c.json("POST", "/emails", eml, &email); status != http.StatusOK ||
-		email.Outcome != "applied" || email.Number != number || email.State != "ready" {
+		email.Outcome != "applied" || email.Number != number {
 		t.Fatalf("PH email: %d %s", status, body)
 	}
 	if status, body := c.json("POST", "/emails", eml, &email); status != http.StatusOK || email.Outcome != "duplicate" {
@@ -166,9 +175,7 @@ func TestGatewayProcess(t *testing.T) {
 	checkTarget(t, ctx, filepath.Join(dir, "target.db"), &want.Value, hex.EncodeToString(pdfSum[:]))
 }
 
-// checkTarget reads the SQL target the example wrote: one company, one
-// finance name, one sales order with the contract PDF, one SKU per
-// managed-services line that has a SKU, and no problem ticket.
+// checkTarget reads the SQL target the example wrote and checks its rows.
 func checkTarget(t *testing.T, ctx context.Context, path string, deal *sfdc.Opportunity, pdfSHA string) {
 	t.Helper()
 	db, err := bundb.Open(ctx, path)
@@ -176,11 +183,21 @@ func checkTarget(t *testing.T, ctx context.Context, path string, deal *sfdc.Oppo
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tables := []string{"core_company", "u_ams_finance_names", "u_managed_services_sales_order", "u_sales_skus", "problem"}
-	rows, files, err := sqltarget.New(db, sqltarget.Options{}).Dump(ctx, tables...)
+	rows, files, err := sqltarget.New(db, sqltarget.Options{}).Dump(ctx, targetTables...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkRows(t, rows, files, deal, pdfSHA)
+}
+
+// targetTables are the tables a load of the reference rules may write.
+var targetTables = []string{"core_company", "u_ams_finance_names", "u_managed_services_sales_order", "u_sales_skus", "problem"}
+
+// checkRows checks that a target holds exactly the rows of one load of deal:
+// one company, one finance name, one sales order with the contract PDF, one
+// SKU per managed-services line that has a SKU, and no problem ticket.
+func checkRows(t *testing.T, rows map[string][]loader.Record, files map[string][]loader.AttachmentInfo, deal *sfdc.Opportunity, pdfSHA string) {
+	t.Helper()
 	var wantSKUs []string
 	for _, l := range deal.ManagedServicesLines() {
 		if l.SKU != "" {
@@ -211,6 +228,124 @@ func checkTarget(t *testing.T, ctx context.Context, path string, deal *sfdc.Oppo
 	if f := files[so.ID]; len(f) != 1 || f[0].Name != "Contract_DR00004711.pdf" || f[0].SHA256 != pdfSHA {
 		t.Errorf("files on the sales order: %+v", f)
 	}
+	for id, f := range files {
+		if id != so.ID && len(f) > 0 {
+			t.Errorf("files on record %s, which is not the sales order: %+v", id, f)
+		}
+	}
+}
+
+// TestCrashResume kills the example with SIGKILL half-way through a load into
+// a slow ServiceNow double, starts it again on the same data directory and
+// waits for River to rescue the load job, which resumes from the record's
+// journal: the record ends loaded, and the double holds the rows of one
+// uninterrupted load, none twice.
+func TestCrashResume(t *testing.T) {
+	ctx := testContext(t, 3*time.Minute)
+	bin := buildExample(t, ctx)
+	sn := sntest.NewServer(t, sntest.Options{Latency: 300 * time.Millisecond, SeedChoices: true})
+	dir := t.TempDir()
+	env := []string{"EMBED_SERVICENOW_PASSWORD=" + sntest.DefaultPassword}
+	// A short job timeout makes River deem the killed load's job stuck soon
+	// (after 1.25× the timeout: before the restarted process takes over
+	// River's leadership, whose rescuer then retries the job at once), and is
+	// still above one whole load's run.
+	args := []string{"-listen", "127.0.0.1:0", "-data", dir, "-servicenow", sn.URL(),
+		"-servicenow-user", sntest.DefaultUsername, "-job-timeout", "6s"}
+	p := startExample(t, ctx, bin, env, args...)
+	c := client{t: t, ctx: ctx, base: "http://" + p.addr}
+
+	deal := readFile(t, "../payloads/deal-full.json")
+	want, err := sfdc.Decode[sfdc.Opportunity](deal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var staged struct{ Outcome, Number string }
+	if status, body := c.json("POST", "/deals", deal, &staged); status != http.StatusCreated {
+		t.Fatalf("deal: %d %s", status, body)
+	}
+	number := staged.Number
+	if status, body := c.json("POST", "/emails", readFile(t, "../emails/ph-deal-full.eml"), &staged); status != http.StatusOK || staged.Outcome != "applied" {
+		t.Fatalf("PH email: %d %s", status, body)
+	}
+
+	// The load's request waits for the job; the kill cuts it off.
+	answered := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", c.base+"/records/"+number+"/load", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- "no answer: " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.Status
+	}()
+	waitFor(t, ctx, "the company to reach the double", func() bool { return len(sn.Dump()["core_company"]) > 0 })
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if a := <-answered; !strings.HasPrefix(a, "no answer") {
+		t.Fatalf("the load answered %s before the kill", a)
+	}
+	rows := sn.Dump()
+	if len(rows["core_company"]) != 1 || len(rows["u_sales_skus"]) != 0 {
+		t.Fatalf("at the kill the double has %d companies and %d SKUs, want 1 and none yet (a load cut half-way)",
+			len(rows["core_company"]), len(rows["u_sales_skus"]))
+	}
+	rec := readRecord(t, ctx, filepath.Join(dir, "staging.db"), number)
+	if rec.State != staging.StateLoading || len(rec.Load.Journal) == 0 {
+		t.Fatalf("after the kill the record is %s with a journal of %d bytes, want loading with a journal", rec.State, len(rec.Load.Journal))
+	}
+
+	p = startExample(t, ctx, bin, env, args...)
+	c.base = "http://" + p.addr
+	var got record
+	waitFor(t, ctx, "the record to leave loading", func() bool {
+		c.json("GET", "/records/"+number, nil, &got)
+		return got.State != "loading"
+	})
+	if got.State != "loaded" || got.Load.Attempts != 1 {
+		t.Fatalf("after the restart the record is %s after %d load attempts, want loaded by the first attempt, resumed", got.State, got.Load.Attempts)
+	}
+	pdf := sha256.Sum256(readFile(t, "../emails/Contract_DR00004711.pdf"))
+	checkRows(t, sn.Dump(), sn.Files(), &want.Value, hex.EncodeToString(pdf[:]))
+	if v := sn.Violations(); len(v) > 0 {
+		t.Errorf("the double recorded violations: %v", v)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit code after SIGTERM: %d\n%s", code, p.stderr.String())
+	}
+}
+
+// waitFor polls cond every 50 ms until it holds, failing t when ctx ends first.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s: %v", what, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// readRecord reads a record straight from the staging database of a
+// stopped example.
+func readRecord(t *testing.T, ctx context.Context, path, number string) *staging.Record {
+	t.Helper()
+	db, err := bundb.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec, err := staging.New(db).GetByNumber(ctx, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 // TestUsageErrors checks the exit code of a bad command line.
@@ -291,12 +426,13 @@ type process struct {
 	err    error // cmd.Wait's answer, once exited is closed
 }
 
-// startExample runs the binary and waits until it prints its address.
-func startExample(t *testing.T, ctx context.Context, bin string, args ...string) *process {
+// startExample runs the binary with env added to the test's environment and
+// waits until it prints its address.
+func startExample(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *process {
 	t.Helper()
 	out := &addrWatcher{found: make(chan string, 1)}
 	p := &process{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd.Env = append(cleanEnv(), "EMBED_TOKEN="+testToken)
+	p.cmd.Env = append(append(cleanEnv(), "EMBED_TOKEN="+testToken), env...)
 	p.cmd.Stdout, p.cmd.Stderr = out, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,38 +1,18 @@
-// Command embed is a team's own gateway service built directly on bookbridge's
-// packages, without the reference server in cmd/bookbridge. It is example code:
-// read it to see how the pieces fit, then copy the parts your service needs.
-//
-// The service owns its router, its authentication and its storage choices, and
-// calls the library for the business work:
-//
-//	POST /deals                  sfdc.DecodeReader + sfdc.Validate, then staging.Store.Intake
-//	POST /emails                 phmail.Parse, then staging.Store.IngestEmail (or Quarantine)
-//	GET  /records/{number}       staging.Store.GetByNumber
-//	POST /records/{number}/load  mapping.Rules.Plan, then loader.Apply to a SQL target,
-//	                             inside staging's StartLoad / SaveJournal / FinishLoad lifecycle
-//	                             (?dry_run=true answers loader.Preview instead)
-//
-// Every route wants "Authorization: Bearer <token>", where the token comes from
-// EMBED_TOKEN (a random one is made and printed when it is unset). That is this
-// team's decision: bookbridge's packages know nothing about HTTP or callers.
-//
-// Usage:
-//
-//	go run ./examples/embed [-listen 127.0.0.1:8080] [-data DIR] [-db URL] [-target URL]
-//	                        [-rules FILE] [-param name=value ...]
-//
-// Each flag can also be set by the environment variable named in its help.
-// By default both databases are SQLite files in DIR (staging.db for the
-// staging store, target.db for the SQL target that stands in for ServiceNow),
-// and the rules are bookbridge's embedded reference rules. The service prints
-// "listening on ADDRESS" on stdout once it accepts connections, logs to stderr,
-// and stops gracefully on SIGINT or SIGTERM.
+// Command embed is a team's own gateway service on bookbridge's root package:
+// it opens the parts (a staging store on SQLite or Postgres, the mapping rules,
+// a SQL or ServiceNow target, a River client on the store's database), hands
+// them to a bookbridge.Flow and serves the Flow's calls behind its own bearer
+// token. Loads are River jobs: one cut off by a crash is rescued and resumes
+// from its journal. README.md lists the routes and flags.
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,51 +27,40 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/examples/mappings"
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/loader/servicenow"
 	"github.com/bookbridge/bookbridge/loader/sqltarget"
 	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/phmail"
+	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
-// shutdownGrace bounds how long requests under way (a load, say) may take to
-// finish after SIGINT or SIGTERM.
-const shutdownGrace = 30 * time.Second
+const (
+	channel       = "gateway"        // this service in the records' history
+	loadWait      = 25 * time.Second // how long POST /load waits for its job before answering 202
+	shutdownGrace = 30 * time.Second // the wait for requests, then for loads, after SIGTERM
+)
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "embed:", err)
-		os.Exit(1)
-	}
-}
-
-// errUsage marks a command line that could not be parsed (exit code 2).
-var errUsage = errors.New("usage error")
-
-// run starts the service and blocks until ctx is cancelled, then shuts down.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	envOr := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", envOr("EMBED_LISTEN", "127.0.0.1:8080"), "`address` to listen on; port 0 picks a free one (EMBED_LISTEN)")
-	dataDir := fs.String("data", envOr("EMBED_DATA_DIR", filepath.Join(os.TempDir(), "bookbridge-embed")), "`directory` of the default SQLite files (EMBED_DATA_DIR)")
-	dbURL := fs.String("db", getenv("EMBED_DATABASE_URL"), "staging database `URL`, postgres://... or a SQLite path; default DIR/staging.db (EMBED_DATABASE_URL)")
-	targetURL := fs.String("target", getenv("EMBED_TARGET_URL"), "database `URL` the loads write to; default DIR/target.db (EMBED_TARGET_URL)")
-	rulesFile := fs.String("rules", getenv("EMBED_RULES"), "mapping rule `file`; default the embedded reference rules (EMBED_RULES)")
+	listen := flag.String("listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one (EMBED_LISTEN)")
+	dataDir := flag.String("data", filepath.Join(os.TempDir(), "bookbridge-embed"), "`directory` of the default SQLite files (EMBED_DATA_DIR)")
+	dbURL := flag.String("db", "", "staging database `URL`, postgres://... or a SQLite path; default DIR/staging.db (EMBED_DATABASE_URL)")
+	targetURL := flag.String("target", "", "SQL database `URL` the loads write to; default DIR/target.db (EMBED_TARGET_URL)")
+	snURL := flag.String("servicenow", "", "load into the ServiceNow instance at `URL` instead of -target (EMBED_SERVICENOW_URL)")
+	snUser := flag.String("servicenow-user", "", "ServiceNow `user`; the password is EMBED_SERVICENOW_PASSWORD (EMBED_SERVICENOW_USER)")
+	rulesFile := flag.String("rules", "", "mapping rule `file`; default the embedded reference rules (EMBED_RULES)")
+	jobTimeout := flag.Duration("job-timeout", 2*time.Minute, "bound of a load job's run; one still running after 1.25× this was cut off by a crash and is retried (EMBED_JOB_TIMEOUT)")
 	params := map[string]string{}
-	fs.Func("param", "set a rule `name=value` param, such as problem_assigned_to=<sys_id> (repeatable)", func(s string) error {
+	flag.Func("param", "set a rule `name=value` param (repeatable)", func(s string) error {
 		name, value, ok := strings.Cut(s, "=")
 		if !ok || name == "" {
 			return errors.New("want name=value")
@@ -99,103 +68,202 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		params[name] = value
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	for name, env := range map[string]string{"listen": "EMBED_LISTEN", "data": "EMBED_DATA_DIR", "db": "EMBED_DATABASE_URL",
+		"target": "EMBED_TARGET_URL", "servicenow": "EMBED_SERVICENOW_URL", "servicenow-user": "EMBED_SERVICENOW_USER",
+		"rules": "EMBED_RULES", "job-timeout": "EMBED_JOB_TIMEOUT"} {
+		if v := os.Getenv(env); v != "" { // the command line, parsed next, overrides the environment
+			check(flag.Set(name, v), env+"="+v)
 		}
-		return errUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "embed takes no arguments, got %q\n", fs.Args())
-		return errUsage
+	if flag.Parse(); flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "embed takes no arguments, got %q\n", flag.Args())
+		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-
-	token := getenv("EMBED_TOKEN")
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	token := os.Getenv("EMBED_TOKEN")
 	if token == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		token = hex.EncodeToString(b)
-		fmt.Fprintf(stdout, "EMBED_TOKEN is not set; this run accepts the bearer token %s\n", token)
+		token = rand.Text()
+		fmt.Printf("EMBED_TOKEN is not set; this run accepts the bearer token %s\n", token)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	check(os.MkdirAll(*dataDir, 0o700), "creating the data directory (-data)")
+	db, err := bundb.Open(ctx, cmp.Or(*dbURL, filepath.Join(*dataDir, "staging.db")))
+	check(err, "opening the staging database (-db)")
+	store := staging.New(db)
+	check(bookbridge.Migrate(ctx, store), "migrating the staging database")
 
-	if *dbURL == "" || *targetURL == "" {
-		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-			return fmt.Errorf("creating the data directory (-data): %w", err)
+	// River on the store's database: a record's move to loading and its load job commit in one transaction.
+	rcfg := &river.Config{Logger: slog.Default(), Workers: river.NewWorkers(), JobTimeout: *jobTimeout, RescueStuckJobsAfter: *jobTimeout * 5 / 4,
+		SoftStopTimeout: shutdownGrace, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}}}
+	var mig *rivermigrate.Migrator[*sql.Tx]
+	var queue *river.Client[*sql.Tx]
+	if bundb.KindOf(db) == bundb.Postgres {
+		if mig, err = rivermigrate.New(riverdatabasesql.New(db.DB), nil); err == nil {
+			queue, err = river.NewClient(riverdatabasesql.New(db.DB), rcfg)
 		}
+	} else if mig, err = rivermigrate.New(riversqlite.New(db.DB), nil); err == nil {
+		queue, err = river.NewClient(riversqlite.New(db.DB), rcfg)
 	}
-	if *dbURL == "" {
-		*dbURL = filepath.Join(*dataDir, "staging.db")
-	}
-	if *targetURL == "" {
-		*targetURL = filepath.Join(*dataDir, "target.db")
-	}
+	check(err, "preparing River")
+	_, err = mig.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	check(err, "migrating River's tables")
 
-	// The staging store: where deals and PH emails wait for their load.
-	db, err := bundb.Open(ctx, *dbURL)
-	if err != nil {
-		return fmt.Errorf("opening the staging database (-db %s): %w", bundb.Redact(*dbURL), err)
+	var target loader.Target
+	if *snURL != "" {
+		target, err = servicenow.New(servicenow.Config{BaseURL: *snURL, Username: *snUser, Password: os.Getenv("EMBED_SERVICENOW_PASSWORD")})
+		check(err, "configuring the ServiceNow target (-servicenow)")
+	} else { // SQL tables shaped like ServiceNow's
+		tdb, err := bundb.Open(ctx, cmp.Or(*targetURL, filepath.Join(*dataDir, "target.db")))
+		check(err, "opening the target database (-target)")
+		sqlt := sqltarget.New(tdb, sqltarget.Options{})
+		target = sqlt
+		check(sqlt.EnsureReferenceTables(ctx), "creating the reference tables in the target")
 	}
-	defer db.Close()
-	store := staging.New(db, staging.WithLogger(log))
-	if err := store.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrating the staging database: %w", err)
-	}
-
-	// The target: SQL tables shaped like the reference ServiceNow schema.
-	// A team loading into ServiceNow would use loader/servicenow here.
-	tdb, err := bundb.Open(ctx, *targetURL)
-	if err != nil {
-		return fmt.Errorf("opening the target database (-target %s): %w", bundb.Redact(*targetURL), err)
-	}
-	defer tdb.Close()
-	target := sqltarget.New(tdb, sqltarget.Options{})
-	if err := target.EnsureReferenceTables(ctx); err != nil {
-		return fmt.Errorf("creating the reference tables in the target: %w", err)
-	}
-
-	// The rules are compiled once; a mistake in them stops the start with
-	// FILE:LINE:COL messages instead of failing a load later.
-	var rules *mapping.Rules
-	if *rulesFile == "" {
-		rules, err = mapping.Compile(mappings.ReferenceName, mappings.Reference, mapping.WithParams(params))
-	} else {
+	rules, err := mapping.Compile(mappings.ReferenceName, mappings.Reference, mapping.WithParams(params))
+	if *rulesFile != "" {
 		rules, err = mapping.LoadFile(*rulesFile, mapping.WithParams(params))
 	}
-	if err != nil {
-		return fmt.Errorf("compiling the mapping rules: %w", err)
-	}
+	check(err, "compiling the mapping rules")
+	flow, err := bookbridge.New(bookbridge.Config{Store: store, Rules: rules, Target: target, Queue: queue})
+	check(err, "building the flow")
+	flow.AddWorkers(rcfg.Workers)
+	check(queue.Start(context.WithoutCancel(ctx)), "starting River") // stopped gracefully below
 
-	g := &gateway{store: store, target: target, rules: rules, token: token, log: log, now: time.Now}
-	srv := &http.Server{
-		Handler:           g.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      loadTimeout + time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := &http.Server{Handler: routes(flow, token), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: loadWait + time.Minute}
 	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s (-listen): %w", *listen, err)
-	}
-	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "staging", bundb.Redact(*dbURL),
-		"target", bundb.Redact(*targetURL), "rules", rules.Name())
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down; waiting for requests under way", "grace", shutdownGrace)
+	check(err, "listening (-listen)")
+	fmt.Printf("listening on %s\n", ln.Addr())
+	go func() { check(srv.Serve(ln), "serving") }()
+	<-ctx.Done()
+	slog.Info("shutting down; waiting for requests, then loads, under way", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	check(errors.Join(srv.Shutdown(sctx), queue.Stop(context.Background()), db.Close()), "shutting down")
+	slog.Info("stopped")
+}
+
+// check ends the program when err is not nil, saying what it was doing.
+func check(err error, doing string) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "embed: %s: %v\n", doing, err)
+		os.Exit(1)
 	}
-	log.Info("stopped")
-	return nil
+}
+
+// handler answers a request with a status and a JSON body, or an error.
+type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+// routes is the service's router, behind its bearer token.
+func routes(flow *bookbridge.Flow, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /deals", handler(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, sfdc.DefaultMaxBytes+1)) // a cut body fails to decode, a longer one is too large
+		res, err := flow.AcceptDeal(r.Context(), body, staging.Via(channel))
+		if err != nil {
+			return 0, nil, err
+		}
+		status := map[staging.IntakeOutcome]int{staging.IntakeCreated: 201, staging.IntakeMerged: 201, staging.IntakeStale: 409}[res.Outcome]
+		return cmp.Or(status, 200), map[string]any{"outcome": res.Outcome, "number": res.Record.Number, "state": res.Record.State, "reason": res.Reason}, nil
+	}))
+	mux.Handle("POST /emails", handler(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, phmail.DefaultMaxMessageBytes))
+		if err != nil {
+			return 0, nil, err
+		}
+		res, err := flow.ProcessEmail(context.WithoutCancel(r.Context()), raw, channel) // finishes if the caller hangs up
+		if res.Outcome == bookbridge.OutcomeNotPH || res.Outcome == string(staging.EmailQuarantined) {
+			return 422, res, err
+		}
+		return 200, res, err
+	}))
+	mux.Handle("GET /records/{number}", handler(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		rec, err := flow.FindRecord(r.Context(), r.PathValue("number"))
+		if err != nil {
+			return 0, nil, err
+		}
+		ok, why := rec.Loadable()
+		return 200, struct {
+			*staging.Record
+			Loadable    bool   `json:"loadable"`
+			NotLoadable string `json:"not_loadable,omitempty"`
+		}{rec, ok, why}, nil
+	}))
+	// The "SFDC Data" button. The load is a River job that outlives the
+	// request (and a crash: it resumes from its journal); the answer waits.
+	mux.Handle("POST /records/{number}/load", handler(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
+		rec, err := flow.FindRecord(r.Context(), r.PathValue("number"))
+		if err != nil {
+			return 0, nil, err
+		}
+		if r.URL.Query().Get("dry_run") == "true" {
+			p, err := flow.Preview(r.Context(), rec)
+			return 200, p, err
+		}
+		// IfVersion: a press that raced with a newer deal is refused.
+		job, err := flow.EnqueueLoad(r.Context(), rec.ID, channel, staging.IfVersion(rec.Version), staging.Via(channel))
+		ctx, cancel := context.WithTimeout(r.Context(), loadWait)
+		defer cancel()
+		rec.State = staging.StateLoading // as EnqueueLoad left it; poll until the job moves it on
+		for err == nil && rec.State == staging.StateLoading {
+			select {
+			case <-ctx.Done():
+				return 202, map[string]any{"number": rec.Number, "state": rec.State, "job_id": job}, nil
+			case <-time.After(100 * time.Millisecond):
+				rec, err = flow.Store().Get(r.Context(), rec.ID)
+			}
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		status := 200
+		if rec.State == staging.StateLoadFailed {
+			status = 502 // the target refused or failed; pressing again retries
+		}
+		return status, map[string]any{"number": rec.Number, "state": rec.State, "job_id": job,
+			"result": rec.Load.Result, "error": rec.Load.Error, "review": rec.Review}, nil
+	}))
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeJSON(w, 401, map[string]string{"error": "send Authorization: Bearer <EMBED_TOKEN>"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP writes h's answer, or its error with the status this service
+// chose for the error's kind.
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, v, err := h(w, r)
+	if err != nil {
+		var ve *sfdc.ValidationError
+		switch status, v = 500, map[string]string{"error": err.Error()}; {
+		case errors.As(err, &ve):
+			status, v = 422, map[string]any{"error": err.Error(), "problems": ve.Problems}
+		case errors.Is(err, sfdc.ErrTooLarge), errors.As(err, new(*http.MaxBytesError)):
+			status = 413
+		case errors.As(err, new(*sfdc.DecodeError)):
+			status = 400
+		case errors.Is(err, staging.ErrNotFound):
+			status = 404
+		case errors.Is(err, staging.ErrIllegalTransition), errors.Is(err, staging.ErrConflict):
+			status = 409
+		case errors.As(err, new(*staging.InputError)), errors.As(err, new(*bookbridge.PlanError)), errors.As(err, new(*bookbridge.NotLoadableError)):
+			status = 422
+		case errors.As(err, new(*bookbridge.TargetError)):
+			status = 502
+		default:
+			slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			v = map[string]string{"error": "internal error; the log says what went wrong, retry later"}
+		}
+	}
+	writeJSON(w, status, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the status is sent; a broken connection is the caller's
 }
