@@ -174,7 +174,7 @@ func (a *App) Migrate(ctx context.Context) error {
 	if err := auth.Migrate(ctx, a.DB); err != nil {
 		return err
 	}
-	return queue.Migrate(ctx, a.DB, a.Cfg.DatabaseURL)
+	return queue.Migrate(ctx, a.DB)
 }
 
 // Start begins working jobs (when opened with Work).

@@ -20,12 +20,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/uptrace/bun"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
@@ -60,27 +58,7 @@ type Queue struct {
 }
 
 // Migrate creates or upgrades River's tables in the database of db.
-func Migrate(ctx context.Context, db *bun.DB, url string) error {
-	return bundb.WithLock(ctx, db, "river-migrations", func(ctx context.Context) error {
-		var err error
-		switch bundb.KindOf(db) {
-		case bundb.Postgres:
-			var m *rivermigrate.Migrator[*sql.Tx]
-			if m, err = rivermigrate.New(riverdatabasesql.New(db.DB), nil); err == nil {
-				_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-			}
-		default:
-			var m *rivermigrate.Migrator[*sql.Tx]
-			if m, err = rivermigrate.New(riversqlite.New(db.DB), nil); err == nil {
-				_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("queue: migrating River's tables: %w", err)
-		}
-		return nil
-	})
-}
+func Migrate(ctx context.Context, db *bun.DB) error { return bookbridge.MigrateRiver(ctx, db) }
 
 // New builds an insert-only queue: jobs are enqueued inside Bun
 // transactions through Client. Work makes the process work them too.
@@ -102,13 +80,7 @@ func New(ctx context.Context, db *bun.DB, cfg Config) (*Queue, error) {
 	}
 	q := &Queue{db: db, cfg: cfg, start: func(context.Context) error { return nil }, stop: func(context.Context) error { return nil }, close: func() {}}
 	var err error
-	switch bundb.KindOf(db) {
-	case bundb.Postgres:
-		q.inserter, err = river.NewClient(riverdatabasesql.New(db.DB), q.riverConfig(nil, nil))
-	default:
-		q.inserter, err = river.NewClient(riversqlite.New(db.DB), q.riverConfig(nil, nil))
-	}
-	if err != nil {
+	if q.inserter, err = bookbridge.NewRiverClient(db, q.riverConfig(nil, nil)); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return q, nil
@@ -159,7 +131,7 @@ func (q *Queue) Work(ctx context.Context, workers *river.Workers, periodic []*ri
 		}
 		q.start, q.stop, q.close = worker.Start, worker.Stop, pool.Close
 	default:
-		worker, err := river.NewClient(riversqlite.New(q.db.DB), rc)
+		worker, err := bookbridge.NewRiverClient(q.db, rc)
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)
 		}

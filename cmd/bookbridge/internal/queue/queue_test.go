@@ -52,10 +52,10 @@ func TestTransactionalEnqueue(t *testing.T) {
 	dbtest.EachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := open(t, url)
-		if err := queue.Migrate(ctx, db, url); err != nil {
+		if err := queue.Migrate(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		if err := queue.Migrate(ctx, db, url); err != nil {
+		if err := queue.Migrate(ctx, db); err != nil {
 			t.Fatalf("second migration: %v", err)
 		}
 		w := &noteWorker{seen: map[int]int{}, done: make(chan int, 16)}

@@ -79,7 +79,7 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 		case status == http.StatusServiceUnavailable:
 			m.WithLabelValues("error").Inc()
 			// The store may still hold the body: leave it to the collector.
-		case status == http.StatusUnprocessableEntity && as[*staging.InputError](err):
+		case status == http.StatusUnprocessableEntity && isInputError(err):
 			m.WithLabelValues("error").Inc()
 			defer release()
 		default:

@@ -10,49 +10,41 @@ import (
 	"github.com/bookbridge/bookbridge/staging"
 )
 
-// errorKind is one row of the table from the errors the packages return to
-// the API's status and code.
-type errorKind struct {
-	is     func(error) bool
+// answer is the status and code of one kind of error.
+type answer struct {
 	status int
 	code   string
 }
 
-func as[T error](err error) bool {
-	var target T
-	return errors.As(err, &target)
+// errorAnswers is the one place errors become HTTP answers: the Flow's
+// error kinds (bookbridge.KindOf) to status and code. KindInternal takes
+// the status its caller names (500, or 503 where the request may be sent
+// again).
+var errorAnswers = map[bookbridge.ErrorKind]answer{
+	bookbridge.KindMalformed:    {http.StatusBadRequest, "bad_request"},
+	bookbridge.KindTooLarge:     {http.StatusRequestEntityTooLarge, "too_large"},
+	bookbridge.KindInvalid:      {http.StatusUnprocessableEntity, "invalid"},
+	bookbridge.KindNotFound:     {http.StatusNotFound, "not_found"},
+	bookbridge.KindConflict:     {http.StatusConflict, "conflict"},
+	bookbridge.KindNotLoadable:  {http.StatusConflict, "not_loadable"},
+	bookbridge.KindPlanFailed:   {http.StatusUnprocessableEntity, "plan_failed"},
+	bookbridge.KindTargetFailed: {http.StatusBadGateway, "target"},
 }
 
-// errorKinds is the one place errors become HTTP answers; the first row
-// that matches wins. Errors no row knows are the server's own (500).
-var errorKinds = []errorKind{
-	{as[*sfdc.DecodeError], http.StatusBadRequest, "bad_request"},
-	{as[*sfdc.ValidationError], http.StatusUnprocessableEntity, "invalid"},
-	{as[*staging.InputError], http.StatusUnprocessableEntity, "invalid"},
-	{func(err error) bool { return errors.Is(err, staging.ErrNotFound) }, http.StatusNotFound, "not_found"},
-	{as[*staging.ConflictError], http.StatusConflict, "conflict"},
-	{as[*staging.TransitionError], http.StatusConflict, "not_loadable"},
-	{as[*bookbridge.NotLoadableError], http.StatusConflict, "not_loadable"},
-	{as[*bookbridge.PlanError], http.StatusUnprocessableEntity, "plan_failed"},
-	{as[*bookbridge.TargetError], http.StatusBadGateway, "target"},
-}
-
-// statusOf returns the status and code of err; fallback is the status of
-// an error no row knows (500, or 503 where the caller may retry).
-func statusOf(err error, fallback int) (int, string) {
-	for _, k := range errorKinds {
-		if k.is(err) {
-			return k.status, k.code
-		}
+// statusOf returns the status and code of err; internal is the status of
+// an error of the server's own (500, or 503 where the caller may retry).
+func statusOf(err error, internal int) (int, string) {
+	if a, ok := errorAnswers[bookbridge.KindOf(err)]; ok {
+		return a.status, a.code
 	}
-	return fallback, "internal"
+	return internal, "internal"
 }
 
 // fail answers err: a known kind with its message (and a validation
 // error's problems), anything else as an internal error that the log
 // keeps and the answer does not show.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, fallback int) {
-	status, code := statusOf(err, fallback)
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, internal int) {
+	status, code := statusOf(err, internal)
 	body := ErrorBody{Error: err.Error(), Code: code, RequestID: RequestID(r.Context())}
 	var ve *sfdc.ValidationError
 	switch {
@@ -69,4 +61,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, fallbac
 		Logger(r.Context()).Warn("the target failed", "err", err)
 	}
 	writeJSON(w, status, body)
+}
+
+// isInputError reports whether err is staging's *InputError.
+func isInputError(err error) bool {
+	var ie *staging.InputError
+	return errors.As(err, &ie)
 }
