@@ -70,7 +70,7 @@ func cmdDemo(ctx context.Context, c *cli) error {
 	}
 	defer logFile.Close()
 	log := newLogger(cfg, logFile)
-	tuneGC(ctx, c.getenv, log)
+	tuneGC(ctx, cfg.GCMinHeap, c.getenv, log)
 	p, err := startProcess(ctx, cfg, app.Options{Logger: log, Work: true}, mountConsole)
 	if err != nil {
 		return usageError("%v", err)

@@ -8,20 +8,16 @@ import (
 	"time"
 )
 
-// The server's live heap is small, about 5 MB under a steady intake, while
-// each deal leaves some 40 KB of garbage. A target relative to the live
-// heap alone (GOGC) therefore has the collector run every few megabytes:
-// 19 times a second at 5,700 deals a second with GOGC=200, each run taking
-// about 4 ms of CPU. serve and demo let the heap grow to gcMinHeapGoal
-// before a collection, and to serverGCPercent above the live heap once
-// that is the larger; the README gives the figures.
+// The server's live heap is small next to the garbage each deal leaves, so
+// a target relative to the live heap alone (GOGC) has the collector run
+// every few megabytes under a steady intake. serve and demo let the heap
+// grow to BOOKBRIDGE_GC_MIN_HEAP before a collection, and to
+// serverGCPercent above the live heap once that is the larger; the
+// README's Operations section gives the measured effect.
 const (
 	// serverGCPercent is the collector's target (as GOGC) once the live
-	// heap is too large for gcMinHeapGoal to matter.
+	// heap is too large for the minimum heap goal to matter.
 	serverGCPercent = 200
-	// gcMinHeapGoal is the least heap the collector lets grow before it
-	// runs.
-	gcMinHeapGoal = 64 << 20
 	// gcMaxPercent bounds the target while the live heap is tiny, as it is
 	// at start, before the server has warmed up: a heap of 2 MB would make
 	// any later growth of the live heap thirty times as large.
@@ -31,15 +27,15 @@ const (
 )
 
 // gcPercentFor returns the collector's target (as GOGC) that puts the heap
-// goal at gcMinHeapGoal, and never below serverGCPercent. Go sets the goal
+// goal at minGoal, and never below serverGCPercent. Go sets the goal
 // at live + (live + roots) * GOGC/100, where live is the heap the last
 // collection found live and roots the goroutine stacks and globals it
 // scanned.
-func gcPercentFor(live, roots uint64) int {
-	if live == 0 || live >= gcMinHeapGoal {
+func gcPercentFor(live, roots, minGoal uint64) int {
+	if live == 0 || live >= minGoal {
 		return serverGCPercent
 	}
-	p := (gcMinHeapGoal - live) * 100 / (live + roots)
+	p := (minGoal - live) * 100 / (live + roots)
 	return int(min(max(p, serverGCPercent), gcMaxPercent))
 }
 
@@ -65,6 +61,7 @@ func heapAtLastGC() (live, roots uint64) {
 
 // gcTuner keeps the collector's target in step with the live heap.
 type gcTuner struct {
+	minGoal uint64                      // BOOKBRIDGE_GC_MIN_HEAP
 	heap    func() (live, roots uint64) // heapAtLastGC
 	set     func(int) int               // debug.SetGCPercent
 	percent int                         // the target last set
@@ -72,7 +69,8 @@ type gcTuner struct {
 
 // adjust sets the target for the current live heap when it changed.
 func (g *gcTuner) adjust() {
-	if p := gcPercentFor(g.heap()); p != g.percent {
+	live, roots := g.heap()
+	if p := gcPercentFor(live, roots, g.minGoal); p != g.percent {
 		g.set(p)
 		g.percent = p
 	}
@@ -92,15 +90,16 @@ func (g *gcTuner) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// tuneGC keeps the collector's heap goal at gcMinHeapGoal or more until ctx
-// ends, unless the operator set GOGC, which Go itself has then applied.
-func tuneGC(ctx context.Context, getenv func(string) string, log *slog.Logger) {
-	if v := getenv("GOGC"); v != "" {
-		log.Debug("garbage collector target from GOGC", "gogc", v)
+// tuneGC keeps the collector's heap goal at minHeap bytes or more until ctx
+// ends, unless minHeap is 0 or the operator set GOGC, which Go itself has
+// then applied.
+func tuneGC(ctx context.Context, minHeap int64, getenv func(string) string, log *slog.Logger) {
+	if v := getenv("GOGC"); v != "" || minHeap <= 0 {
+		log.Debug("garbage collector target as Go sets it", "gogc", v)
 		return
 	}
-	g := &gcTuner{heap: heapAtLastGC, set: debug.SetGCPercent}
+	g := &gcTuner{minGoal: uint64(minHeap), heap: heapAtLastGC, set: debug.SetGCPercent}
 	g.adjust()
-	log.Debug("garbage collector target follows the live heap", "min_heap_goal_mb", gcMinHeapGoal>>20, "gogc", g.percent)
+	log.Debug("garbage collector target follows the live heap", "min_heap_goal_mb", minHeap>>20, "gogc", g.percent)
 	go g.run(ctx, gcTuneEvery)
 }

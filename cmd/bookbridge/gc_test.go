@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// gcMinHeapGoal is BOOKBRIDGE_GC_MIN_HEAP's default.
+const gcMinHeapGoal = 64 << 20
+
 func TestGCPercentFor(t *testing.T) {
 	const mb = 1 << 20
 	for _, tc := range []struct {
@@ -24,7 +27,7 @@ func TestGCPercentFor(t *testing.T) {
 		{4 * mb, 0, gcMaxPercent},            // a small live heap: bounded
 		{512 << 10, 512 << 10, gcMaxPercent}, // a tiny one too
 	} {
-		got := gcPercentFor(tc.live, tc.roots)
+		got := gcPercentFor(tc.live, tc.roots, gcMinHeapGoal)
 		if got != tc.want {
 			t.Errorf("live %d bytes, roots %d: target %d, want %d", tc.live, tc.roots, got, tc.want)
 		}
@@ -45,8 +48,9 @@ func TestGCTunerFollowsLiveHeap(t *testing.T) {
 	var sets []int
 	i := 0
 	g := &gcTuner{
-		heap: func() (uint64, uint64) { v := lives[i]; i++; return v, 0 },
-		set:  func(p int) int { sets = append(sets, p); return 0 },
+		minGoal: gcMinHeapGoal,
+		heap:    func() (uint64, uint64) { v := lives[i]; i++; return v, 0 },
+		set:     func(p int) int { sets = append(sets, p); return 0 },
 	}
 	for range lives {
 		g.adjust()
@@ -81,14 +85,20 @@ func TestGCTunerStopsWithContext(t *testing.T) {
 	}
 }
 
-// serve and demo set the collector's target unless GOGC is set.
+// serve and demo set the collector's target unless GOGC is set or the
+// minimum heap is 0.
 func TestTuneGC(t *testing.T) {
 	prev := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	debug.SetGCPercent(100)
+	tuneGC(context.Background(), 0, func(string) string { return "" }, testLogger(t))
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("BOOKBRIDGE_GC_MIN_HEAP=0: target %d, want it left at 100", got)
+	}
 	for _, gogc := range []string{"", "100", "off"} {
 		debug.SetGCPercent(100)
 		ctx, cancel := context.WithCancel(context.Background())
-		tuneGC(ctx, func(k string) string {
+		tuneGC(ctx, gcMinHeapGoal, func(k string) string {
 			if k == "GOGC" {
 				return gogc
 			}

@@ -41,7 +41,7 @@ func cmdServe(ctx context.Context, c *cli) error {
 		return err
 	}
 	log := newLogger(cfg, c.stderr)
-	tuneGC(ctx, c.getenv, log)
+	tuneGC(ctx, cfg.GCMinHeap, c.getenv, log)
 	p, err := startProcess(ctx, cfg, app.Options{Logger: log, Work: true}, mountConsole)
 	if err != nil {
 		return usageError("%v", err)

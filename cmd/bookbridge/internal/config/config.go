@@ -48,6 +48,8 @@ type Config struct {
 	WaitingAlert    time.Duration  `env:"WAITING_ALERT" default:"24h" doc:"records waiting longer than this are flagged (console, metrics, periodic check)"`
 	TimeZone        string         `env:"TIMEZONE" default:"UTC" doc:"time zone of business dates (the 30-day rule, due dates)"`
 
+	GCMinHeap int64 `env:"GC_MIN_HEAP" default:"67108864" doc:"serve and demo let the heap grow to this many bytes before the garbage collector runs (see Operations); 0, or GOGC set, leaves the collector as Go sets it"`
+
 	LoadTimeout       time.Duration `env:"LOAD_TIMEOUT" default:"20s" doc:"longest run of one background job; a load still running then goes on from its journal in the next run"`
 	JobRescueAfter    time.Duration `env:"JOB_RESCUE_AFTER" default:"25s" doc:"a job running this long is taken to be from a process that died and is run again (with the load's journal); more than LOAD_TIMEOUT"`
 	LoadRetryWindow   time.Duration `env:"LOAD_RETRY_WINDOW" default:"24h" doc:"how long after its start a load that fails for a passing reason (ServiceNow down, 429, 502-504, timeouts) is tried again; then it is load_failed"`
