@@ -420,23 +420,15 @@ var schemaMigrations = []schemaMigration{
 		sqlite: nil,
 	},
 	{
-		// The batch function's fixed cost per call, lowered; parameters and
-		// result columns are unchanged, so a prepared call is planned again
-		// and keeps working.
-		// - It took each ECC lock in a statement of its own, a round through
-		//   the executor per deal; it now takes them all in one statement,
-		//   still in the order of their keys.
-		// - It looked up the id sequence once per deal; now once per call.
-		// - Two window functions sorted every batch, for the payload
-		//   offsets and to find a Salesforce id repeated within the batch.
-		//   Offsets are now summed in a loop, a repeated id is found by
-		//   looking back through the ids, and only staged deals are
-		//   answered (batchRun.read takes a missing position as "take the
-		//   general path"), which drops a join of every deal.
-		// Postgres's CPU per deal, batches of each version alternating on
-		// one connection: the locks and the sequence took 105-106 to 100 us
-		// at batch size 8; the rest took 99.7-103.0 to 93.4-96.0 us at 8
-		// and 84.3-86.6 to 80.1-81.1 us at 32.
+		// The batch function with a small fixed cost per call; parameters
+		// and result columns are those of step 20261127000003, so a
+		// prepared call is planned again and keeps working. It takes every
+		// ECC lock of the batch in one statement, in the order of their
+		// keys; looks up the id sequence once per call; sums the payload
+		// offsets in a loop and finds a Salesforce id repeated within the
+		// batch by looking back through the ids; and answers only the
+		// staged deals (batchRun.read takes a missing position as "take
+		// the general path").
 		name:    "20261127000005",
 		comment: "intake_batch_leaner",
 		postgres: []string{
