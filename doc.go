@@ -21,18 +21,29 @@
 //
 // # Background work
 //
-// With a River client in Config.Queue, [Flow.AcceptEmail] stores a message
-// and enqueues its processing in one transaction, and [Flow.EnqueueLoad]
-// moves a record to loading and enqueues its load in one transaction.
-// [Flow.AddWorkers] registers the workers of those jobs with the River
-// client that works the queue: each job runs once across replicas, and a
-// load whose process died is picked up again by River and resumes from its
-// journal without writing a row twice. Without a queue, [Flow.ProcessEmail]
-// and [Flow.Load] do the same work at once, in the caller's goroutine.
+// With a River client (Config.Queue, or Flow.UseQueue for a client built
+// after the Flow), Flow.AcceptEmail stores a message and enqueues its
+// processing in one transaction, and Flow.EnqueueLoad moves a record to
+// loading and enqueues its load in one transaction. Flow.AddWorkers
+// registers the workers of those jobs with the River client that works the
+// queue: each job runs once across replicas, and a load whose process died
+// is picked up again by River's rescuer and resumes from its journal
+// without writing a row twice. A load whose target fails for a passing
+// reason (loader.IsTransient: unreachable, 429, 502-504, a timeout) is
+// tried again by its job with growing waits within a window (LoadRetry);
+// the record stays loading and says so. NewRiverClient and MigrateRiver
+// give a client and River's tables on the store's database. Without a
+// queue, Flow.ProcessEmail and Flow.Load do the work at once, in the
+// caller's goroutine.
+//
+// # Errors
+//
+// KindOf names the kind of any error the Flow returns (malformed, invalid,
+// not found, not loadable, plan failed, target failed, ...), so a caller
+// maps kinds, not types, to its answers.
 //
 // # Storage
 //
-// [Flow.Migrate] creates or upgrades the store's tables and the Flow's own
-// inbox of raw emails. River's tables are migrated by the caller with
-// rivermigrate, since the caller owns the River client.
+// Flow.Migrate (or Migrate before the Flow exists) creates or upgrades the
+// store's tables and the Flow's own inbox of raw emails.
 package bookbridge

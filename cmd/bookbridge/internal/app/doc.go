@@ -1,13 +1,9 @@
-// Package app wires bookbridge's packages into the reference server: the
-// staging store, the PH email parser and channels, the mapping rules, the
-// load target and the River queue, plus the server's own credentials. The
-// HTTP API, the console and the CLI commands call it; business rules stay in
-// the packages and the rule files.
-//
-// The flows it carries:
-//
-//	deal:  body --sfdc.Decode+Validate--> staging.Intake                     (no remote call)
-//	email: raw --inbox row + email job (one transaction)--> phmail.Parse --> staging.IngestEmail
-//	load:  staging.StartLoad + load job (one transaction) --> mapping.Rules.Plan --> loader.Apply
-//	       (journal saved after every write) --> staging.FinishLoad | MarkNeedsReview | FailLoad
+// Package app opens the reference server's parts from its configuration:
+// the database, the staging and credential stores, the load target named
+// by BOOKBRIDGE_TARGET, the compiled rules of BOOKBRIDGE_RULES, the River
+// queue and the Prometheus metrics, and builds the bookbridge.Flow that
+// runs the flow on them. The HTTP API, the console and the CLI commands
+// call the Flow; this package adds only the server's own wiring: the mail
+// channels' handler, the periodic checks, and reloading the rules on
+// SIGHUP. No business rule lives here.
 package app
