@@ -31,7 +31,7 @@ type dumpTarget struct {
 	dump func(t *testing.T) map[string][]map[string]string
 }
 
-func memoryTarget(t *testing.T) dumpTarget {
+func memoryTarget(t testing.TB) dumpTarget {
 	m := memory.New(memory.Options{Tables: refschema.Tables()})
 	for _, c := range refschema.BlockNumberChoices() {
 		m.Seed("sys_choice", c)
@@ -132,7 +132,7 @@ const nextRules = "examples/mappings/reference-next.yaml"
 
 // newFlow is a Flow without a queue on db, loading into target with the
 // reference rules, at a fixed clock.
-func newFlow(t *testing.T, db *bun.DB, target loader.Target, parser *phmail.Parser) *bookbridge.Flow {
+func newFlow(t testing.TB, db *bun.DB, target loader.Target, parser *phmail.Parser) *bookbridge.Flow {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	now := func() time.Time { return time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC) }
@@ -157,7 +157,7 @@ func TestImpactAndReload(t *testing.T) {
 	targets := []struct {
 		name string
 		make func(t *testing.T) dumpTarget
-	}{{"memory", memoryTarget}, {"sql", sqlTarget}}
+	}{{"memory", func(t *testing.T) dumpTarget { return memoryTarget(t) }}, {"sql", sqlTarget}}
 	for _, tc := range targets {
 		t.Run(tc.name, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db *bun.DB) {
