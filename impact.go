@@ -31,6 +31,12 @@ type ImpactOptions struct {
 	AtNow bool
 	// Workers plans records in parallel. Default: GOMAXPROCS.
 	Workers int
+	// AgainstLastLoad compares the new rules' plan with the plan each
+	// record was last loaded with (kept in its journal), made at that
+	// plan's time, instead of with the rules in use; a record without a
+	// kept plan is compared with the rules in use. Use it when the new
+	// rules are in use already, before a bulk reload.
+	AgainstLastLoad bool
 }
 
 // RulesInfo names a rule file by its name and content hash.
@@ -149,7 +155,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: 500}
+	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: 500, WithJournal: opts.AgainstLastLoad}
 	if len(filter.States) == 0 {
 		filter.States, filter.OrLoaded = []staging.State{staging.StateLoaded}, true
 	}
@@ -167,7 +173,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 		go func() {
 			defer wg.Done()
 			for rec := range work {
-				results <- f.recordImpact(current, newRules, rec, opts.AtNow)
+				results <- f.recordImpact(current, newRules, rec, opts.AtNow, opts.AgainstLastLoad)
 			}
 		}()
 	}
@@ -219,7 +225,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 
 // ImpactOf is Impact for one record, for a drill-down.
 func (f *Flow) ImpactOf(rec *staging.Record, newRules *mapping.Rules, atNow bool) RecordImpact {
-	return f.recordImpact(f.Rules(), newRules, rec, atNow)
+	return f.recordImpact(f.Rules(), newRules, rec, atNow, false)
 }
 
 // impactTime is when Impact plans rec: its original load time by default.
@@ -236,14 +242,23 @@ func (f *Flow) impactTime(rec *staging.Record, atNow bool) time.Time {
 }
 
 // recordImpact plans rec with both rule sets from one decoded input.
-func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, atNow bool) RecordImpact {
+func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, atNow, againstLast bool) RecordImpact {
 	imp := RecordImpact{ID: rec.ID, Number: rec.Number, State: rec.State, Now: f.impactTime(rec, atNow)}
+	var last *loader.Plan
+	if againstLast {
+		if last = lastPlan(rec); last != nil && !atNow {
+			imp.Now = last.Now
+		}
+	}
 	in, err := planInput(rec, imp.Now)
 	if err != nil {
 		imp.Error, imp.CurrentError = err.Error(), err.Error()
 		return imp
 	}
-	oldPlan, oldErr := planInputWith(current, rec, in)
+	oldPlan, oldErr := last, error(nil)
+	if oldPlan == nil {
+		oldPlan, oldErr = planInputWith(current, rec, in)
+	}
 	newPlan, newErr := planInputWith(next, rec, in)
 	if oldErr != nil {
 		imp.CurrentError = planErrorText(oldErr)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"testing"
 
-
 	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"

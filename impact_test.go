@@ -205,11 +205,11 @@ func TestImpactAndReload(t *testing.T) {
 				}
 
 				// A report against other rules than those in use reloads nothing.
-				if _, err := flow.ReloadImpact(ctx, rep, "test"); err == nil {
+				if _, err := flow.ReloadImpact(ctx, rep, "test", true); err == nil {
 					t.Fatal("a reload with the old rules in use was not refused")
 				}
 				flow.SetRules(next)
-				out, err := flow.ReloadImpact(ctx, rep, "test")
+				out, err := flow.ReloadImpact(ctx, rep, "test", true)
 				if err != nil || len(out) != 1 || out[0].State != staging.StateLoaded || out[0].Error != "" {
 					t.Fatalf("reload: %+v %v", out, err)
 				}

@@ -119,10 +119,11 @@ type ReloadOutcome struct {
 }
 
 // ReloadRecords reloads each record with the rules in use: through the
-// load job when the Flow has a queue, else one after another at once. A
+// load job when the Flow has a queue and inline is false, else one after
+// another at once, in the caller's goroutine. A
 // record that cannot be reloaded (it changed state, its plan fails) is
 // reported with the reason and the others go on.
-func (f *Flow) ReloadRecords(ctx context.Context, ids []int64, by string) ([]ReloadOutcome, error) {
+func (f *Flow) ReloadRecords(ctx context.Context, ids []int64, by string, inline bool) ([]ReloadOutcome, error) {
 	out := make([]ReloadOutcome, 0, len(ids))
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
@@ -132,7 +133,7 @@ func (f *Flow) ReloadRecords(ctx context.Context, ids []int64, by string) ([]Rel
 		if rec, err := f.cfg.Store.Get(ctx, id); err == nil {
 			o.Number = rec.Number
 		}
-		if f.queue() != nil {
+		if f.queue() != nil && !inline {
 			job, err := f.EnqueueReload(ctx, id, by)
 			o.JobID, o.State = job, staging.StateLoading
 			if err != nil {
@@ -159,12 +160,12 @@ func (f *Flow) ReloadRecords(ctx context.Context, ids []int64, by string) ([]Rel
 // ReloadImpact reloads every record rep lists as changed whose plan the
 // new rules could make. rep must compare with the rules in use now (the
 // new rules of rep are put in use first, with SetRules), so that the
-// reload writes what the report showed.
-func (f *Flow) ReloadImpact(ctx context.Context, rep *ImpactReport, by string) ([]ReloadOutcome, error) {
+// reload writes what the report showed. inline is as for ReloadRecords.
+func (f *Flow) ReloadImpact(ctx context.Context, rep *ImpactReport, by string, inline bool) ([]ReloadOutcome, error) {
 	if h := f.Rules().Hash(); h != rep.New.Hash {
 		return nil, &RulesMismatchError{InUse: rulesInfo(f.Rules()), Report: rep.New}
 	}
-	return f.ReloadRecords(ctx, rep.ReloadIDs(), by)
+	return f.ReloadRecords(ctx, rep.ReloadIDs(), by, inline)
 }
 
 // ReloadIDs lists the records a reload after the rule change would change:

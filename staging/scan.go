@@ -20,11 +20,13 @@ type ScanFilter struct {
 	AfterID int64
 	// Limit is the page size: default 500, at most 2000.
 	Limit int
+	// WithJournal also reads the load journal (the plan of the last load).
+	WithJournal bool
 }
 
 // Scan reads a page of records for planning in bulk: each with its
 // payload, PH data, attachments and load times, but without the load's
-// journal and result documents. Records come in id order; the next page
+// result document, and without its journal unless WithJournal. Records come in id order; the next page
 // starts after the last id of this one, and a page shorter than the limit
 // is the last.
 func (s *Store) Scan(ctx context.Context, f ScanFilter) ([]*Record, error) {
@@ -36,7 +38,12 @@ func (s *Store) Scan(ctx context.Context, f ScanFilter) ([]*Record, error) {
 		limit = 2000
 	}
 	return s.selectRecords(ctx, s.db, false, func(q *bun.SelectQuery) *bun.SelectQuery {
-		q = q.ExcludeColumn("load_journal", "load_result", "search_text").Where("r.id > ?", f.AfterID).Limit(int64(limit))
+		if f.WithJournal {
+			q = q.ExcludeColumn("load_result", "search_text")
+		} else {
+			q = q.ExcludeColumn("load_journal", "load_result", "search_text")
+		}
+		q = q.Where("r.id > ?", f.AfterID).Limit(int64(limit))
 		if len(f.IDs) > 0 {
 			q = q.Where("r.id IN (?)", bun.List(f.IDs))
 		}
