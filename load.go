@@ -66,29 +66,11 @@ func (f *Flow) Plan(rec *staging.Record) (*loader.Plan, error) {
 }
 
 func (f *Flow) planWith(rules *mapping.Rules, rec *staging.Record, now time.Time) (*loader.Plan, error) {
-	if rec.Payload == nil {
-		return nil, &NotLoadableError{Record: rec.Number, Reason: "it has no Salesforce payload yet"}
-	}
-	sf, err := mapping.SFDCFromJSON(rec.Payload.Raw)
+	in, err := planInput(rec, now)
 	if err != nil {
-		return nil, &PlanError{Record: rec.Number, Err: err}
+		return nil, err
 	}
-	in := mapping.Input{SFDC: sf, Now: now,
-		Record: mapping.RecordInfo{ID: strconv.FormatInt(rec.ID, 10), Number: rec.Number, State: string(rec.State)}}
-	if rec.PH != nil {
-		in.PH = rec.PH.Fields
-	}
-	for _, att := range rec.LoadAttachments() {
-		in.Record.Attachments = append(in.Record.Attachments, mapping.AttachmentInfo{
-			ID: strconv.FormatInt(att.ID, 10), FileName: att.FileName, ContentType: att.ContentType,
-			SHA256: att.SHA256, Size: att.Size, Usable: att.Usable, Warnings: att.Warnings,
-		})
-	}
-	plan, err := rules.Plan(in)
-	if err != nil {
-		return nil, &PlanError{Record: rec.Number, Err: err}
-	}
-	return plan, nil
+	return planInputWith(rules, rec, in)
 }
 
 // attachmentSource reads staged attachments of one record for the loader.

@@ -27,6 +27,7 @@ const (
 	EventLoadFinished      EventKind = "load_finished"      // FinishLoad
 	EventLoadFailed        EventKind = "load_failed"        // FailLoad
 	EventLoadRetrying      EventKind = "load_retrying"      // RetryLoad: a transient failure, tried again later
+	EventEmailReparsed     EventKind = "email_reparsed"     // ReparseEmail: the kept email parsed again
 )
 
 // Event is one entry of a record's history. The history is append-only.

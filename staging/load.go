@@ -19,9 +19,14 @@ import (
 // changed since) to loading, counts the attempt and clears
 // ChangedSinceLoad. A second press while loading is refused with a
 // *TransitionError.
+//
+// With Reload, a loaded record that has not changed starts again too, and
+// the history entry names the rules and the rows they no longer write.
 func (s *Store) StartLoad(ctx context.Context, id int64, opts ...Option) (*Record, error) {
+	reload := newCallOptions(opts).reload
 	return s.change(ctx, id, ActionStartLoad, opts, func(r *Record) event {
 		from := r.State
+		changed := r.ChangedSinceLoad
 		now := s.clock()
 		r.Load.Attempts++
 		r.Load.StartedAt, r.Load.Error = now, ""
@@ -29,11 +34,19 @@ func (s *Store) StartLoad(ctx context.Context, id int64, opts ...Option) (*Recor
 		r.ChangedSinceLoad = false
 		s.setState(r, StateLoading)
 		msg := "load started"
-		if from == StateLoaded {
+		data := map[string]string{"attempt": itoa(int64(r.Load.Attempts))}
+		switch {
+		case from == StateLoaded && reload != nil:
+			msg = reloadMessage(reload, changed)
+			data["reload"] = "true"
+			data["rules"], data["rules_hash"] = reload.RulesName, reload.RulesHash
+			if len(reload.NotWritten) > 0 {
+				data["not_written"] = strings.Join(reload.NotWritten, "; ")
+			}
+		case from == StateLoaded:
 			msg += " again: the record changed since its last load"
 		}
-		return event{kind: EventLoadStarted, from: from, to: r.State, message: msg,
-			data: map[string]string{"attempt": itoa(int64(r.Load.Attempts))}}
+		return event{kind: EventLoadStarted, from: from, to: r.State, message: msg, data: data}
 	})
 }
 
@@ -184,4 +197,23 @@ func checkReason(reason string) error {
 		return &InputError{What: "reason", Problems: []string{"say why, for the operator and the history"}}
 	}
 	return nil
+}
+
+// reloadMessage is the history line of a reload.
+func reloadMessage(info *ReloadInfo, changed bool) string {
+	reason := strings.TrimSpace(info.Reason)
+	if reason == "" {
+		reason = "reload with the rules in use"
+	}
+	msg := "load started again (" + reason + ")"
+	if info.RulesHash != "" {
+		msg += " with rules " + info.RulesName + " (sha256 " + info.RulesHash + ")"
+	}
+	if changed {
+		msg += "; the record had also changed since its last load"
+	}
+	if n := len(info.NotWritten); n > 0 {
+		msg += "; " + itoa(int64(n)) + " row(s) the last load wrote are no longer written and are kept in the target: " + strings.Join(info.NotWritten, "; ")
+	}
+	return msg
 }

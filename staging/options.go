@@ -51,6 +51,7 @@ type callOptions struct {
 	channel   string
 	user      string
 	ifVersion int64
+	reload    *ReloadInfo
 }
 
 func newCallOptions(opts []Option) callOptions {
@@ -84,4 +85,26 @@ func By(user string) Option {
 // Intake and IngestEmail ignore it.
 func IfVersion(v int64) Option {
 	return func(o *callOptions) { o.ifVersion = v }
+}
+
+// ReloadInfo says why a loaded record is loaded again although nothing
+// changed on it: the rules in use changed (see Reload).
+type ReloadInfo struct {
+	// Reason is written into the history, such as "reload with current rules".
+	Reason string
+	// RulesName and RulesHash name the rules the reload plans with.
+	RulesName string
+	RulesHash string
+	// NotWritten lists the target rows the last load wrote that these
+	// rules no longer plan; a reload never deletes them, and the history
+	// lists them.
+	NotWritten []string
+}
+
+// Reload lets StartLoad move a loaded record to loading although it has
+// not changed since its load, to load it again with the rules in use. The
+// history entry names the rules' hash and the rows no longer written. On
+// other states StartLoad behaves as without it.
+func Reload(info ReloadInfo) Option {
+	return func(o *callOptions) { o.reload = &info }
 }

@@ -60,6 +60,7 @@ const (
 	ActionChooseCandidate Action = "choose candidate"
 	ActionRetryReview     Action = "retry review"
 	ActionKeepWaiting     Action = "keep waiting"
+	ActionReparseEmail    Action = "re-parse the email"
 )
 
 // allowedFrom lists, for each action, the states it may start from. Some
@@ -74,6 +75,7 @@ var allowedFrom = map[Action][]State{
 	ActionChooseCandidate: {StateNeedsReview},
 	ActionRetryReview:     {StateNeedsReview},
 	ActionKeepWaiting:     {StateNeedsReview},
+	ActionReparseEmail:    {StateWaitingForPayload, StateReady, StateLoadFailed, StateLoaded, StateNeedsReview},
 }
 
 // AllowedFrom returns the states in which action is allowed.

@@ -215,6 +215,9 @@ func (s *Store) lockForAction(ctx context.Context, tx bun.IDB, o *callOptions, i
 	if o.ifVersion != 0 && r.Version != o.ifVersion {
 		return nil, &ConflictError{Record: r.Number, Expected: o.ifVersion, Actual: r.Version}
 	}
+	if action == ActionStartLoad && o.reload != nil && r.State == StateLoaded {
+		return r, nil // a reload: loaded records may start again unchanged
+	}
 	if err := r.checkAction(action); err != nil {
 		return nil, err
 	}

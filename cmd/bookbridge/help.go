@@ -18,15 +18,18 @@ type help struct {
 // helps holds every command's examples; a test checks each registered
 // command has one.
 var helps = map[string]help{
-	"demo":          {examples: []string{"bookbridge demo --dir /tmp/bb-demo"}},
-	"serve":         {examples: []string{"BOOKBRIDGE_DATABASE_URL=postgres://bb@127.0.0.1:5432/bb bookbridge serve"}, more: printSettings},
-	"migrate":       {examples: []string{"BOOKBRIDGE_DATABASE_URL=/var/lib/bookbridge/bookbridge.db bookbridge migrate"}},
-	"validate":      {examples: []string{"bookbridge validate --json examples/payloads/deal-full.json"}},
-	"send":          {examples: []string{"BOOKBRIDGE_API_KEY=bbk_... bookbridge send --url http://127.0.0.1:8080/api/v1/deals examples/payloads/deal-full.json"}},
-	"email parse":   {examples: []string{"bookbridge email parse examples/emails/ph-deal-full.eml"}},
-	"ingest":        {examples: []string{"bookbridge ingest examples/emails/ph-deal-full.eml"}},
-	"load":          {examples: []string{"bookbridge load --dry-run BB0001002", "bookbridge load BB0001002", "bookbridge load --retry-failed --older-than 1h --dry-run"}},
-	"mapping check": {examples: []string{"bookbridge mapping check examples/mappings/*.yaml"}},
+	"demo":        {examples: []string{"bookbridge demo --dir /tmp/bb-demo"}},
+	"serve":       {examples: []string{"BOOKBRIDGE_DATABASE_URL=postgres://bb@127.0.0.1:5432/bb bookbridge serve"}, more: printSettings},
+	"migrate":     {examples: []string{"BOOKBRIDGE_DATABASE_URL=/var/lib/bookbridge/bookbridge.db bookbridge migrate"}},
+	"validate":    {examples: []string{"bookbridge validate --json examples/payloads/deal-full.json"}},
+	"send":        {examples: []string{"BOOKBRIDGE_API_KEY=bbk_... bookbridge send --url http://127.0.0.1:8080/api/v1/deals examples/payloads/deal-full.json"}},
+	"email parse": {examples: []string{"bookbridge email parse examples/emails/ph-deal-full.eml"}},
+	"ingest":      {examples: []string{"bookbridge ingest examples/emails/ph-deal-full.eml"}},
+	"load": {examples: []string{"bookbridge load --dry-run BB0001002", "bookbridge load BB0001002", "bookbridge load --retry-failed --older-than 1h --dry-run",
+		"bookbridge load --reload --dry-run BB0001002", "BOOKBRIDGE_RULES=examples/mappings/reference-next.yaml bookbridge load --reload --impact-of examples/mappings/reference-next.yaml"}},
+	"mapping impact": {examples: []string{"bookbridge mapping impact --rules examples/mappings/reference-next.yaml", "bookbridge mapping impact --rules NEW.yaml --state loaded,load_failed --now --json"}},
+	"email reparse":  {examples: []string{"bookbridge email reparse --dry-run BB0001002", "bookbridge email reparse --all"}},
+	"mapping check":  {examples: []string{"bookbridge mapping check examples/mappings/*.yaml"}},
 	"mapping plan": {examples: []string{"bookbridge mapping plan --rules examples/mappings/reference.yaml " +
 		"--payload examples/payloads/deal-full.json --email examples/emails/ph-deal-full.eml --now 2026-12-07T09:30:00Z"}},
 	"apikey create": {examples: []string{"bookbridge apikey create salesforce-prod --role intake"}},

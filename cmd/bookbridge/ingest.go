@@ -83,8 +83,26 @@ func cmdLoad(ctx context.Context, c *cli) error {
 	retryFailed := fs.Bool("retry-failed", false, "load every load_failed record again now, each resuming from its journal")
 	olderThan := fs.Duration("older-than", 0, "with --retry-failed: only loads that failed at least this long ago, such as 1h")
 	errorText := fs.String("error-contains", "", "with --retry-failed: only loads whose failure reason contains this text")
+	reload := fs.Bool("reload", false, "load a loaded record again with the rules in use (BOOKBRIDGE_RULES); asks first on a terminal")
+	impactOf := fs.String("impact-of", "", "with --reload: show the impact of this rule file (which BOOKBRIDGE_RULES must name), then reload every record it changes")
+	yes := fs.Bool("yes", false, "with --reload: do not ask for confirmation")
 	if err := c.parse(fs); err != nil {
 		return err
+	}
+	if *impactOf != "" && !*reload {
+		return usageError("--impact-of needs --reload")
+	}
+	if *reload {
+		switch {
+		case *retryFailed:
+			return usageError("--reload and --retry-failed do not go together")
+		case *impactOf == "" && fs.NArg() != 1:
+			fs.Usage()
+			return usageError("load --reload needs one record NUMBER, or --impact-of NEW.yaml")
+		case *impactOf != "" && fs.NArg() != 0:
+			return usageError("load --reload --impact-of takes no record NUMBER")
+		}
+		return c.reloadLoad(ctx, fs.Arg(0), *impactOf, *dry, *asJSON, *yes, *by)
 	}
 	if *retryFailed {
 		if fs.NArg() != 0 {

@@ -1,0 +1,471 @@
+package bookbridge
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bookbridge/bookbridge/loader"
+	"github.com/bookbridge/bookbridge/mapping"
+	"github.com/bookbridge/bookbridge/staging"
+)
+
+// ImpactOptions selects the records Impact plans and the time it plans
+// them at.
+type ImpactOptions struct {
+	// States keeps records in these states. Default: the records that have
+	// been loaded (state loaded, or a load finished once: Load.LoadedAt set).
+	States []staging.State
+	// Records keeps only these record ids; empty: every selected record.
+	Records []int64
+	// AtNow plans at the Flow's clock instead of each record's original
+	// load time (Load.LoadedAt, else Load.StartedAt), which rules that
+	// depend on the date (the 30-day status rule) see by default.
+	AtNow bool
+	// Workers plans records in parallel. Default: GOMAXPROCS.
+	Workers int
+	// AgainstLastLoad compares the new rules' plan with the plan each
+	// record was last loaded with (kept in its journal), made at that
+	// plan's time, instead of with the rules in use; a record without a
+	// kept plan is compared with the rules in use. Use it when the new
+	// rules are in use already, before a bulk reload.
+	AgainstLastLoad bool
+}
+
+// RulesInfo names a rule file by its name and content hash.
+type RulesInfo struct {
+	Name string `json:"name"`
+	Hash string `json:"hash"`
+}
+
+func rulesInfo(r *mapping.Rules) RulesInfo { return RulesInfo{Name: r.Name(), Hash: r.Hash()} }
+
+// ImpactReport is what a rule change would do to the records already
+// staged: each record planned with the rules in use and with the new
+// rules. It is made without any call to the target.
+type ImpactReport struct {
+	// Current are the rules in use, New the rules compared with them.
+	Current RulesInfo `json:"current"`
+	New     RulesInfo `json:"new"`
+	// AtNow says the plans were made at the current time, not at each
+	// record's load time.
+	AtNow bool `json:"at_now"`
+	// Checked counts the records planned; Changed those whose plan
+	// changes; Failed those the new rules cannot plan.
+	Checked int `json:"checked"`
+	Changed int `json:"changed"`
+	Failed  int `json:"failed"`
+	// Tables sums the changes per table and field, in table order.
+	Tables []TableImpact `json:"tables"`
+	// Records lists every record that changes or fails, in id order.
+	Records []RecordImpact `json:"records"`
+}
+
+// TableImpact sums the changes of one target table.
+type TableImpact struct {
+	Table string `json:"table"`
+	// RowsAdded counts rows the new rules plan and the current ones do
+	// not; RowsNoLongerWritten the reverse. A reload never deletes a row
+	// that is no longer written.
+	RowsAdded           int `json:"rows_added"`
+	RowsNoLongerWritten int `json:"rows_no_longer_written"`
+	// Fields counts, per field, the rows in both plans whose value of it
+	// changes (a field set by only one plan counts too), by field name.
+	Fields []FieldCount `json:"fields"`
+}
+
+// FieldCount is how many rows see a field change.
+type FieldCount struct {
+	Field string `json:"field"`
+	Rows  int    `json:"rows"`
+}
+
+// RecordImpact is what the rule change does to one record's plan.
+type RecordImpact struct {
+	ID     int64         `json:"id"`
+	Number string        `json:"number"`
+	State  staging.State `json:"state"`
+	// Now is the time the record was planned at.
+	Now time.Time `json:"now"`
+	// Added are rows the new rules write and the current ones do not;
+	// NoLongerWritten the rows the current rules write and the new ones
+	// do not (a reload keeps them in the target).
+	Added           []Row `json:"added,omitempty"`
+	NoLongerWritten []Row `json:"no_longer_written,omitempty"`
+	// Fields are the values that change in rows both plans write.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Warnings added or dropped by the new rules.
+	WarningsAdded   []string `json:"warnings_added,omitempty"`
+	WarningsDropped []string `json:"warnings_dropped,omitempty"`
+	// Error is set when the new rules cannot plan the record: the rule's
+	// FILE:LINE:COL and what failed. CurrentError when the rules in use
+	// cannot.
+	Error        string `json:"error,omitempty"`
+	CurrentError string `json:"current_error,omitempty"`
+}
+
+// Changed reports whether the record's plan changes (or fails).
+func (r *RecordImpact) Changed() bool {
+	return len(r.Added) > 0 || len(r.NoLongerWritten) > 0 || len(r.Fields) > 0 ||
+		r.Error != "" || r.CurrentError != ""
+}
+
+// Row names a target row a plan writes: its step, table and match keys,
+// so that one row can be told from another of the same table (match
+// values that reference another step's record are shown as ref:STEP).
+type Row struct {
+	Step  string            `json:"step"`
+	Table string            `json:"table"`
+	Match map[string]string `json:"match"`
+	// Key is the row in one line: step table[field=value, ...].
+	Key string `json:"key"`
+}
+
+// FieldChange is one field whose value changes in a row both plans write.
+// A value the plan leaves out is empty with Set false.
+type FieldChange struct {
+	Row   string `json:"row"`
+	Table string `json:"table"`
+	// Field is the field's name; a field set only on insert or only on
+	// update is written on_insert.NAME or on_update.NAME.
+	Field  string `json:"field"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	OldSet bool   `json:"old_set"`
+	NewSet bool   `json:"new_set"`
+}
+
+// Impact plans every selected record with the rules in use and with
+// newRules and reports what changes, per record and summed per table and
+// field. It reads the store in pages and plans records in parallel; it
+// makes no call to the target.
+func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactOptions) (*ImpactReport, error) {
+	if newRules == nil {
+		return nil, errors.New("bookbridge: Impact needs the new rules")
+	}
+	current := f.Rules()
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: 500, WithJournal: opts.AgainstLastLoad}
+	if len(filter.States) == 0 {
+		filter.States, filter.OrLoaded = []staging.State{staging.StateLoaded}, true
+	}
+	type result struct {
+		seq int
+		imp RecordImpact
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *staging.Record, 2*workers)
+	results := make(chan RecordImpact, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rec := range work {
+				results <- f.recordImpact(current, newRules, rec, opts.AtNow, opts.AgainstLastLoad)
+			}
+		}()
+	}
+	var scanErr error
+	go func() {
+		defer close(work)
+		for {
+			page, err := f.cfg.Store.Scan(ctx, filter)
+			if err != nil {
+				scanErr = err
+				return
+			}
+			for _, rec := range page {
+				select {
+				case work <- rec:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if len(page) < filter.Limit {
+				return
+			}
+			filter.AfterID = page[len(page)-1].ID
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	rep := &ImpactReport{Current: rulesInfo(current), New: rulesInfo(newRules), AtNow: opts.AtNow,
+		Tables: []TableImpact{}, Records: []RecordImpact{}}
+	for imp := range results {
+		rep.Checked++
+		if imp.Error != "" {
+			rep.Failed++
+		}
+		if imp.Changed() {
+			rep.Changed++
+			rep.Records = append(rep.Records, imp)
+		}
+	}
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rep.Records, func(a, b RecordImpact) int { return int(a.ID - b.ID) })
+	rep.Tables = sumTables(rep.Records)
+	return rep, nil
+}
+
+// ImpactOf is Impact for one record, for a drill-down.
+func (f *Flow) ImpactOf(rec *staging.Record, newRules *mapping.Rules, atNow bool) RecordImpact {
+	return f.recordImpact(f.Rules(), newRules, rec, atNow, false)
+}
+
+// impactTime is when Impact plans rec: its original load time by default.
+func (f *Flow) impactTime(rec *staging.Record, atNow bool) time.Time {
+	switch {
+	case atNow:
+		return f.Now()
+	case !rec.Load.LoadedAt.IsZero():
+		return rec.Load.LoadedAt.In(f.cfg.Location)
+	case !rec.Load.StartedAt.IsZero():
+		return rec.Load.StartedAt.In(f.cfg.Location)
+	}
+	return f.Now()
+}
+
+// recordImpact plans rec with both rule sets from one decoded input.
+func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, atNow, againstLast bool) RecordImpact {
+	imp := RecordImpact{ID: rec.ID, Number: rec.Number, State: rec.State, Now: f.impactTime(rec, atNow)}
+	var last *loader.Plan
+	if againstLast {
+		if last = lastPlan(rec); last != nil && !atNow {
+			imp.Now = last.Now
+		}
+	}
+	in, err := planInput(rec, imp.Now)
+	if err != nil {
+		imp.Error, imp.CurrentError = err.Error(), err.Error()
+		return imp
+	}
+	oldPlan, oldErr := last, error(nil)
+	if oldPlan == nil {
+		oldPlan, oldErr = planInputWith(current, rec, in)
+	}
+	newPlan, newErr := planInputWith(next, rec, in)
+	if oldErr != nil {
+		imp.CurrentError = planErrorText(oldErr)
+	}
+	if newErr != nil {
+		imp.Error = planErrorText(newErr)
+	}
+	if oldErr != nil || newErr != nil {
+		return imp
+	}
+	comparePlans(&imp, oldPlan, newPlan)
+	return imp
+}
+
+// planErrorText is the rules' own error (FILE:LINE:COL: where: what)
+// without the record, which the report names already.
+func planErrorText(err error) string {
+	var pe *PlanError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// planRow is a row of a plan with the values it writes.
+type planRow struct {
+	row    Row
+	values map[string]loader.Value
+}
+
+// rowsOf lists the rows a plan writes: the record of each step that
+// passed its require checks, and the exception record a failed step
+// raises. A second row with the same key (two items matching the same
+// record) gets "#2", "#3" added.
+func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
+	out := make([]planRow, 0, len(p.Steps))
+	index := make(map[string]int, len(p.Steps))
+	for i := range p.Steps {
+		st := &p.Steps[i]
+		table, match := st.Table, st.Match
+		values := make(map[string]loader.Value, len(st.Fields)+len(st.OnInsert)+len(st.OnUpdate)+1)
+		if st.Failed != "" {
+			if st.Exception == nil {
+				continue
+			}
+			table, match = st.Exception.Table, st.Exception.Match
+			for k, v := range st.Exception.Fields {
+				values[k] = v
+			}
+		} else {
+			for k, v := range st.Fields {
+				values[k] = v
+			}
+			for k, v := range st.OnInsert {
+				if _, key := st.Match[k]; !key {
+					values["on_insert."+k] = v
+				}
+			}
+			for k, v := range st.OnUpdate {
+				values["on_update."+k] = v
+			}
+			if len(st.Attach) > 0 {
+				names := make([]string, len(st.Attach))
+				for j, a := range st.Attach {
+					names[j] = a.FileName + " (" + a.SHA256 + ")"
+				}
+				values["attachments"] = loader.Lit(strings.Join(names, ", "))
+			}
+		}
+		r := Row{Step: st.Name, Table: table, Match: make(map[string]string, len(match))}
+		for k, v := range match {
+			r.Match[k] = v.String()
+		}
+		r.Key = rowKey(r)
+		if _, dup := index[r.Key]; dup {
+			base := r.Key
+			for k := 2; ; k++ {
+				r.Key = base + " #" + strconv.Itoa(k)
+				if _, dup := index[r.Key]; !dup {
+					break
+				}
+			}
+		}
+		index[r.Key] = len(out)
+		out = append(out, planRow{row: r, values: values})
+	}
+	return out, index
+}
+
+// rowKey writes a row as step table[field=value, ...], fields sorted.
+func rowKey(r Row) string {
+	var b strings.Builder
+	b.WriteString(r.Step)
+	b.WriteByte(' ')
+	b.WriteString(r.Table)
+	b.WriteByte('[')
+	for i, k := range slices.Sorted(maps.Keys(r.Match)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(r.Match[k])
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// comparePlans fills imp with what differs between the two plans.
+func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
+	oldRows, oldIdx := rowsOf(oldPlan)
+	newRows, newIdx := rowsOf(newPlan)
+	for _, o := range oldRows {
+		j, ok := newIdx[o.row.Key]
+		if !ok {
+			imp.NoLongerWritten = append(imp.NoLongerWritten, o.row)
+			continue
+		}
+		n := newRows[j]
+		for _, k := range slices.Sorted(maps.Keys(mergeKeys(o.values, n.values))) {
+			ov, oset := o.values[k]
+			nv, nset := n.values[k]
+			if oset == nset && valueEqual(ov, nv) {
+				continue
+			}
+			imp.Fields = append(imp.Fields, FieldChange{Row: o.row.Key, Table: o.row.Table, Field: k,
+				Old: ov.String(), New: nv.String(), OldSet: oset, NewSet: nset})
+		}
+	}
+	for _, n := range newRows {
+		if _, ok := oldIdx[n.row.Key]; !ok {
+			imp.Added = append(imp.Added, n.row)
+		}
+	}
+	imp.WarningsAdded = missingFrom(newPlan.Warnings, oldPlan.Warnings)
+	imp.WarningsDropped = missingFrom(oldPlan.Warnings, newPlan.Warnings)
+}
+
+func mergeKeys(a, b map[string]loader.Value) map[string]struct{} {
+	out := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		out[k] = struct{}{}
+	}
+	for k := range b {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+// valueEqual says whether two plan values send the same thing.
+func valueEqual(a, b loader.Value) bool {
+	if a.Literal != b.Literal || a.Ref != b.Ref || (a.Lookup == nil) != (b.Lookup == nil) {
+		return false
+	}
+	if a.Lookup == nil {
+		return true
+	}
+	x, y := a.Lookup, b.Lookup
+	return x.Table == y.Table && x.Field == y.Field && x.Pick == y.Pick && x.Warning == y.Warning && maps.Equal(x.Where, y.Where)
+}
+
+// missingFrom lists the elements of a that b does not hold.
+func missingFrom(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sumTables sums the record impacts per table and field.
+func sumTables(recs []RecordImpact) []TableImpact {
+	type acc struct {
+		t      TableImpact
+		fields map[string]int
+	}
+	by := map[string]*acc{}
+	get := func(table string) *acc {
+		a := by[table]
+		if a == nil {
+			a = &acc{t: TableImpact{Table: table}, fields: map[string]int{}}
+			by[table] = a
+		}
+		return a
+	}
+	for i := range recs {
+		r := &recs[i]
+		for _, row := range r.Added {
+			get(row.Table).t.RowsAdded++
+		}
+		for _, row := range r.NoLongerWritten {
+			get(row.Table).t.RowsNoLongerWritten++
+		}
+		for _, fc := range r.Fields {
+			get(fc.Table).fields[fc.Field]++
+		}
+	}
+	out := make([]TableImpact, 0, len(by))
+	for _, a := range by {
+		a.t.Fields = []FieldCount{}
+		for _, k := range slices.Sorted(maps.Keys(a.fields)) {
+			a.t.Fields = append(a.t.Fields, FieldCount{Field: k, Rows: a.fields[k]})
+		}
+		out = append(out, a.t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out
+}
