@@ -20,14 +20,22 @@ import (
 // what it still has to do.
 type LoadProgress struct {
 	// Written lists the writes that reached the target, in order.
-	Written []loader.Write `json:"written"`
+	Written []WrittenRow `json:"written"`
 	// Pending lists the plan's steps the load has not resolved yet.
 	Pending []PendingStep `json:"pending"`
+}
+
+// WrittenRow is a write that reached the target, with the label of its
+// step.
+type WrittenRow struct {
+	loader.Write
+	Label string `json:"label,omitempty"`
 }
 
 // PendingStep is a step of the plan still to do.
 type PendingStep struct {
 	ID    string `json:"id"`
+	Label string `json:"label,omitempty"`
 	Table string `json:"table"`
 }
 
@@ -42,15 +50,21 @@ func (f *Flow) Progress(rec *staging.Record) *LoadProgress {
 	if len(rec.Load.Journal) == 0 || json.Unmarshal(rec.Load.Journal, &p) != nil || p.Plan == nil {
 		return nil
 	}
-	out := &LoadProgress{Written: []loader.Write{}, Pending: []PendingStep{}}
+	out := &LoadProgress{Written: []WrittenRow{}, Pending: []PendingStep{}}
+	labels := make(map[string]string, len(p.Plan.Steps))
+	for _, s := range p.Plan.Steps {
+		labels[s.ID] = s.Label
+	}
 	var steps map[string]loader.JournalStep
 	if p.Journal != nil {
-		out.Written = append(out.Written, p.Journal.Writes...)
+		for _, w := range p.Journal.Writes {
+			out.Written = append(out.Written, WrittenRow{Write: w, Label: labels[w.Step]})
+		}
 		steps = p.Journal.Steps
 	}
 	for _, s := range p.Plan.Steps {
 		if _, done := steps[s.ID]; !done {
-			out.Pending = append(out.Pending, PendingStep{ID: s.ID, Table: s.Table})
+			out.Pending = append(out.Pending, PendingStep{ID: s.ID, Label: s.Label, Table: s.Table})
 		}
 	}
 	return out

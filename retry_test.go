@@ -185,6 +185,7 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 		fail        func(write int) error
 		wantState   staging.State
 		wantRetries int
+		transient   bool
 		wantError   string
 	}{
 		{
@@ -202,7 +203,7 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 			name:      "a permanent failure fails at once",
 			retry:     fast,
 			fail:      func(w int) error { return &targetFault{"ServiceNow answered 403 Forbidden", false} },
-			wantState: staging.StateLoadFailed, wantRetries: 0, wantError: "403",
+			wantState: staging.StateLoadFailed, wantError: "403",
 		},
 		{
 			name:  "a failure that outlasts the window fails with its reason",
@@ -210,7 +211,7 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 			fail: func(w int) error {
 				return &targetFault{"ServiceNow answered 503", true}
 			},
-			wantState: staging.StateLoadFailed, wantError: "gave up retrying",
+			wantState: staging.StateLoadFailed, wantError: "gave up retrying", transient: true,
 		},
 	}
 	for _, tc := range cases {
@@ -227,8 +228,13 @@ func TestLoadWorkerRetriesTransientFailures(t *testing.T) {
 				if got.State != tc.wantState {
 					t.Fatalf("state %s, want %s", describeLoad(got), tc.wantState)
 				}
-				if tc.wantRetries > 0 && got.Load.Retries != tc.wantRetries {
-					t.Errorf("retries %d, want %d", got.Load.Retries, tc.wantRetries)
+				// Independent writes run concurrently, so one run may meet
+				// several of the failing writes: each run counts one retry.
+				if tc.wantRetries > 0 && (got.Load.Retries < 1 || got.Load.Retries > tc.wantRetries) {
+					t.Errorf("retries %d, want 1 to %d", got.Load.Retries, tc.wantRetries)
+				}
+				if tc.wantState == staging.StateLoadFailed && !tc.transient && got.Load.Retries != 0 {
+					t.Errorf("a permanent failure was retried %d times", got.Load.Retries)
 				}
 				if tc.wantError != "" && !containsFold(got.Load.Error, tc.wantError) {
 					t.Errorf("error %q, want it to say %q", got.Load.Error, tc.wantError)

@@ -124,18 +124,23 @@ func (d *Diff) String() string {
 		fmt.Fprintf(&b, " (rules %s)", d.Rules)
 	}
 	fmt.Fprintf(&b, ", the load would end %s\n", d.Status)
+	// Warnings first: what the plan leaves out is read before the steps.
+	for _, w := range d.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
 	counts := map[Action]int{}
 	for _, s := range d.Steps {
 		counts[s.Action]++
-		fmt.Fprintf(&b, "%-10s %s  %s", s.Action, s.ID, s.Table)
+		name := s.ID
+		if s.Label != "" {
+			name = s.Label
+		}
+		fmt.Fprintf(&b, "%-10s %s  %s", s.Action, name, s.Table)
 		if s.TargetID != "" {
 			fmt.Fprintf(&b, " %s", s.TargetID)
 		}
 		if len(s.Match) > 0 {
 			fmt.Fprintf(&b, "  [%s]", whereString(s.Match))
-		}
-		if s.Label != "" {
-			fmt.Fprintf(&b, "  (%s)", s.Label)
 		}
 		b.WriteString("\n")
 		for _, c := range s.Changes {
@@ -166,9 +171,6 @@ func (d *Diff) String() string {
 		if s.Reason != "" {
 			fmt.Fprintf(&b, "    reason: %s\n", s.Reason)
 		}
-	}
-	for _, w := range d.Warnings {
-		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	var parts []string
 	for _, a := range []Action{ActionInsert, ActionUpdate, ActionUnchanged, ActionException, ActionSkip, ActionFail} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -201,11 +202,11 @@ func printProgress(c *cli, p *bookbridge.LoadProgress) {
 		if w.Op == loader.OpAttach {
 			what = w.FileName + " on " + w.TargetID
 		}
-		fmt.Fprintf(c.stdout, "  %-12s %-8s %-32s %s\n", w.Step, w.Op, w.Table, what)
+		fmt.Fprintf(c.stdout, "  %-44s %-8s %-32s %s\n", cmp.Or(w.Label, w.Step), w.Op, w.Table, what)
 	}
 	fmt.Fprintf(c.stdout, "still to do (%d):\n", len(p.Pending))
 	for _, s := range p.Pending {
-		fmt.Fprintf(c.stdout, "  %-12s %s\n", s.ID, s.Table)
+		fmt.Fprintf(c.stdout, "  %-44s %s\n", cmp.Or(s.Label, s.ID), s.Table)
 	}
 }
 
