@@ -134,8 +134,8 @@ func stageMany(b *testing.B, flow *bookbridge.Flow, n int) []int64 {
 		res, err := flow.Store().IngestEmail(ctx, staging.Email{
 			MessageID: fmt.Sprintf("<bench-%d@ph.example>", i), From: "ph@provisioning.example",
 			Subject: "To Be Provisioned - Bench " + dr, Date: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC),
-			Fields: map[string]string{staging.FieldECCID: ecc, staging.FieldDRNumber: dr, staging.FieldSalesOrderNumber: so},
-			Raw:    []byte(msg),
+			Fields:      map[string]string{staging.FieldECCID: ecc, staging.FieldDRNumber: dr, staging.FieldSalesOrderNumber: so},
+			Raw:         []byte(msg),
 			Attachments: []staging.EmailAttachment{{FileName: "Contract_" + dr + ".pdf", ContentType: "application/pdf", Data: pdf, Usable: true}},
 		})
 		if err != nil {
