@@ -35,6 +35,7 @@ var errorKinds = []errorKind{
 	{as[*bookbridge.NotLoadableError], http.StatusConflict, "not_loadable"},
 	{as[*bookbridge.PlanError], http.StatusUnprocessableEntity, "plan_failed"},
 	{as[*bookbridge.TargetError], http.StatusBadGateway, "target"},
+	{func(err error) bool { return errors.Is(err, bookbridge.ErrNoDrift) }, http.StatusConflict, "no_drift"},
 }
 
 // statusOf returns the status and code of err; fallback is the status of
