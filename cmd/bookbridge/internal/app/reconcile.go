@@ -44,4 +44,6 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 // BOOKBRIDGE_LOAD_TIMEOUT): a job running longer than the rescue time
 // would be run twice at once. With very many loaded records, raise
 // BOOKBRIDGE_LOAD_TIMEOUT and BOOKBRIDGE_JOB_RESCUE_AFTER.
-func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return w.app.Cfg.LoadTimeout }
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration {
+	return w.app.Cfg.LoadTimeout
+}
