@@ -37,9 +37,11 @@ const (
 	KindPlanFailed
 	// KindTargetFailed: the load target failed to answer (*TargetError).
 	KindTargetFailed
+	// KindNoDrift: there is no drift to acknowledge (ErrNoDrift).
+	KindNoDrift
 )
 
-var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed"}
+var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed", "no_drift"}
 
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {
@@ -79,6 +81,8 @@ func KindOf(err error) ErrorKind {
 		return KindPlanFailed
 	case errors.As(err, &target):
 		return KindTargetFailed
+	case errors.Is(err, ErrNoDrift):
+		return KindNoDrift
 	}
 	return KindInternal
 }

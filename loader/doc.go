@@ -22,6 +22,12 @@
 // loader/loadertest.RunConformance checks them, and every target in this
 // module passes it.
 //
+// Reading back what a load wrote (reconciliation) reads many records by
+// id: [GetRows] and [ListAttachments] do it [MaxBatch] records per call
+// with a target that implements [BatchGetter] and [BatchAttachmentLister]
+// (every target of this module does), and fall back to Find on the rows'
+// match values and to one Attachments call per record otherwise.
+//
 // # Applying a plan
 //
 // [Apply] walks the plan's steps. For each it resolves the values

@@ -42,6 +42,7 @@ var helps = map[string]help{
 	"user enable":   {examples: []string{"bookbridge user enable olga"}},
 	"user remove":   {examples: []string{"bookbridge user remove olga"}},
 	"config dump":   {examples: []string{"BOOKBRIDGE_CONFIG=bookbridge.yaml bookbridge config dump"}},
+	"reconcile":     {examples: []string{"bookbridge reconcile", "bookbridge reconcile --json BB0001002 BB0001003"}},
 }
 
 // servesLogs reports whether the command is a server, which logs at

@@ -53,6 +53,9 @@ var conformanceCases = []conformanceCase{
 	{"UnknownField", testUnknownField},
 	{"ConcurrentInserts", testConcurrentInserts},
 	{"CancelledContext", testCancelled},
+	{"GetByID", testGetByID},
+	{"GetManyInBatches", testGetMany},
+	{"AttachmentsOfMany", testAttachmentsOf},
 }
 
 func insert(t *testing.T, ctx context.Context, tg loader.Target, table string, fields map[string]string) loader.Record {

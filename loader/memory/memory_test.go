@@ -18,4 +18,14 @@ func TestConformance(t *testing.T) {
 			return memory.New(memory.Options{Tables: refschema.Tables()})
 		})
 	})
+	// A target with nothing but the Target methods: loader.GetRows and
+	// loader.ListAttachments fall back to Find and Attachments.
+	t.Run("plain", func(t *testing.T) {
+		loadertest.RunConformance(t, func(t *testing.T) loader.Target {
+			return plainTarget{memory.New(memory.Options{Tables: refschema.Tables()})}
+		})
+	})
 }
+
+// plainTarget hides the optional interfaces of the target it wraps.
+type plainTarget struct{ loader.Target }

@@ -18,6 +18,11 @@
 //     with the raw bytes and their Content-Type; listed with
 //     GET /api/now/attachment?sysparm_query=table_name=...^table_sys_id=...,
 //     compared by name and SHA-256 (the hash field).
+//   - Reads by id (loader.BatchGetter): GET with sysparm_query=sys_idINa,b,c,
+//     up to loader.MaxBatch sys_ids per call; the files of many records
+//     (loader.BatchAttachmentLister): GET /api/now/attachment with
+//     table_name=...^table_sys_idINa,b,c. Ids that are not sys_ids are
+//     never sent (they could split the IN list); they name no record.
 //
 // # Encoded queries
 //

@@ -58,9 +58,11 @@
 //     of the file (lowercase hex here). The documentation does not give the
 //     answer for a record that does not exist; the double answers 404 with
 //     the Table API's message.
-//   - GET /api/now/attachment?sysparm_query=table_name=X^table_sys_id=Y:
-//     200 {"result":[...]}; GET /api/now/attachment/{sys_id}/file: the
-//     bytes with their Content-Type.
+//   - GET /api/now/attachment?sysparm_query=table_name=X^table_sys_id=Y
+//     (any encoded query on the attachment fields, table_sys_idINa,b,c
+//     included), sysparm_limit, sysparm_offset: 200 {"result":[...]};
+//     GET /api/now/attachment/{sys_id}/file: the bytes with their
+//     Content-Type.
 //   - Rate limiting: 429 with a Retry-After header (seconds) and an error
 //     JSON, as the inbound REST rate-limit rules answer.
 //
@@ -80,6 +82,10 @@
 //     count per hour; the double per second, so tests stay short).
 //   - Server.SetLatency (and Options.Latency): a delay before every answer.
 //   - Server.SetForbidden: 403 to every authenticated request.
+//
+// Server.Edit, Server.Delete and Server.DeleteFile change the data
+// directly, as a person working in the instance would; they are not
+// calls and not counted as writes.
 //
 // Server.Stats counts the requests, the 429s, the connections closed
 // without an answer, and the writes that took effect per table, so tests

@@ -508,21 +508,31 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request, call *Call) {
 	}
 	pq := parseQuery(q.Get("sysparm_query"), cols)
 	call.Violations = append(call.Violations, pq.violations...)
-	limit := 1000
+	limit, offset := 1000, 0
 	if v := q.Get("sysparm_limit"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			limit = n
 		}
 	}
+	if v := q.Get("sysparm_offset"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			offset = n
+		}
+	}
 	result := []map[string]string{}
+	total := 0
 	for _, id := range s.fileOrder {
 		a := s.files[id]
-		if len(result) < limit && pq.matches(a.meta, !s.opts.CaseSensitive) {
+		if !pq.matches(a.meta, !s.opts.CaseSensitive) {
+			continue
+		}
+		total++
+		if total > offset && len(result) < limit {
 			result = append(result, maps.Clone(a.meta))
 			call.Table = a.meta["table_name"]
 		}
 	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(len(result)))
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	writeJSON(w, http.StatusOK, map[string]any{"result": result})
 }
 

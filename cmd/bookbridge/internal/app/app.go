@@ -157,6 +157,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		a.Flow.AddWorkers(workers)
 		river.AddWorker(workers, &waitingWorker{app: a})
 		river.AddWorker(workers, &imapWorker{app: a})
+		river.AddWorker(workers, &reconcileWorker{app: a})
 		if err := a.Queue.Work(ctx, workers, a.periodicJobs()); err != nil {
 			return nil, err
 		}

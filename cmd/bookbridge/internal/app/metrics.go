@@ -27,6 +27,10 @@ type Metrics struct {
 	// Waiting is the number of records waiting longer than the alert age,
 	// set by the periodic check.
 	Waiting prometheus.Gauge
+	// Drifted is the number of loaded records whose target rows no longer
+	// hold what their last load set (acknowledged drift left out), set by
+	// each reconciliation of every loaded record.
+	Drifted prometheus.Gauge
 }
 
 // NewMetrics creates and registers the collectors.
@@ -52,8 +56,11 @@ func NewMetrics() *Metrics {
 		Waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bookbridge_records_waiting_too_long", Help: "Records waiting longer than BOOKBRIDGE_WAITING_ALERT.",
 		}),
+		Drifted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bookbridge_records_drifted", Help: "Loaded records whose target rows drifted from what their last load set (unacknowledged), at the last reconciliation.",
+		}),
 	}
-	m.Registry.MustRegister(m.Intake, m.Emails, m.Loads, m.LoadSeconds, m.ServiceNowCalls, m.Waiting,
+	m.Registry.MustRegister(m.Intake, m.Emails, m.Loads, m.LoadSeconds, m.ServiceNowCalls, m.Waiting, m.Drifted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -102,5 +102,15 @@ func (a *App) periodicJobs() []*river.PeriodicJob {
 			},
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	if a.Cfg.ReconcileInterval > 0 {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(a.Cfg.ReconcileInterval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				// One reconciliation at a time.
+				return ReconcileArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+					rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+					rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	return jobs
 }

@@ -55,6 +55,8 @@ type Config struct {
 	LoadRetryWindow   time.Duration `env:"LOAD_RETRY_WINDOW" default:"24h" doc:"how long after its start a load that fails for a passing reason (ServiceNow down, 429, 502-504, timeouts) is tried again; then it is load_failed"`
 	LoadRetryMaxDelay time.Duration `env:"LOAD_RETRY_MAX_DELAY" default:"10m" doc:"longest wait between two tries of a retrying load (the waits double from 2s, with jitter, and honour Retry-After)"`
 
+	ReconcileInterval time.Duration `env:"RECONCILE_INTERVAL" default:"0s" doc:"how often every loaded record is compared with the live target in the background (reads only; sets bookbridge_records_drifted), such as 6h; 0 turns it off"`
+
 	Rules      string            `env:"RULES" default:"" doc:"mapping rule file; empty uses the built-in reference rules (examples/mappings/reference.yaml)"`
 	RuleParams map[string]string `env:"RULE_PARAMS" default:"" doc:"rule parameters as name=value pairs separated by commas, such as assigned_to=abc123"`
 	Target     string            `env:"TARGET" default:"sql" doc:"where loads go: servicenow, or sql (tables in a database, for trials and the demo)"`
@@ -403,6 +405,9 @@ func (c *Config) check() []string {
 	}
 	if c.LoadRetryWindow <= 0 || c.LoadRetryMaxDelay <= 0 {
 		p = append(p, "BOOKBRIDGE_LOAD_RETRY_WINDOW and BOOKBRIDGE_LOAD_RETRY_MAX_DELAY must be greater than 0")
+	}
+	if c.ReconcileInterval < 0 {
+		p = append(p, "BOOKBRIDGE_RECONCILE_INTERVAL must be 0 (off) or a positive duration such as 6h")
 	}
 	if c.SMTPMaxConnections <= 0 {
 		p = append(p, "BOOKBRIDGE_SMTP_MAX_CONNECTIONS must be greater than 0")

@@ -97,6 +97,8 @@ func (c *Console) Register(s *server.Server) {
 	s.Handle("GET /jobs/{id}", c.page(auth.RoleViewer, c.job))
 	s.Handle("GET /jobs/{id}/status", c.page(auth.RoleViewer, c.jobStatus))
 	s.Handle("GET /exceptions", c.page(auth.RoleViewer, c.exceptions))
+	s.Handle("GET /drift", c.page(auth.RoleOperator, c.drift))
+	s.Handle("POST /records/{id}/drift/ack", c.page(auth.RoleOperator, c.ackDrift))
 
 	s.Handle("GET /admin/users", c.page(auth.RoleAdmin, c.users))
 	s.Handle("POST /admin/users", c.page(auth.RoleAdmin, c.addUser))

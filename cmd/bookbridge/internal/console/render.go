@@ -21,7 +21,7 @@ var staticFiles embed.FS
 
 // pageNames are the templates/NAME.html pages; each is parsed with the
 // layout and the partials.
-var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "users", "keys", "error"}
+var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "reconcile", "users", "keys", "error"}
 
 // pageData is what every page template gets: the layout's fields and the
 // page's own Data.

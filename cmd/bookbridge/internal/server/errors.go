@@ -29,6 +29,7 @@ var errorAnswers = map[bookbridge.ErrorKind]answer{
 	bookbridge.KindNotLoadable:  {http.StatusConflict, "not_loadable"},
 	bookbridge.KindPlanFailed:   {http.StatusUnprocessableEntity, "plan_failed"},
 	bookbridge.KindTargetFailed: {http.StatusBadGateway, "target"},
+	bookbridge.KindNoDrift:      {http.StatusConflict, "no_drift"},
 }
 
 // statusOf returns the status and code of err; internal is the status of

@@ -41,6 +41,8 @@ func New(a *app.App) *Server {
 	s.mux.Handle("POST /api/v1/records/{id}/load/stop", api(auth.RoleOperator, s.stopRetrying))
 	s.mux.Handle("POST /api/v1/loads/retry", api(auth.RoleOperator, s.retryFailed))
 	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, s.getJob))
+	s.mux.Handle("POST /api/v1/reconcile", api(auth.RoleOperator, s.reconcile))
+	s.mux.Handle("POST /api/v1/records/{id}/drift/ack", api(auth.RoleOperator, s.ackDrift))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
