@@ -398,7 +398,7 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("the result does not show the company's sys_id %s: %s", company, result)
 		}
 		link := eval[string](o, `document.querySelector('#load-result a[href*="core_company.do"]').href`)
-		if link != gate.URL+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+company {
+		if link != gate.URL+"/core_company.do?sys_id="+company {
 			t.Fatalf("company link %q", link)
 		}
 		o.do("the record again", chromedp.Navigate(h.url+recPath))

@@ -47,7 +47,7 @@ func TestPreviewAndLoad(t *testing.T) {
 				t.Errorf("the preview lacks %q", want)
 			}
 		}
-		if !strings.Contains(pv.body, h.sn.URL()+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+companyID) {
+		if !strings.Contains(pv.body, h.sn.URL()+"/core_company.do?sys_id="+companyID) {
 			t.Errorf("the preview does not link the existing company %s", companyID)
 		}
 		if n := h.sn.CountCalls("POST", "/api/now/table/") + h.sn.CountCalls("PATCH", "") + h.sn.CountCalls("PUT", ""); n != 0 {
@@ -80,7 +80,7 @@ func TestPreviewAndLoad(t *testing.T) {
 		}
 		for _, table := range []string{"core_company", "u_ams_finance_names", "u_managed_services_sales_order", "u_sales_skus"} {
 			for _, r := range dump[table] {
-				link := h.sn.URL() + "/nav_to.do?uri=" + table + ".do%3Fsys_id%3D" + r.ID
+				link := h.sn.URL() + "/" + table + ".do?sys_id=" + r.ID
 				if !strings.Contains(done.body, `href="`+link+`"`) {
 					t.Errorf("the job page does not link %s %s", table, r.ID)
 				}
