@@ -171,7 +171,9 @@ func TestRetryingLoad(t *testing.T) {
 		if flash := op.get("/exceptions"); !strings.Contains(flash.body, "Enqueued 1 load of failed records.") {
 			t.Error("the exceptions page does not say how many loads were enqueued")
 		}
-		done := h.waitRecord(rec.ID, "loaded", func(r *staging.Record) bool { return r.State != staging.StateLoading && r.State != staging.StateLoadFailed })
+		done := h.waitRecord(rec.ID, "loaded", func(r *staging.Record) bool {
+			return r.State != staging.StateLoading && r.State != staging.StateLoadFailed
+		})
 		if done.State != staging.StateLoaded {
 			t.Fatalf("after the bulk retry: %s %q", done.State, done.Load.Error)
 		}
