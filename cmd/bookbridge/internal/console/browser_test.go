@@ -101,6 +101,8 @@ type tab struct {
 	t       *testing.T
 	ctx     context.Context
 	dialogs atomic.Int32
+	// accept makes the tab accept the dialogs it counts (default: dismiss).
+	accept atomic.Bool
 }
 
 func (b *browser) tab(t *testing.T, limit time.Duration) *tab {
@@ -128,14 +130,15 @@ func (b *browser) tab(t *testing.T, limit time.Duration) *tab {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// A dialog blocks the page: dismiss it (after counting it).
+	// A dialog blocks the page: dismiss it, or accept it when the test
+	// says so (after counting it).
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-opened:
-				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: tb.accept.Load()})
 			}
 		}
 	}()

@@ -237,8 +237,9 @@ func (c *Console) jobStatus(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 // loadJobWords is a job's state in words (jobStateWords), told by its
-// record for a load job: a job River completed whose load ended
-// load_failed has failed, and one whose load waits for its next try is
+// record for a load job: a load that ended load_failed has failed, one
+// that ended loaded or in review is done (also in the moment before River
+// marks its job completed), and one that waits for its next try is
 // retrying.
 func loadJobWords(st *bookbridge.JobStatus) string {
 	words := jobStateWords(st.State)
@@ -246,10 +247,15 @@ func loadJobWords(st *bookbridge.JobStatus) string {
 		return words
 	}
 	switch {
-	case jobDone(st.State) && st.Record.State == staging.StateLoadFailed:
+	case st.Record.State == staging.StateLoadFailed:
 		return "failed"
-	case !jobDone(st.State) && st.Record.State == staging.StateLoading && st.Load.Retrying():
-		return "retrying"
+	case st.Record.State == staging.StateLoading:
+		if !jobDone(st.State) && st.Load.Retrying() {
+			return "retrying"
+		}
+	case st.Record.State == staging.StateLoaded, st.Record.State == staging.StateNeedsReview:
+		// The record is saved before River marks the job completed.
+		return "done"
 	}
 	return words
 }

@@ -49,6 +49,7 @@ func (c *Console) templates() map[string]*template.Template {
 		"targetLink": c.targetLink,
 		"add":        func(a, b int) int { return a + b },
 		"jobState":   jobStateWords,
+		"loadJob":    loadJobWords,
 		"dict":       dict,
 		"until":      c.until,
 	}
