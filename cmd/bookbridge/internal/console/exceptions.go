@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 	"github.com/bookbridge/bookbridge/staging"
@@ -64,6 +65,9 @@ func (c *Console) exceptions(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	v := exceptionsView{RescueAfter: formatAge(c.app.Cfg.JobRescueAfter)}
+	if c.app.Cfg.JobRescueAfter < time.Minute {
+		v.RescueAfter = c.app.Cfg.JobRescueAfter.Round(time.Second).String()
+	}
 	under, err := c.app.Store.LoadsUnderWay(ctx)
 	if err != nil {
 		c.internal(w, r, u, err)
