@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -86,6 +87,25 @@ func (s *Store) Intake(ctx context.Context, p Payload, opts ...Option) (IntakeRe
 	})
 }
 
+// versionText names a payload version for people the way Salesforce shows
+// it: its LastModifiedDate in UTC (to the minute, or to the second or
+// millisecond when it has them), or the sender's sequence number when the
+// payload has no LastModifiedDate.
+func versionText(version int64, modified time.Time) string {
+	if modified.IsZero() {
+		return fmt.Sprintf("sequence %d", version)
+	}
+	m := modified.UTC()
+	layout := "2006-01-02 15:04"
+	switch {
+	case m.Nanosecond()/int(time.Millisecond) != 0:
+		layout += ":05.000"
+	case m.Second() != 0:
+		layout += ":05"
+	}
+	return "LastModifiedDate " + m.Format(layout) + " UTC"
+}
+
 // createdEvent is the history event of a deal staged for the first time.
 func createdEvent(p *Payload) event {
 	return event{kind: EventCreated, to: StateReceived,
@@ -110,9 +130,9 @@ func (s *Store) intakeTx(ctx context.Context, tx bun.Tx, o *callOptions, p *Payl
 	case prev.Hash == p.Hash:
 		return IntakeResult{Outcome: IntakeDuplicate, Record: cur}, nil, nil
 	case p.Version < prev.Version, p.Version == prev.Version:
-		reason := fmt.Sprintf("version %d is older than the staged version %d", p.Version, prev.Version)
+		reason := fmt.Sprintf("this payload (%s) is older than the staged one (%s)", versionText(p.Version, p.ModifiedAt), versionText(prev.Version, prev.ModifiedAt))
 		if p.Version == prev.Version {
-			reason = fmt.Sprintf("version %d is the staged version but the content differs; send changes with a newer LastModifiedDate or sequence", p.Version)
+			reason = fmt.Sprintf("this payload has the staged %s but other content; send changes with a newer LastModifiedDate or sequence", versionText(p.Version, p.ModifiedAt))
 		}
 		err := s.addEvent(ctx, tx, o, cur.ID, event{kind: EventPayloadStale, from: cur.State, to: cur.State,
 			message: "Salesforce payload not applied: " + reason,
@@ -138,7 +158,7 @@ func (s *Store) intakeNew(ctx context.Context, tx bun.Tx, o *callOptions, p *Pay
 		w.Payload = data
 		s.setState(w, StateReady)
 		resolved := s.resolveExceptions(w, ExceptionPayloadMissing,
-			fmt.Sprintf("resolved automatically: Salesforce payload %s (version %d) arrived", p.SalesforceID, p.Version))
+			fmt.Sprintf("resolved automatically: Salesforce payload %s (%s) arrived", p.SalesforceID, versionText(p.Version, p.ModifiedAt)))
 		if err := s.saveRecord(ctx, tx, w); err != nil {
 			return IntakeResult{}, nil, err
 		}
@@ -192,7 +212,7 @@ func (s *Store) intakeUpdate(ctx context.Context, tx bun.Tx, o *callOptions, p *
 		return IntakeResult{}, nil, fmt.Errorf("staging: keeping payload version %d of %s: %w", prev.Version, cur.Number, err)
 	}
 	cur.Payload = p.data(now)
-	msg := fmt.Sprintf("Salesforce payload updated from version %d to %d", prev.Version, p.Version)
+	msg := fmt.Sprintf("Salesforce payload updated: newer version (%s, was %s)", versionText(p.Version, p.ModifiedAt), versionText(prev.Version, prev.ModifiedAt))
 	if cur.State == StateLoaded || cur.State == StateLoading {
 		cur.ChangedSinceLoad = true
 		msg += "; changed since load, it can be loaded again"

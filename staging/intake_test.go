@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -74,12 +75,20 @@ func TestIntakeVersions(t *testing.T) {
 		want     []staging.IntakeOutcome
 		kept     int // index into sequence of the payload that must be current
 		history  int // previous versions kept
+		// says is what the last post's reason (stale) or latest history
+		// message tells people: versions as their LastModifiedDate.
+		says string
 	}{
-		{"newer then older", []map[string]any{v2, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeStale}, 0, 0},
-		{"older then newer", []map[string]any{v1, v2}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeUpdated}, 1, 1},
-		{"older, newer, older again", []map[string]any{v1, v2, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeUpdated, staging.IntakeStale}, 1, 1},
-		{"same version, other content", []map[string]any{v2, v2b}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeStale}, 0, 0},
-		{"same payload twice", []map[string]any{v1, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeDuplicate}, 0, 0},
+		{"newer then older", []map[string]any{v2, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeStale}, 0, 0,
+			"this payload (LastModifiedDate 2026-11-27 10:00 UTC) is older than the staged one (LastModifiedDate 2026-11-28 10:00 UTC)"},
+		{"older then newer", []map[string]any{v1, v2}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeUpdated}, 1, 1,
+			"Salesforce payload updated: newer version (LastModifiedDate 2026-11-28 10:00 UTC, was LastModifiedDate 2026-11-27 10:00 UTC)"},
+		{"older, newer, older again", []map[string]any{v1, v2, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeUpdated, staging.IntakeStale}, 1, 1,
+			"this payload (LastModifiedDate 2026-11-27 10:00 UTC) is older than the staged one (LastModifiedDate 2026-11-28 10:00 UTC)"},
+		{"same version, other content", []map[string]any{v2, v2b}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeStale}, 0, 0,
+			"this payload has the staged LastModifiedDate 2026-11-28 10:00 UTC but other content"},
+		{"same payload twice", []map[string]any{v1, v1}, []staging.IntakeOutcome{staging.IntakeCreated, staging.IntakeDuplicate}, 0, 0,
+			"staged"},
 	}
 	dbtest.Each(t, func(t *testing.T, db *bun.DB) {
 		for i, c := range cases {
@@ -104,6 +113,17 @@ func TestIntakeVersions(t *testing.T) {
 				}
 				if last.Outcome == staging.IntakeStale && (last.Previous == nil || last.Previous.Hash != r.Payload.Hash || last.Reason == "") {
 					t.Fatalf("stale answer should name the kept payload and a reason: %+v", last)
+				}
+				says := last.Reason
+				if last.Outcome != staging.IntakeStale {
+					events, err := s.History(context.Background(), r.ID)
+					if err != nil || len(events) == 0 {
+						t.Fatalf("history: %v %v", events, err)
+					}
+					says = events[len(events)-1].Message
+				}
+				if !strings.Contains(says, c.says) || strings.Contains(says, "version 17") {
+					t.Errorf("the record says %q, want %q (versions as LastModifiedDate)", says, c.says)
 				}
 				hist, err := s.PayloadHistory(context.Background(), r.ID)
 				if err != nil {

@@ -126,7 +126,7 @@ func (s *Store) RetryLoad(ctx context.Context, id int64, reason string, next tim
 		r.Load.Retries++
 		r.Load.Error, r.Load.NextTryAt = reason, next.UTC().Truncate(time.Second)
 		return event{kind: EventLoadRetrying, from: r.State, to: r.State,
-			message: "load will be tried again at " + r.Load.NextTryAt.Format(time.RFC3339) + ": " + reason,
+			message: "load will be tried again at " + r.Load.NextTryAt.Format("2006-01-02 15:04:05 UTC") + ": " + reason,
 			data:    map[string]string{"attempt": itoa(int64(r.Load.Attempts)), "retries": itoa(int64(r.Load.Retries))}}
 	})
 }

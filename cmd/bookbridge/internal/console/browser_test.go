@@ -101,6 +101,8 @@ type tab struct {
 	t       *testing.T
 	ctx     context.Context
 	dialogs atomic.Int32
+	// accept makes the tab accept the dialogs it counts (default: dismiss).
+	accept atomic.Bool
 }
 
 func (b *browser) tab(t *testing.T, limit time.Duration) *tab {
@@ -128,14 +130,15 @@ func (b *browser) tab(t *testing.T, limit time.Duration) *tab {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// A dialog blocks the page: dismiss it (after counting it).
+	// A dialog blocks the page: dismiss it, or accept it when the test
+	// says so (after counting it).
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-opened:
-				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: tb.accept.Load()})
 			}
 		}
 	}()
@@ -398,7 +401,7 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("the result does not show the company's sys_id %s: %s", company, result)
 		}
 		link := eval[string](o, `document.querySelector('#load-result a[href*="core_company.do"]').href`)
-		if link != gate.URL+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+company {
+		if link != gate.URL+"/core_company.do?sys_id="+company {
 			t.Fatalf("company link %q", link)
 		}
 		o.do("the record again", chromedp.Navigate(h.url+recPath))

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 	"github.com/bookbridge/bookbridge/staging"
@@ -23,11 +24,28 @@ type exceptionItem struct {
 	LoadAgain bool
 }
 
+// underWayItem is a load under way as the exceptions page lists it.
+type underWayItem struct {
+	staging.LoadUnderWay
+	Age      string // since the load started
+	Retrying bool
+	NextTry  string // "in 2m", while retrying
+	// Stuck: the load's present try has run longer than the job rescue
+	// time (BOOKBRIDGE_JOB_RESCUE_AFTER) and no retry is scheduled, so its
+	// process probably died; River runs it again from its journal.
+	Stuck bool
+	// TryFor is how long the present try has run.
+	TryFor string
+}
+
 type exceptionsView struct {
-	Items      []exceptionItem
-	NextURL    string
-	FirstURL   string
-	Quarantine []staging.QuarantineEntry
+	UnderWay    []underWayItem
+	RescueAfter string
+	Failed      int
+	Items       []exceptionItem
+	NextURL     string
+	FirstURL    string
+	Quarantine  []staging.QuarantineEntry
 }
 
 // exceptionStates are the states the exceptions page lists.
@@ -46,7 +64,37 @@ func (c *Console) exceptions(w http.ResponseWriter, r *http.Request, u *user) {
 		c.internal(w, r, u, err)
 		return
 	}
-	v := exceptionsView{}
+	v := exceptionsView{RescueAfter: formatAge(c.app.Cfg.JobRescueAfter)}
+	if c.app.Cfg.JobRescueAfter < time.Minute {
+		v.RescueAfter = c.app.Cfg.JobRescueAfter.Round(time.Second).String()
+	}
+	under, err := c.app.Store.LoadsUnderWay(ctx)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	now := c.app.Now()
+	for _, l := range under {
+		it := underWayItem{LoadUnderWay: l, Age: c.ago(l.StartedAt), Retrying: !l.NextTryAt.IsZero()}
+		// The present try began at the load's start, or at the time its
+		// last retry was due.
+		tryStart := l.StartedAt
+		if it.Retrying {
+			it.NextTry = c.until(l.NextTryAt)
+			tryStart = l.NextTryAt
+		}
+		if !tryStart.IsZero() && now.After(tryStart) {
+			it.TryFor = formatAge(now.Sub(tryStart))
+			it.Stuck = now.Sub(tryStart) > c.app.Cfg.JobRescueAfter
+		}
+		v.UnderWay = append(v.UnderWay, it)
+	}
+	counts, err := c.app.Store.Counts(ctx)
+	if err != nil {
+		c.internal(w, r, u, err)
+		return
+	}
+	v.Failed = counts[staging.StateLoadFailed]
 	if page.Next != "" {
 		v.NextURL = "/exceptions?cursor=" + url.QueryEscape(page.Next)
 	}

@@ -6,8 +6,8 @@ import (
 )
 
 // targetLink returns the address of a loaded record in the target's own
-// user interface, or "" when there is none: ServiceNow records open with
-// nav_to.do; the SQL target has no pages (the console shows table and id).
+// user interface, or "" when there is none: ServiceNow records open on
+// their form; the SQL target has no pages (the console shows table and id).
 func (c *Console) targetLink(table, id string) string {
 	if c.app.Cfg.Target != "servicenow" {
 		return ""
@@ -15,9 +15,9 @@ func (c *Console) targetLink(table, id string) string {
 	return serviceNowLink(c.app.Cfg.ServiceNowURL, table, id)
 }
 
-// serviceNowLink is base/nav_to.do?uri=<table>.do?sys_id=<id>, with the
-// inner address query-escaped. Only http(s) bases and plain table names
-// and ids give a link.
+// serviceNowLink is the record's form in the instance,
+// base/<table>.do?sys_id=<id>. Only http(s) bases and plain table names and
+// ids give a link, so neither can add a path or a query parameter.
 func serviceNowLink(base, table, id string) string {
 	if table == "" || id == "" || !plainName(table) || !plainName(id) {
 		return ""
@@ -26,8 +26,9 @@ func serviceNowLink(base, table, id string) string {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return ""
 	}
-	u.Path += "/nav_to.do"
-	u.RawQuery = "uri=" + url.QueryEscape(table+".do?sys_id="+id)
+	u.Path += "/" + table + ".do"
+	u.RawPath = ""
+	u.RawQuery = url.Values{"sys_id": {id}}.Encode()
 	u.Fragment = ""
 	return u.String()
 }

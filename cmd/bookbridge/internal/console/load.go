@@ -15,7 +15,13 @@ import (
 
 type diffStep struct {
 	loader.StepDiff
-	Link string
+	// Name is the step's label, or its ID when it has none.
+	Name  string
+	Link  string
+	Files []fileView
+	// Open says whether the step's details show at first: every step that
+	// writes or needs a look; unchanged and skipped steps stay folded.
+	Open bool
 }
 
 type previewView struct {
@@ -23,15 +29,23 @@ type previewView struct {
 	Target   string
 	Preview  *bookbridge.Preview
 	Steps    []diffStep
-	Counts   []actionCount
+	Tables   []tableSummary
+	Warnings []string
+	Progress *progressView
 	Error    string
 	Loadable bool
 	Reason   string
 }
 
-type actionCount struct {
-	Action loader.Action
-	Count  int
+// tableSummary counts what the load would do in one target table.
+type tableSummary struct {
+	Table     string
+	Insert    int
+	Update    int
+	Fields    int // changed fields of the updates
+	Unchanged int
+	Exception int
+	Other     int // skipped or failing steps
 }
 
 // preview is the first press of "SFDC Data": the dry run. It reads the
@@ -57,20 +71,45 @@ func (c *Console) preview(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	v.Preview = p
 	v.Loadable, v.Reason = p.Loadable, p.Reason
-	counts := map[loader.Action]int{}
+	v.Progress = c.progressView(p.Progress, p.Plan)
+	v.Warnings = p.Diff.Warnings
+	if len(v.Warnings) == 0 && p.Plan != nil {
+		v.Warnings = p.Plan.Warnings
+	}
+	byTable := map[string]*tableSummary{}
+	var order []string // the tables in the order their first step comes
 	for _, s := range p.Diff.Steps {
-		counts[s.Action]++
-		ds := diffStep{StepDiff: s}
+		ts := byTable[s.Table]
+		if ts == nil {
+			ts = &tableSummary{Table: s.Table}
+			byTable[s.Table] = ts
+			order = append(order, s.Table)
+		}
+		switch s.Action {
+		case loader.ActionInsert:
+			ts.Insert++
+		case loader.ActionUpdate:
+			ts.Update++
+			ts.Fields += len(s.Changes)
+		case loader.ActionUnchanged:
+			ts.Unchanged++
+		case loader.ActionException:
+			ts.Exception++
+		default:
+			ts.Other++
+		}
+		ds := diffStep{StepDiff: s, Name: stepName(s.Label, s.ID),
+			Open: s.Action != loader.ActionUnchanged && s.Action != loader.ActionSkip}
 		if s.Action == loader.ActionUpdate || s.Action == loader.ActionUnchanged {
 			ds.Link = c.targetLink(s.Table, s.TargetID)
 		}
+		for _, a := range s.Attachments {
+			ds.Files = append(ds.Files, fileView{FileName: a.FileName, Words: previewAttachWords(a.Action)})
+		}
 		v.Steps = append(v.Steps, ds)
 	}
-	for _, a := range []loader.Action{loader.ActionInsert, loader.ActionUpdate, loader.ActionUnchanged,
-		loader.ActionException, loader.ActionSkip, loader.ActionFail} {
-		if counts[a] > 0 {
-			v.Counts = append(v.Counts, actionCount{a, counts[a]})
-		}
+	for _, t := range order {
+		v.Tables = append(v.Tables, *byTable[t])
 	}
 	c.render(w, r, u, http.StatusOK, "preview", "records", v)
 }
@@ -122,11 +161,11 @@ type jobView struct {
 	// RecordState is the loaded record's state now.
 	RecordState staging.State
 	LoadError   string
-}
-
-// jobDone reports whether River will not work the job again.
-func jobDone(state string) bool {
-	return state == "completed" || state == "discarded" || state == "cancelled"
+	// StateWords is the job's state in words (loadJobWords).
+	StateWords string
+	// Retry says, while the load waits for its next try, the last failure
+	// and when the next try is.
+	Retry string
 }
 
 func (c *Console) readJob(w http.ResponseWriter, r *http.Request, u *user) (*bookbridge.JobStatus, bool) {
@@ -152,9 +191,13 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	v := jobView{Job: st, Done: jobDone(st.State)}
+	v := jobView{Job: st, Done: jobDone(st.State), StateWords: loadJobWords(st)}
 	if st.Record != nil {
 		v.RecordState = st.Record.State
+	}
+	if !v.Done && st.Load != nil && st.Load.Retrying() && v.RecordState == staging.StateLoading {
+		v.Retry = strconv.Itoa(st.Load.Retries) + " failed, last failure: " + st.Load.Error + "; next try at " +
+			c.when(st.Load.NextTryAt) + " (" + c.until(st.Load.NextTryAt) + ")"
 	}
 	if v.Done && st.Load != nil {
 		v.LoadError = st.Load.Error
@@ -171,7 +214,10 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, u *user) {
 // JobProgress is the answer of GET /jobs/{id}/status, which the console's
 // script polls to show progress.
 type JobProgress struct {
+	// State is River's; Label says it in words (queued, running,
+	// retrying, done, failed).
 	State       string `json:"state"`
+	Label       string `json:"label"`
 	Attempt     int    `json:"attempt"`
 	Done        bool   `json:"done"`
 	RecordState string `json:"record_state,omitempty"`
@@ -182,10 +228,34 @@ func (c *Console) jobStatus(w http.ResponseWriter, r *http.Request, u *user) {
 	if !ok {
 		return
 	}
-	p := JobProgress{State: st.State, Attempt: st.Attempt, Done: jobDone(st.State)}
+	p := JobProgress{State: st.State, Label: loadJobWords(st), Attempt: st.Attempt, Done: jobDone(st.State)}
 	if st.Record != nil {
 		p.RecordState = string(st.Record.State)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(p)
+}
+
+// loadJobWords is a job's state in words (jobStateWords), told by its
+// record for a load job: a load that ended load_failed has failed, one
+// that ended loaded or in review is done (also in the moment before River
+// marks its job completed), and one that waits for its next try is
+// retrying.
+func loadJobWords(st *bookbridge.JobStatus) string {
+	words := jobStateWords(st.State)
+	if st.Record == nil || st.Load == nil {
+		return words
+	}
+	switch {
+	case st.Record.State == staging.StateLoadFailed:
+		return "failed"
+	case st.Record.State == staging.StateLoading:
+		if !jobDone(st.State) && st.Load.Retrying() {
+			return "retrying"
+		}
+	case st.Record.State == staging.StateLoaded, st.Record.State == staging.StateNeedsReview:
+		// The record is saved before River marks the job completed.
+		return "done"
+	}
+	return words
 }

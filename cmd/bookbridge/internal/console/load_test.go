@@ -41,14 +41,27 @@ func TestPreviewAndLoad(t *testing.T) {
 			"<code>u_managed_services_sales_order</code>", "<code>u_sales_skus</code>",
 			`<span class="action action-update">update</span>`, `<span class="action action-insert">insert</span>`,
 			`<td class="old">old-buyer@mueller.example</td><td class="new">anna.berg@mueller-son.example</td>`,
-			"Contract_DR00004711.pdf", `id="confirm-load"`,
+			"Contract_DR00004711.pdf: will be uploaded", `id="confirm-load"`, `id="confirm-load-bottom"`,
+			// The summary per table, with the updates' changed fields.
+			"<th scope=\"row\"><code>core_company</code></th>", "<td class=\"num\">0</td>\n      <td class=\"num\">1 <span class=\"muted\">(",
+			"<th scope=\"row\"><code>u_sales_skus</code></th>\n      <td class=\"num\">6</td>",
+			// The warning of the line without a SKU, and labels instead of ids.
+			"line 6 &#34;AEM MANAGED SERVICES PREMIUM SUPPORT&#34; (EUR 25,000.00) is a managed-services line without a SKU",
+			"sku: AEM SITES:MS 99.9% UPTIME (line 1)",
 		} {
 			if !strings.Contains(pv.body, want) {
 				t.Errorf("the preview lacks %q", want)
 			}
 		}
-		if !strings.Contains(pv.body, h.sn.URL()+"/nav_to.do?uri=core_company.do%3Fsys_id%3D"+companyID) {
+		if !strings.Contains(pv.body, h.sn.URL()+"/core_company.do?sys_id="+companyID) {
 			t.Errorf("the preview does not link the existing company %s", companyID)
+		}
+		// The Load confirmation comes before the steps, and again after.
+		if top, steps := strings.Index(pv.body, `id="confirm-load"`), strings.Index(pv.body, `id="diff"`); top > steps {
+			t.Error("the first Load button comes after the steps")
+		}
+		if strings.Contains(pv.body, ">skus[") {
+			t.Error("the preview names steps by their index")
 		}
 		if n := h.sn.CountCalls("POST", "/api/now/table/") + h.sn.CountCalls("PATCH", "") + h.sn.CountCalls("PUT", ""); n != 0 {
 			t.Fatalf("the dry run wrote %d times", n)
@@ -80,10 +93,23 @@ func TestPreviewAndLoad(t *testing.T) {
 		}
 		for _, table := range []string{"core_company", "u_ams_finance_names", "u_managed_services_sales_order", "u_sales_skus"} {
 			for _, r := range dump[table] {
-				link := h.sn.URL() + "/nav_to.do?uri=" + table + ".do%3Fsys_id%3D" + r.ID
+				link := h.sn.URL() + "/" + table + ".do?sys_id=" + r.ID
 				if !strings.Contains(done.body, `href="`+link+`"`) {
 					t.Errorf("the job page does not link %s %s", table, r.ID)
 				}
+			}
+		}
+		// The result in words; the file is uploaded, not pending; step
+		// names are their labels, without index gaps.
+		for _, want := range []string{"inserted 8 rows, updated 1, uploaded Contract_DR00004711.pdf", "Contract_DR00004711.pdf: uploaded",
+			"<th scope=\"row\">sku: AEM FORMS: MS ADDON STORAGE (line 11)</th>", "The load is <strong id=\"job-state\">done</strong>"} {
+			if !strings.Contains(done.body, want) {
+				t.Errorf("the finished job page lacks %q", want)
+			}
+		}
+		for _, unwanted := range []string{"Contract_DR00004711.pdf: upload<", "skus[", "12 calls (", "completed"} {
+			if strings.Contains(done.body, unwanted) {
+				t.Errorf("the finished job page says %q", unwanted)
 			}
 		}
 		page := op.get(path)
@@ -148,6 +174,19 @@ func TestReloadAfterAFix(t *testing.T) {
 		strings.Contains(page.body, `disabled aria-describedby="not-loadable"`) {
 		t.Fatalf("record page after the failure:\n%s", page.body)
 	}
+	// The failed load's partial writes, from its journal: the company it
+	// wrote (linked to its form) and the steps still to do.
+	company := h.sn.Dump()["core_company"]
+	if len(company) != 1 {
+		t.Fatalf("%d companies after the failed load", len(company))
+	}
+	for _, want := range []string{`id="written"`, "Already written in the target", "<td>inserted</td><td><code>core_company</code></td>",
+		`href="` + h.sn.URL() + "/core_company.do?sys_id=" + company[0].ID + `"`, `id="pending"`, "<code>u_managed_services_sales_order</code>",
+		"sku: AEM SITES:MS 99.9% UPTIME (line 1)"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the failed record's page lacks %q", want)
+		}
+	}
 	exc := op.get("/exceptions")
 	if !strings.Contains(exc.body, rec.Number) || !strings.Contains(exc.body, "ACL denies create") || !strings.Contains(exc.body, "Load again") {
 		t.Fatalf("exceptions page:\n%s", exc.body)
@@ -155,7 +194,8 @@ func TestReloadAfterAFix(t *testing.T) {
 	// The fault was one answer; the target is "fixed". Preview again: the
 	// company written by the first attempt is now an existing record.
 	pv := op.post(path+"/preview", nil)
-	if !strings.Contains(pv.body, `<span class="action action-unchanged">unchanged</span>`) || !strings.Contains(pv.body, `id="confirm-load"`) {
+	if !strings.Contains(pv.body, `<span class="action action-unchanged">unchanged</span>`) || !strings.Contains(pv.body, `id="confirm-load"`) ||
+		!strings.Contains(pv.body, `id="progress"`) || strings.Index(pv.body, `id="progress"`) > strings.Index(pv.body, `id="diff"`) {
 		t.Fatalf("preview after the failure:\n%s", pv.body)
 	}
 	ver := versionField.FindStringSubmatch(pv.body)
@@ -169,7 +209,7 @@ func TestReloadAfterAFix(t *testing.T) {
 	}
 	// The record page links its latest load job: the second one.
 	if page := op.get(path); !strings.Contains(page.body, `<a id="load-job" href="`+a.header.Get("Location")+`">`) ||
-		!strings.Contains(page.body, "completed, attempt 1") {
+		!strings.Contains(page.body, "done, try 1") {
 		t.Fatalf("record page lacks its load job %s:\n%s", a.header.Get("Location"), page.body)
 	}
 	if n := len(h.sn.Dump()["core_company"]); n != 1 {

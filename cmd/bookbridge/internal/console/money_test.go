@@ -55,9 +55,10 @@ func FuzzFormatMoney(f *testing.F) {
 func TestServiceNowLink(t *testing.T) {
 	cases := []struct{ base, table, id, want string }{
 		{"https://acme.service-now.com", "core_company", "0123456789abcdef0123456789abcdef",
-			"https://acme.service-now.com/nav_to.do?uri=core_company.do%3Fsys_id%3D0123456789abcdef0123456789abcdef"},
-		{"https://acme.service-now.com/", "u_sales_skus", "abc", "https://acme.service-now.com/nav_to.do?uri=u_sales_skus.do%3Fsys_id%3Dabc"},
-		{"http://127.0.0.1:4000", "problem", "p1", "http://127.0.0.1:4000/nav_to.do?uri=problem.do%3Fsys_id%3Dp1"},
+			"https://acme.service-now.com/core_company.do?sys_id=0123456789abcdef0123456789abcdef"},
+		{"https://acme.service-now.com/", "u_sales_skus", "abc", "https://acme.service-now.com/u_sales_skus.do?sys_id=abc"},
+		{"http://127.0.0.1:4000", "problem", "p1", "http://127.0.0.1:4000/problem.do?sys_id=p1"},
+		{"https://acme.example/sn/", "problem", "p1", "https://acme.example/sn/problem.do?sys_id=p1"},
 		{"https://acme.service-now.com", "core_company", "(new company)", ""},
 		{"https://acme.service-now.com", "core_company", "x&sysparm_view=evil", ""},
 		{"https://acme.service-now.com", "core_company", "", ""},

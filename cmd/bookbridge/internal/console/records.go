@@ -169,6 +169,10 @@ func (c *Console) record(w http.ResponseWriter, r *http.Request, u *user) {
 		c.internal(w, r, u, err)
 		return
 	}
+	if j := v.LoadJob; j != nil && (j.Record == nil || j.Load == nil) {
+		// The job's words depend on the record (loadJobWords).
+		j.Record, j.Load = &rec.Summary, &rec.Load
+	}
 	c.render(w, r, u, http.StatusOK, "record", "records", v)
 }
 

@@ -104,7 +104,11 @@ func TestRecordPage(t *testing.T) {
 	for _, want := range []string{
 		"EUR 495,000.75", "DR00004711", "4500012345", "0001234567", "3000045678", "2027-01-01", "2029-12-31",
 		"Müller &amp; Søn Finance EMEA", "José Álvarez", "O&#39;Brien, Siobhán", "Zoë Łukasiewicz", "Königsallee 12, 40212 Düsseldorf, NRW, Germany",
-		"12 line items; 7 managed-services lines", "mueller-son-prod", "1A2B3C4D5E6F7A8B9C0D1E2F@AdobeOrg", "anna.berg@mueller-son.example",
+		"12 line items, 7 of them managed services",
+		"7 managed-services lines: 6 become rows of u_sales_skus",
+		"Not loaded: line 6 &#34;AEM MANAGED SERVICES PREMIUM SUPPORT&#34; (EUR 25,000.00) is a managed-services line without a SKU",
+		"5 lines are not managed-services lines and not loaded", `<td class="date">2027-01-01</td>`,
+		"<dt>Last modified</dt><dd>2026-11-27 10:00 UTC</dd>", "mueller-son-prod", "1A2B3C4D5E6F7A8B9C0D1E2F@AdobeOrg", "anna.berg@mueller-son.example",
 		"Contract_DR00004711.pdf", "created", "email_applied", "received → ready", "2026-03-03 08:15 UTC",
 	} {
 		if !strings.Contains(page.body, want) {

@@ -21,7 +21,7 @@ var staticFiles embed.FS
 
 // pageNames are the templates/NAME.html pages; each is parsed with the
 // layout and the partials.
-var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "reconcile", "users", "keys", "error"}
+var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "reconcile", "users", "keys", "error", "confirm"}
 
 // pageData is what every page template gets: the layout's fields and the
 // page's own Data.
@@ -48,6 +48,10 @@ func (c *Console) templates() map[string]*template.Template {
 		"join":       strings.Join,
 		"targetLink": c.targetLink,
 		"add":        func(a, b int) int { return a + b },
+		"jobState":   jobStateWords,
+		"loadJob":    loadJobWords,
+		"dict":       dict,
+		"until":      c.until,
 	}
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
@@ -154,4 +158,21 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
+
+// dict makes a map of key, value pairs, for templates that take several
+// values.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: %d arguments, want key, value pairs", len(kv))
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/loader/servicenow/sntest"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -19,8 +21,8 @@ import (
 // README's pictures of the console.
 const screenshotDir = "../../../../examples/screenshots"
 
-// TestScreenshots renders the records list, a record page and a dry run at
-// 1280x800 with records in several states. It checks every picture; with
+// TestScreenshots renders the records list, a record page, a dry run and
+// the exceptions page with a retrying load at 1280x800 with records in several states. It checks every picture; with
 // BOOKBRIDGE_UPDATE_SCREENSHOTS=1 it also writes them to
 // examples/screenshots.
 func TestScreenshots(t *testing.T) {
@@ -60,6 +62,18 @@ func TestScreenshots(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A load that retries: ServiceNow refuses its sales order for an hour.
+	retrying := h.stage(dealJSON(t, otherDeal(6, "Lumen Retail B.V.", "0004400006", "DR00004406")))
+	if _, err := h.app.Store.IngestEmail(ctx, phEmail("lumen", map[string]string{staging.FieldECCID: "0004400006",
+		staging.FieldDRNumber: "DR00004406", staging.FieldCompanyName: "Lumen Retail B.V."})); err != nil {
+		t.Fatal(err)
+	}
+	h.sn.Inject(sntest.Fault{Method: "POST", PathPrefix: "/api/now/table/u_managed_services_sales_order", Status: http.StatusServiceUnavailable,
+		RetryAfter: time.Hour, Count: 1})
+	if _, err := h.app.Flow.EnqueueLoad(ctx, retrying.ID, "user:olga"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitRecord(retrying.ID, "retrying", func(r *staging.Record) bool { return r.Load.Retrying() })
 	rec := h.stageExample()
 	pw := h.addUser("olga", auth.RoleOperator)
 
@@ -73,8 +87,8 @@ func TestScreenshots(t *testing.T) {
 		{"record.png", func() { o.do("record", chromedp.Navigate(h.url+"/records/"+rec.Number)) }},
 		{"preview.png", func() {
 			o.click("SFDC Data", chromedp.Click(chromedp.ID("sfdc-data")))
-			o.do("scroll to the steps", chromedp.ScrollIntoView(chromedp.ID("sum-h")))
 		}},
+		{"exceptions.png", func() { o.do("exceptions", chromedp.Navigate(h.url+"/exceptions")) }},
 	}
 	for _, s := range shots {
 		s.show()

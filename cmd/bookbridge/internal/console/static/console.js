@@ -9,9 +9,15 @@
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
-      ev.preventDefault();
-      return;
+    if (question) {
+      if (!window.confirm(question)) {
+        ev.preventDefault();
+        return;
+      }
+      // Confirmed here: the server need not ask again on a page of its
+      // own (which is what it does without JavaScript).
+      var confirmed = form.querySelector("input[name=confirmed]");
+      if (confirmed) { confirmed.value = "1"; }
     }
     // A second press while the first request is on its way does nothing.
     if (form.getAttribute("data-sent") === "1") {
@@ -42,7 +48,7 @@
         return resp.json();
       })
       .then(function (job) {
-        if (state && job.state) { state.textContent = job.state; }
+        if (state && job.label) { state.textContent = job.label; }
         if (job.done) {
           window.location.reload();
         } else if (polls < maxPolls) {
