@@ -107,7 +107,8 @@ func (t *Target) AttachmentsOf(ctx context.Context, table string, ids []string) 
 }
 
 // listFiles reads the attachment records the encoded query selects, page
-// by page, and returns those on the records of want, by record sys_id,
+// by page, and returns those on the records of want, by record sys_id (a
+// file without table_sys_id belongs to the one record of a query for one),
 // each list sorted by attachment sys_id. Where an instance leaves hash
 // empty the file is downloaded and hashed.
 func (t *Target) listFiles(ctx context.Context, query string, want map[string]bool) (map[string][]loader.AttachmentInfo, error) {
@@ -138,6 +139,11 @@ func (t *Target) listFiles(ctx context.Context, query string, want map[string]bo
 				return nil, err
 			}
 			owner, _ := fieldValue(raw["table_sys_id"])
+			if raw["table_sys_id"] == nil && len(want) == 1 {
+				for id := range want { // the query named the one record
+					owner = id
+				}
+			}
 			if !want[owner] {
 				continue
 			}

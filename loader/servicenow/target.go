@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -356,38 +355,6 @@ func (t *Target) Attachments(ctx context.Context, table, id string) ([]loader.At
 	if err := checkID(id); err != nil {
 		return nil, fmt.Errorf("%w: %w", loader.ErrNotFound, err)
 	}
-	v := url.Values{}
-	v.Set("sysparm_query", "table_name="+table+"^table_sys_id="+id)
-	v.Set("sysparm_limit", strconv.Itoa(pageSize))
-	ans, err := t.c.do(ctx, request{method: http.MethodGet, path: "/api/now/attachment", query: v, table: "attachment", idempotent: true})
-	if err != nil {
-		return nil, err
-	}
-	var list struct {
-		Result []map[string]json.RawMessage `json:"result"`
-	}
-	if err := json.Unmarshal(ans, &list); err != nil {
-		return nil, fmt.Errorf("servicenow: GET attachment: the answer is not a result list: %w", err)
-	}
-	var out []loader.AttachmentInfo
-	for _, raw := range list.Result {
-		info, err := attachmentInfo(raw)
-		if err != nil {
-			return nil, err
-		}
-		if tn, _ := fieldValue(raw["table_sys_id"]); raw["table_sys_id"] != nil && tn != id {
-			continue
-		}
-		if !hexSHA256.MatchString(info.SHA256) {
-			content, err := t.c.do(ctx, request{method: http.MethodGet, path: "/api/now/attachment/" + url.PathEscape(info.ID) + "/file", table: "attachment", idempotent: true})
-			if err != nil {
-				return nil, err
-			}
-			sum := sha256.Sum256(content)
-			info.SHA256 = hex.EncodeToString(sum[:])
-		}
-		out = append(out, info)
-	}
-	slices.SortFunc(out, func(a, b loader.AttachmentInfo) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	files, err := t.listFiles(ctx, "table_name="+table+"^table_sys_id="+id, map[string]bool{id: true})
+	return files[id], err
 }
