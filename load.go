@@ -222,13 +222,20 @@ func (f *Flow) runLoad(ctx context.Context, recordID int64, by string, retry fun
 		progress.Journal = &res.Journal
 	}
 	if res == nil || (res.Status != loader.StatusLoaded && res.Status != loader.StatusNeedsReview) {
-		if ctx.Err() != nil {
-			return applyErr // stopped from outside: the job runs again and resumes
-		}
 		if applyErr == nil {
 			applyErr = errors.New(res.Error)
 		}
-		if retry != nil && loader.IsTransient(applyErr) {
+		transient := loader.IsTransient(applyErr)
+		switch {
+		case retry != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// The run's time limit (the job's timeout) ended it, most often
+			// while the target was slow or unreachable: a passing failure,
+			// tried again from the journal like any other.
+			applyErr, transient = fmt.Errorf("the load did not finish within its run's time limit: %w", applyErr), true
+		case ctx.Err() != nil:
+			return applyErr // stopped from outside: the job runs again and resumes
+		}
+		if retry != nil && transient {
 			if wait, ok := retry(applyErr, rec.Load.Retries); ok {
 				next := f.cfg.Now().Add(wait)
 				if _, err := f.cfg.Store.RetryLoad(context.WithoutCancel(ctx), rec.ID, applyErr.Error(), next,
