@@ -3,6 +3,7 @@ package bookbridge
 import (
 	"errors"
 
+	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 )
@@ -37,9 +38,15 @@ const (
 	KindPlanFailed
 	// KindTargetFailed: the load target failed to answer (*TargetError).
 	KindTargetFailed
+	// KindRulesInvalid: a rule file does not compile
+	// (*mapping.CompileError, with every FILE:LINE:COL problem).
+	KindRulesInvalid
+	// KindRulesMismatch: a bulk reload was asked for other rules than
+	// those in use (*RulesMismatchError).
+	KindRulesMismatch
 )
 
-var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed"}
+var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed", "rules_invalid", "rules_mismatch"}
 
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {
@@ -59,6 +66,8 @@ func KindOf(err error) ErrorKind {
 		refused    *NotLoadableError
 		plan       *PlanError
 		target     *TargetError
+		compile    *mapping.CompileError
+		mismatch   *RulesMismatchError
 	)
 	switch {
 	case err == nil:
@@ -79,6 +88,10 @@ func KindOf(err error) ErrorKind {
 		return KindPlanFailed
 	case errors.As(err, &target):
 		return KindTargetFailed
+	case errors.As(err, &compile):
+		return KindRulesInvalid
+	case errors.As(err, &mismatch):
+		return KindRulesMismatch
 	}
 	return KindInternal
 }
