@@ -3,6 +3,7 @@ package bookbridge
 import (
 	"errors"
 
+	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 )
@@ -39,9 +40,15 @@ const (
 	KindTargetFailed
 	// KindNoDrift: there is no drift to acknowledge (ErrNoDrift).
 	KindNoDrift
+	// KindRulesInvalid: a rule file does not compile
+	// (*mapping.CompileError, with every FILE:LINE:COL problem).
+	KindRulesInvalid
+	// KindRulesMismatch: a bulk reload was asked for other rules than
+	// those in use (*RulesMismatchError).
+	KindRulesMismatch
 )
 
-var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed", "no_drift"}
+var kindNames = [...]string{"internal", "malformed", "too_large", "invalid", "not_found", "conflict", "not_loadable", "plan_failed", "target_failed", "no_drift", "rules_invalid", "rules_mismatch"}
 
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {
@@ -61,6 +68,8 @@ func KindOf(err error) ErrorKind {
 		refused    *NotLoadableError
 		plan       *PlanError
 		target     *TargetError
+		compile    *mapping.CompileError
+		mismatch   *RulesMismatchError
 	)
 	switch {
 	case err == nil:
@@ -83,6 +92,10 @@ func KindOf(err error) ErrorKind {
 		return KindTargetFailed
 	case errors.Is(err, ErrNoDrift):
 		return KindNoDrift
+	case errors.As(err, &compile):
+		return KindRulesInvalid
+	case errors.As(err, &mismatch):
+		return KindRulesMismatch
 	}
 	return KindInternal
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/staging"
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
@@ -131,6 +134,42 @@ func TestAPIAnswersAreDocumented(t *testing.T) {
 	drive(e, "POST", "/api/v1/records/BB0001002/load/retry-now", load+"/retry-now", e.operator, "", nil)
 	drive(e, "POST", "/api/v1/records/BB0001002/load/stop", load+"/stop", e.operator, "", nil)
 	e.waitJob(started.JobID)
+	if r := must(e.p.App.Store.GetByNumber(context.Background(), "BB0001001")); r.State != staging.StateLoaded {
+		t.Fatalf("BB0001001 is %s after its load, want loaded", r.State)
+	}
+
+	// The impact of a rule change (admin) and reloads with the rules in use.
+	admin := must(e.p.App.Auth.CreateKey(context.Background(), "admin", auth.RoleAdmin))
+	next := must(os.ReadFile("../../examples/mappings/reference-next.yaml"))
+	const impact, bulk = "/api/v1/mapping/impact", "/api/v1/loads/reload"
+	drive(e, "POST", impact, impact, admin, "application/yaml", next)
+	drive(e, "POST", impact, impact, e.operator, "application/yaml", next)
+	drive(e, "POST", impact+"?state=nonsense", impact, admin, "application/yaml", next)
+	drive(e, "POST", impact, impact, admin, "application/json", next)
+	drive(e, "POST", impact, impact, admin, "text/yaml", bytes.Repeat([]byte("#"), 100001))
+	drive(e, "POST", impact, impact, admin, "text/plain", []byte("version: 1\nsteps: [\n"))
+	drive(e, "POST", "/api/v1/records/BB0001001/load?reload=true&dry_run=true", load, e.operator, "", nil)
+	drive(e, "POST", "/api/v1/records/BB0001001/load?reload=maybe", load, e.operator, "", nil)
+	drive(e, "POST", bulk, bulk, e.operator, "application/json", []byte(`{"records": ["BB0001001"], "dry_run": true}`))
+	drive(e, "POST", bulk, bulk, e.operator, "application/json", []byte(`{"records": ["BB9999999"]}`))
+	drive(e, "POST", bulk, bulk, e.operator, "application/json", []byte(`{"record": "BB0001001"}`))
+	drive(e, "POST", bulk, bulk, e.operator, "text/html", next)
+	drive(e, "POST", bulk+"?dry_run=true", bulk, e.operator, "application/yaml", next)
+	drive(e, "POST", bulk+"?dry_run=true", bulk, e.operator, "application/yaml", []byte("version: 1\nsteps: [\n"))
+	drive(e, "POST", bulk+"?dry_run=true", bulk, e.operator, "application/yaml", must(os.ReadFile("../../examples/mappings/reference.yaml")))
+	reloaded := drive(e, "POST", "/api/v1/records/BB0001001/load?reload=true", load, e.operator, "", nil)
+	e.waitJob(reloaded.JobID)
+	var many struct {
+		Records []struct {
+			JobID int64 `json:"job_id"`
+		} `json:"records"`
+	}
+	if st := e.do("POST", bulk, e.operator, "application/json", []byte(`{"records": ["BB0001001"]}`), &many); st != http.StatusAccepted || len(many.Records) != 1 || many.Records[0].JobID == 0 {
+		t.Fatalf("bulk reload: %d %+v", st, many)
+	}
+	seen = append(seen, seenAnswer{"POST", bulk, http.StatusAccepted, ""})
+	e.waitJob(many.Records[0].JobID)
+
 	const retry = "/api/v1/loads/retry"
 	drive(e, "POST", retry, retry, e.operator, "application/json", []byte(`{"dry_run": true}`))
 	drive(e, "POST", retry, retry, e.operator, "application/json", []byte(`{"older_than": "soon"}`))

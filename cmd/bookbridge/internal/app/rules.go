@@ -22,13 +22,25 @@ func loadRules(cfg *config.Config) (*mapping.Rules, error) {
 		}
 		name, data = cfg.Rules, b
 	}
+	rules, err := compileRules(cfg, name, data)
+	if err != nil {
+		return nil, fmt.Errorf("mapping rules (BOOKBRIDGE_RULES, BOOKBRIDGE_RULE_PARAMS): %w", err)
+	}
+	return rules, nil
+}
+
+// compileRules compiles one rule file with BOOKBRIDGE_RULE_PARAMS; when the
+// rules declare a time_zone param the params do not set, BOOKBRIDGE_TIMEZONE
+// fills it.
+// A file that does not compile is a *mapping.CompileError.
+func compileRules(cfg *config.Config, name string, data []byte) (*mapping.Rules, error) {
 	params := maps.Clone(cfg.RuleParams)
 	if params == nil {
 		params = map[string]string{}
 	}
 	rules, err := mapping.Compile(name, data, mapping.WithParams(params))
 	if err != nil {
-		return nil, fmt.Errorf("mapping rules (BOOKBRIDGE_RULES, BOOKBRIDGE_RULE_PARAMS): %w", err)
+		return nil, err
 	}
 	if _, set := params["time_zone"]; !set && cfg.TimeZone != "" {
 		for _, p := range rules.Params() {
@@ -39,6 +51,15 @@ func loadRules(cfg *config.Config) (*mapping.Rules, error) {
 		}
 	}
 	return rules, nil
+}
+
+// CompileRules compiles a rule file the way the server compiles its own
+// (BOOKBRIDGE_RULE_PARAMS, time_zone from BOOKBRIDGE_TIMEZONE), without
+// putting it in use: for the impact of a rule file sent to the API or the
+// console. A file that does not compile is a *mapping.CompileError with
+// every FILE:LINE:COL problem.
+func (a *App) CompileRules(name string, data []byte) (*mapping.Rules, error) {
+	return compileRules(a.Cfg, name, data)
 }
 
 // ReloadRules compiles the rule file again and puts it in use for the

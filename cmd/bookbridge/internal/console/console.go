@@ -112,4 +112,5 @@ func (c *Console) Register(s *server.Server) {
 	s.Handle("GET /admin/keys", c.page(auth.RoleAdmin, c.keys))
 	s.Handle("POST /admin/keys", c.page(auth.RoleAdmin, c.createKey))
 	s.Handle("POST /admin/keys/revoke", c.page(auth.RoleAdmin, c.revokeKey))
+	c.registerImpact(s)
 }

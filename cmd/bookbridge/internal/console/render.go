@@ -20,8 +20,9 @@ var templateFiles embed.FS
 var staticFiles embed.FS
 
 // pageNames are the templates/NAME.html pages; each is parsed with the
-// layout and the partials.
-var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "reconcile", "users", "keys", "error", "confirm"}
+// layout and the partials (partials.html, reload_button.html).
+var pageNames = []string{"login", "records", "record", "preview", "job", "exceptions", "reconcile", "users", "keys", "error", "confirm",
+	"impact", "impact_record", "impact_reload", "reload"}
 
 // pageData is what every page template gets: the layout's fields and the
 // page's own Data.
@@ -56,7 +57,7 @@ func (c *Console) templates() map[string]*template.Template {
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
 		out[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles,
-			"templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
+			"templates/layout.html", "templates/partials.html", "templates/reload_button.html", "templates/"+name+".html"))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/sfdc"
 	"github.com/bookbridge/bookbridge/staging"
 )
@@ -30,6 +31,10 @@ var errorAnswers = map[bookbridge.ErrorKind]answer{
 	bookbridge.KindPlanFailed:   {http.StatusUnprocessableEntity, "plan_failed"},
 	bookbridge.KindTargetFailed: {http.StatusBadGateway, "target"},
 	bookbridge.KindNoDrift:      {http.StatusConflict, "no_drift"},
+	bookbridge.KindRulesInvalid: {http.StatusUnprocessableEntity, "rules_invalid"},
+	// The rules in use are not those a bulk reload names: put them in use
+	// (BOOKBRIDGE_RULES, then SIGHUP) first.
+	bookbridge.KindRulesMismatch: {http.StatusConflict, "rules_mismatch"},
 }
 
 // statusOf returns the status and code of err; internal is the status of
@@ -48,10 +53,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, interna
 	status, code := statusOf(err, internal)
 	body := ErrorBody{Error: err.Error(), Code: code, RequestID: RequestID(r.Context())}
 	var ve *sfdc.ValidationError
+	var ce *mapping.CompileError
 	switch {
 	case errors.As(err, &ve):
 		body.Error = strconv.Itoa(len(ve.Problems)) + " validation problem(s): fix each and send the deal again"
 		body.Problems = ve.Problems
+	case errors.As(err, &ce):
+		body.Error = strconv.Itoa(len(ce.Problems)) + " problem(s) in the rule file, each FILE:LINE:COL: message; fix each and send it again:\n" + ce.Error()
+		body.Problems = ce.Problems
 	case code == "internal":
 		Logger(r.Context()).Error("request failed", "err", err)
 		body.Error = "internal error; the request id identifies it in the server log"

@@ -12,7 +12,8 @@ type ErrorBody struct {
 	Error string `json:"error"`
 	// Code is a stable word for programs: unauthorized, forbidden,
 	// too_large, unsupported_media_type, bad_request, invalid, stale,
-	// not_found, conflict, internal.
+	// not_found, conflict, not_loadable, plan_failed, target,
+	// rules_invalid, rules_mismatch, internal.
 	Code string `json:"code"`
 	// Problems lists every validation problem (422 only).
 	Problems any `json:"problems,omitempty"`

@@ -180,6 +180,15 @@ func (s *Server) loadRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dry := strings.ToLower(r.URL.Query().Get("dry_run"))
+	reload, err := queryBool(r, "reload")
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if reload {
+		s.reloadRecord(w, r, rec, dry == "true" || dry == "1")
+		return
+	}
 	if dry == "true" || dry == "1" {
 		p, err := s.app.Flow.Preview(r.Context(), rec)
 		if err != nil {

@@ -40,6 +40,8 @@ func New(a *app.App) *Server {
 	s.mux.Handle("POST /api/v1/records/{id}/load/retry-now", api(auth.RoleOperator, s.retryNow))
 	s.mux.Handle("POST /api/v1/records/{id}/load/stop", api(auth.RoleOperator, s.stopRetrying))
 	s.mux.Handle("POST /api/v1/loads/retry", api(auth.RoleOperator, s.retryFailed))
+	s.mux.Handle("POST /api/v1/loads/reload", api(auth.RoleOperator, s.reloadLoads))
+	s.mux.Handle("POST /api/v1/mapping/impact", api(auth.RoleAdmin, s.postImpact))
 	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, s.getJob))
 	s.mux.Handle("POST /api/v1/reconcile", api(auth.RoleOperator, s.reconcile))
 	s.mux.Handle("POST /api/v1/records/{id}/drift/ack", api(auth.RoleOperator, s.ackDrift))
