@@ -108,7 +108,12 @@ func TestRetryAfterHoldsEveryCall(t *testing.T) {
 		_, err := find(tg, map[string]string{"u_ecc_id": "1"})
 		errs <- err
 	})
-	for srv.Stats().RateLimited == 0 {
+	// The double counts the 429 before its answer reaches the client: wait
+	// until the client's gate holds the calls (bounded).
+	for deadline := time.Now().Add(10 * time.Second); tg.PausedUntil().IsZero(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the 429 did not pause the gate within 10s")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	for range 5 {
