@@ -401,7 +401,10 @@ func TestLoadsRideOutA429Storm(t *testing.T) {
 	want := loadCleanly(t, n)
 	sn := newHealDouble(t)
 	sn.SetRateLimit(2)
-	p := startServe(t, healEnv(dbtest.PostgresURL(t), sn, map[string]string{"BOOKBRIDGE_SERVICENOW_RATE_LIMIT": "10"}))
+	p := startServe(t, healEnv(dbtest.PostgresURL(t), sn, map[string]string{
+		// The server's defaults: the storm is about the shared rate, and a
+		// short job timeout would cut the throttled runs into many.
+		"BOOKBRIDGE_SERVICENOW_RATE_LIMIT": "10", "BOOKBRIDGE_LOAD_TIMEOUT": "20s", "BOOKBRIDGE_JOB_RESCUE_AFTER": "25s"}))
 	ids := stageDeals(t, p.App.Store, n)
 	start := time.Now()
 	enqueueLoads(t, p.App, ids)
