@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -185,6 +186,19 @@ func (e *retryLater) Error() string { return "the load is tried again later: " +
 
 func (e *retryLater) Unwrap() error { return e.cause }
 
+// noProgressError says that a load run reached the job's time limit
+// without a write: it is transient, so the load is retried with its
+// delays and within its window instead of at once and without end. It
+// does not unwrap: the cut call's own error (a context deadline) would
+// read as permanent.
+type noProgressError struct{ err error }
+
+func (e *noProgressError) Error() string {
+	return "the load run wrote nothing within the job's time limit (BOOKBRIDGE_LOAD_TIMEOUT): " + e.err.Error()
+}
+
+func (e *noProgressError) Transient() bool { return true }
+
 // runLoad is RunLoad; retry, when not nil, is asked whether a transient
 // failure is tried again and after how long (retries is how many transient
 // failures the load had before this one). It then answers *retryLater.
@@ -212,7 +226,9 @@ func (f *Flow) runLoad(ctx context.Context, recordID int64, by string, retry fun
 		journal = *progress.Journal
 	}
 	opts := f.loaderOptions(rec.ID)
+	var wrote atomic.Bool
 	opts.OnWrite = func(ctx context.Context, j loader.Journal) error {
+		wrote.Store(true)
 		p := progress
 		p.Journal = &j
 		return f.saveProgress(ctx, rec.ID, p)
@@ -225,17 +241,18 @@ func (f *Flow) runLoad(ctx context.Context, recordID int64, by string, retry fun
 		if applyErr == nil {
 			applyErr = errors.New(res.Error)
 		}
-		transient := loader.IsTransient(applyErr)
-		switch {
-		case retry != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-			// The run's time limit (the job's timeout) ended it, most often
-			// while the target was slow or unreachable: a passing failure,
-			// tried again from the journal like any other.
-			applyErr, transient = fmt.Errorf("the load did not finish within its run's time limit: %w", applyErr), true
-		case ctx.Err() != nil:
-			return applyErr // stopped from outside: the job runs again and resumes
+		if ctx.Err() != nil {
+			if retry == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) || wrote.Load() {
+				// Stopped from outside, or cut by the job's time limit
+				// while it made progress: the job runs again and resumes.
+				return applyErr
+			}
+			// Cut by the job's time limit without writing anything: the
+			// target did not answer in time (slow, or unreachable while
+			// its calls retried), which is a passing failure like any.
+			applyErr = &noProgressError{err: applyErr}
 		}
-		if retry != nil && transient {
+		if retry != nil && loader.IsTransient(applyErr) {
 			if wait, ok := retry(applyErr, rec.Load.Retries); ok {
 				next := f.cfg.Now().Add(wait)
 				if _, err := f.cfg.Store.RetryLoad(context.WithoutCancel(ctx), rec.ID, applyErr.Error(), next,

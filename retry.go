@@ -30,7 +30,8 @@ type loadWorker struct {
 // Work runs the load. A transient failure of the target snoozes the job
 // until the next try, within the retry window counted from the job's
 // creation; a job cut short by its own timeout is resumed at once from
-// its journal.
+// its journal when that run wrote something, and otherwise counts as a
+// transient failure (the target did not answer in time).
 func (w *loadWorker) Work(ctx context.Context, job *river.Job[LoadArgs]) error {
 	f := w.flow
 	giveUpAt := job.CreatedAt.Add(f.cfg.LoadRetry.Window)
