@@ -61,6 +61,13 @@ type Config struct {
 	// passing reason. Default: see LoadRetry's fields.
 	LoadRetry LoadRetry
 
+	// WriteGrace is how long a write already sent to the target may go on
+	// after its load run ends (a shutdown, the job's time limit). Keep the
+	// job timeout plus WriteGrace below River's RescueStuckJobsAfter, so
+	// that a rescued run never meets a write of the run before it.
+	// Default: 5 seconds.
+	WriteGrace time.Duration
+
 	// Hooks are told what the Flow did, for metrics. Default: none.
 	Hooks Hooks
 }
@@ -110,6 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Location == nil {
 		c.Location = time.UTC
+	}
+	if c.WriteGrace <= 0 {
+		c.WriteGrace = 5 * time.Second
 	}
 	if c.LoadRetry.Window <= 0 {
 		c.LoadRetry.Window = 24 * time.Hour

@@ -90,7 +90,8 @@ func (s attachmentSource) Open(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (f *Flow) loaderOptions(recordID int64) loader.Options {
-	return loader.Options{Attachments: attachmentSource{store: f.cfg.Store, recordID: recordID}, Logger: f.log.With("component", "loader")}
+	return loader.Options{Attachments: attachmentSource{store: f.cfg.Store, recordID: recordID}, WriteGrace: f.cfg.WriteGrace,
+		Logger: f.log.With("component", "loader")}
 }
 
 // Preview is the dry run of a record's load.

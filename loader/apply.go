@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // Options tune a load. The zero value works for plans without attachments.
@@ -26,6 +27,15 @@ type Options struct {
 	// UnknownOutcomeRetries is how many times a write whose outcome is
 	// unknown (ErrOutcomeUnknown) is checked for and sent again. Default 3.
 	UnknownOutcomeRetries int
+	// WriteGrace bounds how long a write already sent may go on (its
+	// answer, and the retries of its call) after the load's context ends,
+	// so that a write is not cut off half-way by a shutdown or a time
+	// limit. A caller whose runs may be started again by someone else
+	// once a time has passed (a job queue's rescue of a run whose process
+	// seems dead) keeps the run's time limit plus WriteGrace below that
+	// time, so that two runs never write at once. Default: until the
+	// write's own call ends.
+	WriteGrace time.Duration
 	// Logger receives one line per write. Default: no logging.
 	Logger *slog.Logger
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // newRecordRef is how a preview shows the id of a record it would insert.
@@ -29,11 +30,27 @@ const (
 	callAttachments
 )
 
+// detached is the context of a write already decided: ctx's values
+// without its end, ended WriteGrace after ctx ends (never, without a
+// grace), so that a write is not cut off half-way by the load's end.
+func (r *run) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if r.opts.WriteGrace <= 0 {
+		return out, cancel
+	}
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(r.opts.WriteGrace, cancel)
+		context.AfterFunc(out, func() { t.Stop() })
+	})
+	return out, func() { stop(); cancel() }
+}
+
 // call runs fn as one target call: it waits for a slot under
 // Options.Concurrency and counts the call. A write starts only while ctx
 // is live, but runs on a context that ctx's end does not cancel: a write
-// already sent completes (within the target's own timeouts) and is
-// journaled, rather than being cut off with its outcome unknown.
+// already sent completes (within the target's own timeouts, and
+// Options.WriteGrace) and is journaled, rather than being cut off with
+// its outcome unknown.
 func (r *run) call(ctx context.Context, kind callKind, fn func(ctx context.Context) error) error {
 	select {
 	case r.sem <- struct{}{}:
@@ -58,7 +75,9 @@ func (r *run) call(ctx context.Context, kind callKind, fn func(ctx context.Conte
 			r.mu.Unlock()
 			return err
 		}
-		callCtx = context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
+		callCtx, cancel = r.detached(ctx)
+		defer cancel()
 	}
 	switch kind {
 	case callFind:

@@ -139,6 +139,9 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		Store: a.Store, Parser: parser, Rules: rules, Target: a.Target, Queue: a.Queue.Client(),
 		MaxDealBytes: cfg.MaxBodyBytes, Location: cfg.Location(), Now: a.now, Logger: a.Log,
 		LoadRetry: bookbridge.LoadRetry{Window: cfg.LoadRetryWindow, MaxDelay: cfg.LoadRetryMaxDelay},
+		// A write sent before a run's time limit ends well before River
+		// could rescue the job and start another run of it.
+		WriteGrace: (cfg.JobRescueAfter - cfg.LoadTimeout) / 2,
 		Hooks: bookbridge.Hooks{
 			Email: func(channel, outcome string) { a.Metrics.Emails.WithLabelValues(channel, outcome).Inc() },
 			Load: func(outcome string, took time.Duration) {
