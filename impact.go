@@ -17,6 +17,9 @@ import (
 	"github.com/bookbridge/bookbridge/staging"
 )
 
+// impactPage is how many records Impact reads from the store at a time.
+const impactPage = 1000
+
 // ImpactOptions selects the records Impact plans and the time it plans
 // them at.
 type ImpactOptions struct {
@@ -155,16 +158,15 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: 500, WithJournal: opts.AgainstLastLoad}
+	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: impactPage, WithJournal: opts.AgainstLastLoad}
 	if len(filter.States) == 0 {
 		filter.States, filter.OrLoaded = []staging.State{staging.StateLoaded}, true
 	}
-	type result struct {
-		seq int
-		imp RecordImpact
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The scanner reads the next page while the workers plan the current
+	// one: pages holds one page read ahead, work hands out its records.
+	pages := make(chan []*staging.Record, 1)
 	work := make(chan *staging.Record, 2*workers)
 	results := make(chan RecordImpact, 2*workers)
 	var wg sync.WaitGroup
@@ -179,16 +181,16 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	}
 	var scanErr error
 	go func() {
-		defer close(work)
+		defer close(pages)
 		for {
 			page, err := f.cfg.Store.Scan(ctx, filter)
 			if err != nil {
 				scanErr = err
 				return
 			}
-			for _, rec := range page {
+			if len(page) > 0 {
 				select {
-				case work <- rec:
+				case pages <- page:
 				case <-ctx.Done():
 					return
 				}
@@ -197,6 +199,17 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 				return
 			}
 			filter.AfterID = page[len(page)-1].ID
+		}
+	}()
+	go func() {
+		defer close(work)
+		for page := range pages {
+			for _, rec := range page {
+				select {
+				case work <- rec:
+				case <-ctx.Done():
+				}
+			}
 		}
 	}()
 	go func() { wg.Wait(); close(results) }()
