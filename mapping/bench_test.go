@@ -1,6 +1,9 @@
 package mapping
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // BenchmarkPlanReference makes the reference rules' plan of the full
 // example deal (7 managed-services lines, email fields, attachments).
@@ -19,5 +22,19 @@ func BenchmarkPlanReference(b *testing.B) {
 func BenchmarkCompileReference(b *testing.B) {
 	for b.Loop() {
 		loadReference(b)
+	}
+}
+
+// BenchmarkSFDCFromJSON decodes the full example deal.
+func BenchmarkSFDCFromJSON(b *testing.B) {
+	raw, err := os.ReadFile(fullPayload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := SFDCFromJSON(raw); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // PHFields are the Provisioning Hub email's field names that rules see
@@ -64,6 +66,16 @@ type AttachmentInfo struct {
 // amount passes through a float. It does not validate the payload (the
 // sfdc package does); it only requires one JSON object.
 func SFDCFromJSON(raw []byte) (map[string]any, error) {
+	if m, ok := sfdcFromStrictJSON(raw); ok {
+		return m, nil
+	}
+	return sfdcFromJSON(raw)
+}
+
+// sfdcFromJSON is SFDCFromJSON with encoding/json, which also reads what
+// strict JSON does not allow (a repeated key: the last one counts; invalid
+// UTF-8: replaced) and says why a payload cannot be read.
+func sfdcFromJSON(raw []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -77,6 +89,107 @@ func SFDCFromJSON(raw []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("mapping: the payload has data after its JSON object")
 	}
 	return m, nil
+}
+
+// strictMaxDepth bounds the nesting sfdcFromStrictJSON reads; deeper
+// payloads take encoding/json's path.
+const strictMaxDepth = 1000
+
+// sfdcFromStrictJSON reads raw with jsontext when it is one JSON object in
+// strict JSON (valid UTF-8, no repeated key). For such a document it
+// yields exactly what encoding/json does, in a single pass over the bytes;
+// ok is false for anything else, which sfdcFromJSON then reads.
+func sfdcFromStrictJSON(raw []byte) (m map[string]any, ok bool) {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
+	if dec.PeekKind() != '{' {
+		return nil, false
+	}
+	v, ok := readStrict(dec, 0)
+	if !ok {
+		return nil, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, false
+	}
+	return v.(map[string]any), true
+}
+
+// readStrict reads one JSON value as encoding/json decodes it into an
+// interface with UseNumber.
+func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
+	switch dec.PeekKind() {
+	case '{':
+		if depth >= strictMaxDepth {
+			return nil, false
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		m := map[string]any{}
+		for dec.PeekKind() == '"' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, false
+			}
+			// A token is valid only until the next read.
+			name := tok.String()
+			v, ok := readStrict(dec, depth+1)
+			if !ok {
+				return nil, false
+			}
+			m[name] = v
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return m, true
+	case '[':
+		if depth >= strictMaxDepth {
+			return nil, false
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		list := []any{}
+		for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
+			if k == 0 {
+				return nil, false
+			}
+			v, ok := readStrict(dec, depth+1)
+			if !ok {
+				return nil, false
+			}
+			list = append(list, v)
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return list, true
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return tok.String(), true
+	case '0':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return json.Number(tok.String()), true
+	case 't', 'f':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return tok.Bool(), true
+	case 'n':
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return nil, true
+	}
+	return nil, false
 }
 
 // phEnv returns the ph map expressions see: every PHFields key present.
