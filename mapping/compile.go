@@ -75,6 +75,10 @@ func (c *compiler) compile(data []byte) *Rules {
 
 	r.params = c.compileParams(top["params"])
 	r.values = c.paramValues
+	r.paramsEnv = make(map[string]any, len(r.values))
+	for k, v := range r.values {
+		r.paramsEnv[k] = v
+	}
 	cf, hasCustom := top["custom_fields"]
 	c.compileCustomFields(cf, hasCustom)
 	c.phType = types.Map{}

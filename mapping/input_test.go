@@ -1,10 +1,13 @@
 package mapping
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bookbridge/bookbridge/loader"
 )
 
 // sfdcJSONCases are payloads SFDCFromJSON must read exactly as
@@ -80,4 +83,39 @@ func FuzzSFDCFromJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkSameAsEncodingJSON(t, raw)
 	})
+}
+
+// matchKey gives two match maps the same key exactly when their JSON is
+// the same.
+func TestMatchKeyFollowsJSON(t *testing.T) {
+	lk := func(where string) loader.Value {
+		return loader.Value{Lookup: &loader.Lookup{Table: "t", Field: "f", Pick: loader.PickOnly, Where: map[string]string{"a": where}}}
+	}
+	maps := []map[string]loader.Value{
+		{},
+		{"a": loader.Lit("1")},
+		{"a": loader.Lit("1"), "b": loader.Lit("")},
+		{"a": loader.Lit("1b"), "": loader.Lit("")},
+		{"a1": loader.Lit("b")},
+		{"a": loader.RefTo("1")},
+		{"a": {Literal: "x", Ref: "1"}},
+		{"a": loader.Lit("ref:1")},
+		{"a": lk("1")},
+		{"a": lk("2")},
+		{"a": {Literal: "y", Lookup: lk("1").Lookup}},
+		{"a": loader.Lit("\xff")},
+		{"a": loader.Lit("\xfe")},
+		{"a": loader.Lit("\ufffd")},
+		{"a": loader.Lit("<")},
+		{"a": loader.Lit(`\u003c`)},
+	}
+	for i, a := range maps {
+		for j, b := range maps {
+			ja, _ := json.Marshal(a)
+			jb, _ := json.Marshal(b)
+			if same := matchKey(a) == matchKey(b); same != (string(ja) == string(jb)) {
+				t.Errorf("maps %d %s and %d %s: same key %v", i, ja, j, jb, same)
+			}
+		}
+	}
 }

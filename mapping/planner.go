@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -57,9 +60,9 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	if sf == nil {
 		sf = map[string]any{}
 	}
-	params := make(map[string]any, len(r.values))
-	for k, v := range r.values {
-		params[k] = v
+	params := r.paramsEnv
+	if params == nil {
+		params = map[string]any{}
 	}
 	rec := in.Record
 	x := &run{
@@ -218,7 +221,7 @@ func (x *run) step(s *stepDef) error {
 func (x *run) emit(s *stepDef, item *int) error {
 	id := s.name
 	if item != nil {
-		id = fmt.Sprintf("%s[%d]", s.name, *item)
+		id = s.name + "[" + strconv.Itoa(*item) + "]"
 	}
 	if s.when != nil {
 		ok, err := x.evalBool(s.when)
@@ -290,19 +293,21 @@ func (x *run) emit(s *stepDef, item *int) error {
 			}
 		}
 	}
-	fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
 	if len(failed) > 0 {
 		st.Failed = strings.Join(failed, "; ")
 		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]loader.Value{}, nil, nil, nil, nil
-		fail.Kind, fail.Reason = FailureRequire, st.Failed
-	} else {
-		fail.Kind = FailureMultiple
-		for k, v := range st.Match {
-			fail.Match[k] = v.String()
-		}
-		fail.Reason = multipleReason(s.table, st.Match)
 	}
 	if s.exception != nil && (st.Failed != "" || s.onMultiple == loader.OnMultipleException) {
+		fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
+		if st.Failed != "" {
+			fail.Kind, fail.Reason = FailureRequire, st.Failed
+		} else {
+			fail.Kind = FailureMultiple
+			for k, v := range st.Match {
+				fail.Match[k] = v.String()
+			}
+			fail.Reason = multipleReason(s.table, st.Match)
+		}
 		exc, err := x.exception(s.exception, fail)
 		if err != nil {
 			return err
@@ -319,7 +324,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 
 // multipleReason says which records a match finds.
 func multipleReason(table string, match map[string]loader.Value) string {
-	return fmt.Sprintf("several %s records match %s", table, matchText(match))
+	return "several " + table + " records match " + matchText(match)
 }
 
 // matchText writes match values as k=v, field names sorted.
@@ -427,11 +432,11 @@ func (x *run) attachments(p *program, id string) ([]loader.Attachment, error) {
 
 // dependsOn lists the earlier steps st references, in plan order.
 func dependsOn(st *loader.Step, earlier []loader.Step) []string {
-	used := map[string]bool{}
+	var used []string
 	mark := func(m map[string]loader.Value) {
 		for _, v := range m {
-			if v.Ref != "" {
-				used[v.Ref] = true
+			if v.Ref != "" && !slices.Contains(used, v.Ref) {
+				used = append(used, v.Ref)
 			}
 		}
 	}
@@ -443,9 +448,12 @@ func dependsOn(st *loader.Step, earlier []loader.Step) []string {
 		mark(st.Exception.Match)
 		mark(st.Exception.Fields)
 	}
+	if len(used) == 0 {
+		return nil
+	}
 	var out []string
 	for _, e := range earlier {
-		if used[e.ID] {
+		if slices.Contains(used, e.ID) {
 			out = append(out, e.ID)
 		}
 	}
@@ -463,13 +471,44 @@ func (x *run) warnDuplicateMatches(s *stepDef, steps []loader.Step) {
 		if st.Failed != "" {
 			continue
 		}
-		key, _ := json.Marshal(st.Match)
-		if prev, dup := seen[string(key)]; dup {
+		key := matchKey(st.Match)
+		if prev, dup := seen[key]; dup {
 			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("steps %s and %s match the same %s record (%s); the second updates what the first wrote", prev, st.ID, st.Table, matchText(st.Match)))
 			continue
 		}
-		seen[string(key)] = st.ID
+		seen[key] = st.ID
 	}
+}
+
+// matchKey is a key that two match maps share exactly when their JSON is
+// the same. Literal and reference values write it directly; a lookup, or
+// text that is not UTF-8 (JSON replaces it), falls back to the JSON.
+func matchKey(m map[string]loader.Value) string {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v.Lookup != nil || !utf8.ValidString(k) || !utf8.ValidString(v.Ref) || !utf8.ValidString(v.Literal) {
+			b, _ := json.Marshal(m)
+			return "json:" + string(b)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v := m[k]
+		kind, text := "l", v.Literal
+		if v.Ref != "" {
+			kind, text = "r", v.Ref
+		}
+		b.WriteString(strconv.Itoa(len(k)))
+		b.WriteByte(':')
+		b.WriteString(k)
+		b.WriteString(kind)
+		b.WriteString(strconv.Itoa(len(text)))
+		b.WriteByte(':')
+		b.WriteString(text)
+	}
+	return b.String()
 }
 
 // srcPos maps rune offset k of p's expression to the rule file.

@@ -25,14 +25,17 @@ const DefaultMemoryBudget uint = 1_000_000
 // Rules is a compiled rule file. It is immutable: Plan may be called from
 // several goroutines at once.
 type Rules struct {
-	name     string
-	hash     string
-	src      *source
-	params   []Param
-	values   map[string]string // effective param values
-	vars     []*varDef
-	steps    []*stepDef
-	warnings []*warningDef
+	name   string
+	hash   string
+	src    *source
+	params []Param
+	values map[string]string // effective param values
+	// paramsEnv is values as expressions read them under params; no
+	// expression can change it, so every plan shares it.
+	paramsEnv map[string]any
+	vars      []*varDef
+	steps     []*stepDef
+	warnings  []*warningDef
 	// phUnread are the PH fields no rule reads and ph_not_loaded does not
 	// name; a plan warns about each that has a value.
 	phUnread []string
