@@ -296,10 +296,65 @@ func planErrorText(err error) string {
 	return err.Error()
 }
 
-// planRow is a row of a plan with the values it writes.
+// planRow is a row of a plan with the values it writes, sorted by name.
 type planRow struct {
-	row    Row
-	values map[string]loader.Value
+	step, table string
+	match       map[string]loader.Value
+	key         string
+	values      []rowValue
+}
+
+// row is the row as the report names it.
+func (r *planRow) row() Row {
+	out := Row{Step: r.step, Table: r.table, Match: make(map[string]string, len(r.match)), Key: r.key}
+	for k, v := range r.match {
+		out.Match[k] = v.String()
+	}
+	return out
+}
+
+// rowValue is one value of a row: its name is prefix+name (on_insert.NAME
+// for a field set only on insert), kept in two parts so that comparing
+// two rows builds no names.
+type rowValue struct {
+	prefix, name string
+	v            loader.Value
+}
+
+func (f *rowValue) field() string { return f.prefix + f.name }
+
+// compareNames orders two rowValues by their full names.
+func compareNames(a, b *rowValue) int {
+	la, lb := len(a.prefix)+len(a.name), len(b.prefix)+len(b.name)
+	for i := 0; i < la && i < lb; i++ {
+		x, y := nameByte(a, i), nameByte(b, i)
+		if x != y {
+			return int(x) - int(y)
+		}
+	}
+	return la - lb
+}
+
+func nameByte(f *rowValue, i int) byte {
+	if i < len(f.prefix) {
+		return f.prefix[i]
+	}
+	return f.name[i-len(f.prefix)]
+}
+
+// sortValues sorts vs by name; of values with the same name the one added
+// last is kept, as a map filled in the same order would.
+func sortValues(vs []rowValue) []rowValue {
+	slices.SortStableFunc(vs, func(a, b rowValue) int { return compareNames(&a, &b) })
+	out := vs[:0]
+	for i := range vs {
+		if len(out) > 0 && compareNames(&out[len(out)-1], &vs[i]) == 0 {
+			out[len(out)-1] = vs[i]
+			continue
+		}
+		out = append(out, vs[i])
+	}
+	return out
 }
 
 // rowsOf lists the rows a plan writes: the record of each step that
@@ -312,69 +367,68 @@ func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
 	for i := range p.Steps {
 		st := &p.Steps[i]
 		table, match := st.Table, st.Match
-		values := make(map[string]loader.Value, len(st.Fields)+len(st.OnInsert)+len(st.OnUpdate)+1)
+		var values []rowValue
 		if st.Failed != "" {
 			if st.Exception == nil {
 				continue
 			}
 			table, match = st.Exception.Table, st.Exception.Match
+			values = make([]rowValue, 0, len(st.Exception.Fields))
 			for k, v := range st.Exception.Fields {
-				values[k] = v
+				values = append(values, rowValue{name: k, v: v})
 			}
 		} else {
+			values = make([]rowValue, 0, len(st.Fields)+len(st.OnInsert)+len(st.OnUpdate)+1)
 			for k, v := range st.Fields {
-				values[k] = v
+				values = append(values, rowValue{name: k, v: v})
 			}
 			for k, v := range st.OnInsert {
 				if _, key := st.Match[k]; !key {
-					values["on_insert."+k] = v
+					values = append(values, rowValue{prefix: "on_insert.", name: k, v: v})
 				}
 			}
 			for k, v := range st.OnUpdate {
-				values["on_update."+k] = v
+				values = append(values, rowValue{prefix: "on_update.", name: k, v: v})
 			}
 			if len(st.Attach) > 0 {
 				names := make([]string, len(st.Attach))
 				for j, a := range st.Attach {
 					names[j] = a.FileName + " (" + a.SHA256 + ")"
 				}
-				values["attachments"] = loader.Lit(strings.Join(names, ", "))
+				values = append(values, rowValue{name: "attachments", v: loader.Lit(strings.Join(names, ", "))})
 			}
 		}
-		r := Row{Step: st.Name, Table: table, Match: make(map[string]string, len(match))}
-		for k, v := range match {
-			r.Match[k] = v.String()
-		}
-		r.Key = rowKey(r)
-		if _, dup := index[r.Key]; dup {
-			base := r.Key
+		r := planRow{step: st.Name, table: table, match: match, values: sortValues(values)}
+		r.key = rowKey(st.Name, table, match)
+		if _, dup := index[r.key]; dup {
+			base := r.key
 			for k := 2; ; k++ {
-				r.Key = base + " #" + strconv.Itoa(k)
-				if _, dup := index[r.Key]; !dup {
+				r.key = base + " #" + strconv.Itoa(k)
+				if _, dup := index[r.key]; !dup {
 					break
 				}
 			}
 		}
-		index[r.Key] = len(out)
-		out = append(out, planRow{row: r, values: values})
+		index[r.key] = len(out)
+		out = append(out, r)
 	}
 	return out, index
 }
 
 // rowKey writes a row as step table[field=value, ...], fields sorted.
-func rowKey(r Row) string {
+func rowKey(step, table string, match map[string]loader.Value) string {
 	var b strings.Builder
-	b.WriteString(r.Step)
+	b.WriteString(step)
 	b.WriteByte(' ')
-	b.WriteString(r.Table)
+	b.WriteString(table)
 	b.WriteByte('[')
-	for i, k := range slices.Sorted(maps.Keys(r.Match)) {
+	for i, k := range slices.Sorted(maps.Keys(match)) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(r.Match[k])
+		b.WriteString(match[k].String())
 	}
 	b.WriteByte(']')
 	return b.String()
@@ -384,41 +438,51 @@ func rowKey(r Row) string {
 func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
 	oldRows, oldIdx := rowsOf(oldPlan)
 	newRows, newIdx := rowsOf(newPlan)
-	for _, o := range oldRows {
-		j, ok := newIdx[o.row.Key]
+	for i := range oldRows {
+		o := &oldRows[i]
+		j, ok := newIdx[o.key]
 		if !ok {
-			imp.NoLongerWritten = append(imp.NoLongerWritten, o.row)
+			imp.NoLongerWritten = append(imp.NoLongerWritten, o.row())
 			continue
 		}
-		n := newRows[j]
-		for _, k := range slices.Sorted(maps.Keys(mergeKeys(o.values, n.values))) {
-			ov, oset := o.values[k]
-			nv, nset := n.values[k]
-			if oset == nset && valueEqual(ov, nv) {
-				continue
+		n := &newRows[j]
+		// Both value lists are sorted by name: walk them together.
+		a, b := o.values, n.values
+		for len(a) > 0 || len(b) > 0 {
+			var c int
+			switch {
+			case len(a) == 0:
+				c = 1
+			case len(b) == 0:
+				c = -1
+			default:
+				c = compareNames(&a[0], &b[0])
 			}
-			imp.Fields = append(imp.Fields, FieldChange{Row: o.row.Key, Table: o.row.Table, Field: k,
-				Old: ov.String(), New: nv.String(), OldSet: oset, NewSet: nset})
+			switch {
+			case c < 0:
+				imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+					Old: a[0].v.String(), OldSet: true})
+				a = a[1:]
+			case c > 0:
+				imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: b[0].field(),
+					New: b[0].v.String(), NewSet: true})
+				b = b[1:]
+			default:
+				if !valueEqual(a[0].v, b[0].v) {
+					imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+						Old: a[0].v.String(), New: b[0].v.String(), OldSet: true, NewSet: true})
+				}
+				a, b = a[1:], b[1:]
+			}
 		}
 	}
-	for _, n := range newRows {
-		if _, ok := oldIdx[n.row.Key]; !ok {
-			imp.Added = append(imp.Added, n.row)
+	for i := range newRows {
+		if _, ok := oldIdx[newRows[i].key]; !ok {
+			imp.Added = append(imp.Added, newRows[i].row())
 		}
 	}
 	imp.WarningsAdded = missingFrom(newPlan.Warnings, oldPlan.Warnings)
 	imp.WarningsDropped = missingFrom(oldPlan.Warnings, newPlan.Warnings)
-}
-
-func mergeKeys(a, b map[string]loader.Value) map[string]struct{} {
-	out := make(map[string]struct{}, len(a)+len(b))
-	for k := range a {
-		out[k] = struct{}{}
-	}
-	for k := range b {
-		out[k] = struct{}{}
-	}
-	return out
 }
 
 // valueEqual says whether two plan values send the same thing.
