@@ -306,6 +306,11 @@ func (c *compiler) compileVars(entries []entry) []*varDef {
 	var out []*varDef
 	for _, name := range order {
 		v := &varDef{name: name}
+		if p := parsedVars[name]; p != nil {
+			for _, d := range p.use.vars {
+				v.deps = append(v.deps, d.name)
+			}
+		}
 		if !inCycle[name] {
 			v.prog = c.compileExpr(parsedVars[name], &scope{where: "vars." + name, vars: known, selfVar: name}, kindAny)
 		}

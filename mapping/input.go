@@ -35,6 +35,9 @@ type Input struct {
 	// Now is the clock value of the load. Expressions see it as now; no
 	// expression reads the system clock.
 	Now time.Time
+	// Memo, when set, shares what plans of this Input with several rule
+	// files compute alike (see Memo); nil: each plan computes everything.
+	Memo *Memo
 }
 
 // RecordInfo is the staged record as expressions see it under record

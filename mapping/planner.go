@@ -79,16 +79,33 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
 		Params: maps.Clone(r.values), Steps: []loader.Step{},
 	}
+	memo := in.Memo
 	for _, v := range r.vars {
+		if memo != nil {
+			if out, ok := memo.vars[v.fp]; ok {
+				x.vars[v.name] = out
+				continue
+			}
+		}
 		out, err := x.eval(v.prog)
 		if err != nil {
 			return nil, err
 		}
 		x.vars[v.name] = out
+		if memo != nil {
+			memo.vars[v.fp] = out
+		}
 	}
-	for _, w := range r.warnings {
-		if err := x.warning(w); err != nil {
-			return nil, err
+	if ws, ok := memo.warningsOf(r.warningsFP); ok {
+		x.plan.Warnings = append(x.plan.Warnings, ws...)
+	} else {
+		for _, w := range r.warnings {
+			if err := x.warning(w); err != nil {
+				return nil, err
+			}
+		}
+		if memo != nil {
+			memo.warnings[r.warningsFP] = slices.Clip(x.plan.Warnings)
 		}
 	}
 	for _, k := range r.phUnread {

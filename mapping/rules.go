@@ -41,6 +41,9 @@ type Rules struct {
 	phUnread []string
 	h        *helpers
 	budget   uint
+	// warningsFP identifies what the warnings section computes from an
+	// Input (see Memo).
+	warningsFP string
 }
 
 // Param is a setting a rule file declares under params; expressions read
@@ -56,6 +59,9 @@ type Param struct {
 type varDef struct {
 	name string
 	prog *program
+	deps []string // the vars it reads
+	// fp identifies what the var computes from an Input (see Memo).
+	fp string
 }
 
 type fieldDef struct {
@@ -165,6 +171,7 @@ func Compile(name string, data []byte, opts ...Option) (*Rules, error) {
 	r.h = c.h
 	r.src = c.src
 	r.budget = o.budget
+	r.fingerprint(c)
 	return r, nil
 }
 
@@ -214,6 +221,7 @@ type compiler struct {
 	// sfdcType is the checked type of sfdc: sfdc.Opportunity's fields and
 	// the rule file's custom_fields; sfdcNames lists every field name in it.
 	sfdcType  types.Map
+	sfdcObj   *sfObject
 	sfdcNames []string
 	varNames  []string
 	stepNames []string
