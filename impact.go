@@ -268,6 +268,8 @@ func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, a
 		imp.Error, imp.CurrentError = err.Error(), err.Error()
 		return imp
 	}
+	// The vars both rule files define alike are computed once.
+	in.Memo = mapping.NewMemo()
 	oldPlan, oldErr := last, error(nil)
 	if oldPlan == nil {
 		oldPlan, oldErr = planInputWith(current, rec, in)
