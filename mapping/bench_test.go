@@ -38,3 +38,23 @@ func BenchmarkSFDCFromJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlanImpactPair makes the two plans Impact makes of one record:
+// with the reference rules and with reference-next.yaml, sharing a Memo.
+func BenchmarkPlanImpactPair(b *testing.B) {
+	cur := loadReference(b)
+	next, err := LoadFile("../examples/mappings/reference-next.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sf := fullDeal(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		in := Input{SFDC: sf, PH: testPH(), Record: testRecord(), Now: testNow, Memo: NewMemo()}
+		for _, r := range []*Rules{cur, next} {
+			if _, err := r.Plan(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+	exprruntime "github.com/expr-lang/expr/vm/runtime"
 	yamlast "github.com/goccy/go-yaml/ast"
 
 	"github.com/bookbridge/bookbridge/loader"
@@ -24,7 +25,8 @@ type program struct {
 	src   string
 	node  yamlast.Node // the YAML scalar, for positions
 	where string       // such as "step company, fields.u_status"
-	prog  *vm.Program
+	prog  *vm.Program  // as checked: its tree gives the result's type
+	run   *vm.Program  // what plans run: prog with text joins in one call
 	typ   reflect.Type // the result type the checker found; nil when unknown
 }
 
@@ -227,7 +229,91 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 			return nil
 		}
 	}
-	return &program{src: p.src, node: p.node, where: sc.where, prog: prog, typ: typ}
+	return &program{src: p.src, node: p.node, where: sc.where, prog: prog, run: c.joined(prog, p.src, opts), typ: typ}
+}
+
+// joined compiles src, which compiled as prog, once more with the chains
+// of + between texts made one call of joinTexts, which builds the result
+// once instead of once per +. Only a chain whose every operand the checker
+// typed as text is joined, so the result is the same; prog itself decides
+// the errors and types, and is kept if the second compile fails.
+func (c *compiler) joined(prog *vm.Program, src string, opts []expr.Option) *vm.Program {
+	if !strings.Contains(src, "+") {
+		return prog
+	}
+	j := &joinPatcher{}
+	out, err := expr.Compile(src, append(opts[:len(opts):len(opts)], expr.Patch(j))...)
+	if err != nil || !j.patched {
+		return prog
+	}
+	return out
+}
+
+// joinFn names the function joinTexts is registered as: not a name an
+// expression can write, so rule files cannot call it.
+const joinFn = "+join"
+
+var textType = reflect.TypeOf("")
+
+// joinPatcher turns a + whose operands are both text (or joins already)
+// into one joinFn call over all the operands.
+type joinPatcher struct{ patched bool }
+
+func (j *joinPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.BinaryNode)
+	if !ok || n.Operator != "+" {
+		return
+	}
+	var parts []exprast.Node
+	for _, side := range []exprast.Node{n.Left, n.Right} {
+		if call, isJoin := side.(*exprast.CallNode); isJoin && isJoinCall(call) {
+			parts = append(parts, call.Arguments...)
+			continue
+		}
+		if side.Type() != textType {
+			return
+		}
+		parts = append(parts, side)
+	}
+	exprast.Patch(node, &exprast.CallNode{Callee: &exprast.IdentifierNode{Value: joinFn}, Arguments: parts})
+	j.patched = true
+}
+
+func isJoinCall(n *exprast.CallNode) bool {
+	id, ok := n.Callee.(*exprast.IdentifierNode)
+	return ok && id.Value == joinFn
+}
+
+// joinTexts is a + b + c + ... of texts. Were an operand not text after
+// all, it adds them one by one as + does, with +'s error.
+func joinTexts(args ...any) (out any, err error) {
+	n := 0
+	for _, a := range args {
+		s, ok := a.(string)
+		if !ok {
+			return addEach(args)
+		}
+		n += len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, a := range args {
+		b.WriteString(a.(string))
+	}
+	return b.String(), nil
+}
+
+func addEach(args []any) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	out = args[0]
+	for _, a := range args[1:] {
+		out = exprruntime.Add(out, a)
+	}
+	return out, nil
 }
 
 // prepareCalls compiles the regular expressions and loads the time zones

@@ -175,7 +175,7 @@ func (x *run) leaveItem() {
 }
 
 func (x *run) eval(p *program) (any, error) {
-	out, err := x.vm.Run(p.prog, x.env)
+	out, err := x.vm.Run(p.run, x.env)
 	if err != nil {
 		return nil, x.fail(p, err)
 	}
