@@ -1,6 +1,9 @@
 package mapping
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,7 +42,7 @@ func TestJoinedTexts(t *testing.T) {
 		if got := p.Steps[0].Fields[name].Literal; got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.expr, got, tc.want)
 		}
-		if joined := fields[i].prog.run != fields[i].prog.prog; joined != tc.joined {
+		if joined := strings.Contains(fields[i].prog.run.Disassemble(), joinFn); joined != tc.joined {
 			t.Errorf("%s: joined %v, want %v", tc.expr, joined, tc.joined)
 		}
 	}
@@ -53,5 +56,62 @@ func TestJoinTextsNotText(t *testing.T) {
 	_, err := joinTexts("a", nil, "c")
 	if err == nil || err.Error() != "invalid operation: string + <nil>" {
 		t.Errorf("nil operand: %v", err)
+	}
+}
+
+// Plans of the example rule files are the same whether their programs run
+// patched (texts joined in one call) or as checked.
+func TestPatchedProgramsPlanAsChecked(t *testing.T) {
+	files, _ := filepath.Glob("../examples/mappings/*.yaml")
+	payloads, _ := filepath.Glob("../examples/payloads/*.json")
+	if len(files) < 3 || len(payloads) < 3 {
+		t.Fatalf("found %d rule files and %d payloads", len(files), len(payloads))
+	}
+	compileAll := func(patch bool) []*Rules {
+		t.Helper()
+		defer func(old bool) { patchPrograms = old }(patchPrograms)
+		patchPrograms = patch
+		var out []*Rules
+		for _, f := range files {
+			r, err := LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	patched, checked := compileAll(true), compileAll(false)
+	joins := 0
+	for i := range files {
+		for _, payload := range payloads {
+			raw, err := os.ReadFile(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sf, err := SFDCFromJSON(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ph := range []map[string]string{nil, testPH()} {
+				in := Input{SFDC: sf, PH: ph, Record: testRecord(), Now: testNow}
+				want, wantErr := checked[i].Plan(in)
+				got, gotErr := patched[i].Plan(in)
+				if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+					t.Fatalf("%s, %s: error %v, want %v", files[i], payload, gotErr, wantErr)
+				}
+				if wantErr == nil && !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
+					t.Errorf("%s, %s: patched plan differs:\n%s\nwant\n%s", files[i], payload, planJSON(t, got), planJSON(t, want))
+				}
+			}
+		}
+		for _, s := range patched[i].steps {
+			if s.label != nil {
+				joins += strings.Count(s.label.run.Disassemble(), joinFn)
+			}
+		}
+	}
+	if joins == 0 {
+		t.Error("no step label was patched")
 	}
 }
