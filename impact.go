@@ -327,21 +327,27 @@ func (f *rowValue) field() string { return f.prefix + f.name }
 
 // compareNames orders two rowValues by their full names.
 func compareNames(a, b *rowValue) int {
-	la, lb := len(a.prefix)+len(a.name), len(b.prefix)+len(b.name)
-	for i := 0; i < la && i < lb; i++ {
-		x, y := nameByte(a, i), nameByte(b, i)
-		if x != y {
-			return int(x) - int(y)
+	if a.prefix == b.prefix {
+		return strings.Compare(a.name, b.name)
+	}
+	// Compare prefix+name piece by piece, as far as both have bytes.
+	a1, a2, b1, b2 := a.prefix, a.name, b.prefix, b.name
+	for {
+		if a1 == "" {
+			a1, a2 = a2, ""
 		}
+		if b1 == "" {
+			b1, b2 = b2, ""
+		}
+		if a1 == "" || b1 == "" {
+			return len(a1) - len(b1)
+		}
+		n := min(len(a1), len(b1))
+		if c := strings.Compare(a1[:n], b1[:n]); c != 0 {
+			return c
+		}
+		a1, b1 = a1[n:], b1[n:]
 	}
-	return la - lb
-}
-
-func nameByte(f *rowValue, i int) byte {
-	if i < len(f.prefix) {
-		return f.prefix[i]
-	}
-	return f.name[i-len(f.prefix)]
 }
 
 // sortValues sorts vs by name; of values with the same name the one added

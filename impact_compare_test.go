@@ -174,3 +174,21 @@ func TestComparePlansMatchesMaps(t *testing.T) {
 		})
 	}
 }
+
+// compareNames orders names as their concatenations order.
+func TestCompareNames(t *testing.T) {
+	parts := []string{"", "o", "on", "on_insert.", "on_update.", "on_insert.x", "x", "on_insert.xy", "a"}
+	for _, ap := range parts {
+		for _, an := range parts {
+			for _, bp := range parts {
+				for _, bn := range parts {
+					a, b := rowValue{prefix: ap, name: an}, rowValue{prefix: bp, name: bn}
+					got, want := compareNames(&a, &b), strings.Compare(ap+an, bp+bn)
+					if (got < 0) != (want < 0) || (got == 0) != (want == 0) {
+						t.Fatalf("%q+%q vs %q+%q: %d, want sign of %d", ap, an, bp, bn, got, want)
+					}
+				}
+			}
+		}
+	}
+}
