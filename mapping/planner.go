@@ -50,6 +50,9 @@ type run struct {
 	vars map[string]any
 	refs map[string]any
 	plan *loader.Plan
+	// used lists the steps the values of the record being planned
+	// reference (ref.NAME), for its DependsOn.
+	used []string
 }
 
 // Plan turns one staged record into a load plan. The result depends only
@@ -250,6 +253,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		}
 	}
 	st := loader.Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]loader.Value{}}
+	x.used = x.used[:0]
 	if s.label != nil {
 		out, err := x.eval(s.label)
 		if err != nil {
@@ -313,6 +317,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 	if len(failed) > 0 {
 		st.Failed = strings.Join(failed, "; ")
 		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]loader.Value{}, nil, nil, nil, nil
+		x.used = x.used[:0]
 	}
 	if s.exception != nil && (st.Failed != "" || s.onMultiple == loader.OnMultipleException) {
 		fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
@@ -331,7 +336,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		}
 		st.Exception = exc
 	}
-	st.DependsOn = dependsOn(&st, x.plan.Steps)
+	st.DependsOn = dependsOn(x.used, x.plan.Steps)
 	x.plan.Steps = append(x.plan.Steps, st)
 	if item == nil {
 		x.refs[s.name] = &loader.Value{Ref: id}
@@ -378,6 +383,9 @@ func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, er
 		}
 		if ok {
 			out[f.name] = v
+			if v.Ref != "" {
+				x.used = append(x.used, v.Ref)
+			}
 		}
 	}
 	if len(out) == 0 && !keepEmpty {
@@ -447,24 +455,9 @@ func (x *run) attachments(p *program, id string) ([]loader.Attachment, error) {
 	return list, nil
 }
 
-// dependsOn lists the earlier steps st references, in plan order.
-func dependsOn(st *loader.Step, earlier []loader.Step) []string {
-	var used []string
-	mark := func(m map[string]loader.Value) {
-		for _, v := range m {
-			if v.Ref != "" && !slices.Contains(used, v.Ref) {
-				used = append(used, v.Ref)
-			}
-		}
-	}
-	mark(st.Match)
-	mark(st.Fields)
-	mark(st.OnInsert)
-	mark(st.OnUpdate)
-	if st.Exception != nil {
-		mark(st.Exception.Match)
-		mark(st.Exception.Fields)
-	}
+// dependsOn lists the earlier steps that used (the step ids a step's
+// values reference) names, in plan order.
+func dependsOn(used []string, earlier []loader.Step) []string {
 	if len(used) == 0 {
 		return nil
 	}
