@@ -17,8 +17,12 @@ import (
 	"github.com/bookbridge/bookbridge/staging"
 )
 
-// impactPage is how many records Impact reads from the store at a time.
-const impactPage = 1000
+// impactPage is how many records Impact reads from the store at a time;
+// the first page is smaller, so that the workers start sooner.
+const (
+	impactFirstPage = 100
+	impactPage      = 1000
+)
 
 // ImpactOptions selects the records Impact plans and the time it plans
 // them at.
@@ -158,7 +162,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: impactPage, WithJournal: opts.AgainstLastLoad}
+	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: impactFirstPage, WithJournal: opts.AgainstLastLoad}
 	if len(filter.States) == 0 {
 		filter.States, filter.OrLoaded = []staging.State{staging.StateLoaded}, true
 	}
@@ -198,7 +202,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 			if len(page) < filter.Limit {
 				return
 			}
-			filter.AfterID = page[len(page)-1].ID
+			filter.AfterID, filter.Limit = page[len(page)-1].ID, impactPage
 		}
 	}()
 	go func() {
@@ -350,14 +354,24 @@ func compareNames(a, b *rowValue) int {
 	}
 }
 
-// sortValues sorts vs by name; of values with the same name the one added
-// last is kept, as a map filled in the same order would.
+// sortValues returns vs sorted by name; of values with the same name the
+// one added last is kept, as a map filled in the same order would. It
+// sorts positions, which moves no values until the result is built.
 func sortValues(vs []rowValue) []rowValue {
-	slices.SortStableFunc(vs, func(a, b rowValue) int { return compareNames(&a, &b) })
-	out := vs[:0]
-	for i := range vs {
-		if len(out) > 0 && compareNames(&out[len(out)-1], &vs[i]) == 0 {
-			out[len(out)-1] = vs[i]
+	order := make([]int32, len(vs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := compareNames(&vs[a], &vs[b]); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	out := make([]rowValue, 0, len(vs))
+	for _, i := range order {
+		if n := len(out); n > 0 && compareNames(&out[n-1], &vs[i]) == 0 {
+			out[n-1] = vs[i]
 			continue
 		}
 		out = append(out, vs[i])
