@@ -305,7 +305,7 @@ func (c *compiler) compileVars(entries []entry) []*varDef {
 	known := types.Map{}
 	var out []*varDef
 	for _, name := range order {
-		v := &varDef{name: name}
+		v := &varDef{name: name, key: flatName("vars", name)}
 		if p := parsedVars[name]; p != nil {
 			for _, d := range p.use.vars {
 				v.deps = append(v.deps, d.name)
@@ -454,7 +454,7 @@ func (c *compiler) compileFields(entries []entry, sc *scope, group string) []fie
 }
 
 func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]entry, vars types.Map, refs, excRefs map[string]string, topExc *excNodes) *stepDef {
-	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
+	s := &stepDef{name: name, refKey: flatName("ref", name), pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
 	where := "step " + name
 	if e, ok := keys["table"]; ok {
 		s.table, _ = c.text(e.value, where+" table")

@@ -26,8 +26,12 @@ type program struct {
 	node  yamlast.Node // the YAML scalar, for positions
 	where string       // such as "step company, fields.u_status"
 	prog  *vm.Program  // as checked: its tree gives the result's type
-	run   *vm.Program  // what plans run: prog with text joins in one call
+	run   *vm.Program  // what plans run: prog patched (see compiler.patch)
 	typ   reflect.Type // the result type the checker found; nil when unknown
+	// What the patched compile needs; dropped once it is done.
+	sc   *scope
+	kind exprKind
+	lets bool
 }
 
 // exprKind says what an expression must yield.
@@ -69,6 +73,8 @@ type usage struct {
 	// ph, so that more uses than fields mean ph is read as a whole.
 	ph       []string
 	phIdents int
+	// lets is set when the expression declares a variable (let).
+	lets bool
 }
 
 type nameAt struct {
@@ -102,6 +108,8 @@ func (u *usage) Visit(node *exprast.Node) {
 		}
 	case *exprast.CallNode:
 		u.calls = append(u.calls, n)
+	case *exprast.VariableDeclaratorNode:
+		u.lets = true
 	}
 }
 
@@ -140,6 +148,11 @@ func (c *compiler) parseExpr(n yamlast.Node, what string) *parsed {
 	}
 	if p.use.phIdents > len(p.use.ph) {
 		c.phWhole = true
+	}
+	for _, id := range p.use.idents {
+		if id.name == "$env" {
+			c.rawEnv = true
+		}
 	}
 	return p
 }
@@ -229,30 +242,93 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 			return nil
 		}
 	}
-	return &program{src: p.src, node: p.node, where: sc.where, prog: prog, run: c.joined(prog, p.src, opts), typ: typ}
+	sc2 := *sc
+	out := &program{src: p.src, node: p.node, where: sc.where, prog: prog, run: prog, typ: typ, sc: &sc2, kind: kind, lets: p.use.lets}
+	c.programs = append(c.programs, out)
+	return out
 }
 
-// joined compiles src, which compiled as prog, once more with the chains
-// of + between texts made one call of joinTexts, which builds the result
-// once instead of once per +. Only a chain whose every operand the checker
-// typed as text is joined, so the result is the same; prog itself decides
-// the errors and types, and is kept if the second compile fails.
-func (c *compiler) joined(prog *vm.Program, src string, opts []expr.Option) *vm.Program {
-	if !strings.Contains(src, "+") {
-		return prog
+// patch compiles every program of the file once more, for plans to run,
+// with two changes that keep every result: chains of + between texts are
+// one call (joinPatcher), and vars.NAME and ref.NAME are read as names of
+// their own (flatPatcher), which a plan also puts in the environment
+// (Rules.flatEnv), so that no map is searched by reflection for them.
+// Names are not flattened in a file that reads $env, whose keys would
+// show it, nor in an expression that declares variables with let, which
+// could be named vars or ref. The first compile keeps deciding errors and
+// types; a program whose second compile fails runs as first compiled.
+func (c *compiler) patch() {
+	for _, p := range c.programs {
+		p.run = c.patched(p)
+		p.sc = nil
 	}
-	if !patchPrograms {
-		return prog
+	c.programs = nil
+}
+
+func (c *compiler) patched(p *program) *vm.Program {
+	flat := !c.rawEnv && !p.lets && (strings.Contains(p.src, "vars") || strings.Contains(p.src, "ref"))
+	if !patchPrograms || (!flat && !strings.Contains(p.src, "+")) {
+		return p.prog
 	}
-	j := &joinPatcher{}
-	out, err := expr.Compile(src, append(opts[:len(opts):len(opts)], expr.Patch(j))...)
-	if err != nil || !j.patched {
-		return prog
+	j, f := &joinPatcher{}, &flatPatcher{}
+	env := c.env(p.sc)
+	opts := []expr.Option{expr.Env(env)}
+	if flat {
+		addFlatNames(env, p.sc)
+		opts = append(opts, expr.Patch(f))
+	}
+	opts = append(opts, expr.Patch(j))
+	opts = append(opts, c.opts...)
+	if p.kind == kindBool {
+		opts = append(opts, expr.AsBool())
+	}
+	out, err := expr.Compile(p.src, opts...)
+	if err != nil || (!j.patched && !f.patched) {
+		return p.prog
 	}
 	return out
 }
 
-// patchPrograms turns the patcher on; tests turn it off to compare.
+// addFlatNames adds to env the names flatPatcher gives vars.NAME and
+// ref.NAME, with their types.
+func addFlatNames(env types.Map, sc *scope) {
+	if vars, ok := env["vars"].(types.Map); ok {
+		for k, t := range vars {
+			env[flatName("vars", k)] = t
+		}
+	}
+	if refs, ok := env["ref"].(types.Map); ok {
+		for k, t := range refs {
+			env[flatName("ref", k)] = t
+		}
+	}
+}
+
+// flatName is the name vars.NAME or ref.NAME is read by in a patched
+// program: not a name an expression can write.
+func flatName(root, name string) string { return root + "." + name }
+
+// flatPatcher turns vars.NAME and ref.NAME into names of their own.
+type flatPatcher struct{ patched bool }
+
+func (f *flatPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.MemberNode)
+	if !ok || n.Optional || n.Method {
+		return
+	}
+	id, ok := n.Node.(*exprast.IdentifierNode)
+	if !ok || (id.Value != "vars" && id.Value != "ref") {
+		return
+	}
+	name, ok := n.Property.(*exprast.StringNode)
+	if !ok {
+		return
+	}
+	exprast.Patch(node, &exprast.IdentifierNode{Value: flatName(id.Value, name.Value)})
+	f.patched = true
+}
+
+// patchPrograms turns the patchers on; tests turn them off to compare.
 var patchPrograms = true
 
 // joinFn names the function joinTexts is registered as: not a name an

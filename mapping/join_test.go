@@ -115,3 +115,54 @@ func TestPatchedProgramsPlanAsChecked(t *testing.T) {
 		t.Error("no step label was patched")
 	}
 }
+
+// Names stay as they are where flattening vars.NAME and ref.NAME would
+// show: a file that reads $env, whose keys would differ.
+func TestFlatNamesKeepResults(t *testing.T) {
+	const tail = `steps:
+  - name: a
+    table: t
+    match: {k: '"k"'}
+    on_multiple: skip
+    fields: {n: vars.n}
+  - name: b
+    table: t
+    match: {k: '"k"'}
+    on_multiple: skip
+    fields: {r: 'ref.a', w: 'vars.w', env: vars.env}
+`
+	cases := []struct {
+		name, vars string
+		flat       bool
+	}{
+		{"plain", "  n: '1'\n  w: 'vars.n + 1'\n  env: '0'\n", true},
+		{"$env read", "  n: '1'\n  w: 'vars.n + 1'\n  env: 'len($env)'\n", false},
+		{"let", "  n: '1'\n  w: 'let n = vars.n; n * 2'\n  env: '0'\n", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "version: 1\nvars:\n" + tc.vars + tail
+			plan := func(patch bool) (*Rules, []byte) {
+				defer func(old bool) { patchPrograms = old }(patchPrograms)
+				patchPrograms = patch
+				r, err := Compile("flat.yaml", []byte(src))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := r.Plan(Input{SFDC: fullDeal(t), Now: testNow})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, planJSON(t, p)
+			}
+			r, got := plan(true)
+			_, want := plan(false)
+			if !bytes.Equal(got, want) {
+				t.Errorf("patched plan:\n%s\nwant\n%s", got, want)
+			}
+			if r.flatEnv != tc.flat {
+				t.Errorf("flat environment %v, want %v", r.flatEnv, tc.flat)
+			}
+		})
+	}
+}

@@ -74,10 +74,9 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		vars: map[string]any{},
 		refs: map[string]any{},
 	}
-	x.env = map[string]any{
-		"sfdc": sf, "ph": phEnv(in.PH), "record": &rec, "now": in.Now,
-		"params": params, "vars": x.vars, "ref": x.refs,
-	}
+	x.env = make(map[string]any, 10+len(r.vars)+len(r.steps))
+	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, phEnv(in.PH), &rec, in.Now
+	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
 		Params: maps.Clone(r.values), Steps: []loader.Step{},
@@ -86,7 +85,7 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	for _, v := range r.vars {
 		if memo != nil {
 			if out, ok := memo.vars[v.fp]; ok {
-				x.vars[v.name] = out
+				x.setVar(v, out)
 				continue
 			}
 		}
@@ -94,7 +93,7 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.vars[v.name] = out
+		x.setVar(v, out)
 		if memo != nil {
 			memo.vars[v.fp] = out
 		}
@@ -122,6 +121,15 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// setVar sets var v to out, under vars and, in a flat environment, under
+// its own name.
+func (x *run) setVar(v *varDef, out any) {
+	x.vars[v.name] = out
+	if x.r.flatEnv {
+		x.env[v.key] = out
+	}
 }
 
 // warning adds warning w to the plan, once or per element of its foreach.
@@ -339,7 +347,11 @@ func (x *run) emit(s *stepDef, item *int) error {
 	st.DependsOn = dependsOn(x.used, x.plan.Steps)
 	x.plan.Steps = append(x.plan.Steps, st)
 	if item == nil {
-		x.refs[s.name] = &loader.Value{Ref: id}
+		ref := &loader.Value{Ref: id}
+		x.refs[s.name] = ref
+		if x.r.flatEnv {
+			x.env[s.refKey] = ref
+		}
 	}
 	return nil
 }

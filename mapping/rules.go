@@ -41,6 +41,9 @@ type Rules struct {
 	phUnread []string
 	h        *helpers
 	budget   uint
+	// flatEnv says plans put each var and step reference in the
+	// environment under its own name (see compiler.patch).
+	flatEnv bool
 	// warningsFP identifies what the warnings section computes from an
 	// Input (see Memo).
 	warningsFP string
@@ -58,6 +61,7 @@ type Param struct {
 
 type varDef struct {
 	name string
+	key  string // its name in the environment: vars.NAME
 	prog *program
 	deps []string // the vars it reads
 	// fp identifies what the var computes from an Input (see Memo).
@@ -90,6 +94,7 @@ type exceptionDef struct {
 
 type stepDef struct {
 	name       string
+	refKey     string // its reference's name in the environment: ref.NAME
 	table      string
 	pos        pos
 	foreach    *program
@@ -172,6 +177,8 @@ func Compile(name string, data []byte, opts ...Option) (*Rules, error) {
 	r.src = c.src
 	r.budget = o.budget
 	r.fingerprint(c)
+	r.flatEnv = !c.rawEnv
+	c.patch()
 	return r, nil
 }
 
@@ -229,6 +236,10 @@ type compiler struct {
 	// when one reads ph as a whole, so that every field may be read.
 	phRead  map[string]bool
 	phWhole bool
+	// rawEnv is set when an expression reads $env; programs lists every
+	// program compiled, for patch.
+	rawEnv   bool
+	programs []*program
 }
 
 func (c *compiler) problem(p pos, format string, args ...any) {

@@ -136,7 +136,7 @@ steps:
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		x.vars[v.name] = out
+		x.setVar(v, out)
 	}
 	text := func(name string) string {
 		v, ok, err := toValue(x.vars[name])
