@@ -302,12 +302,82 @@ func planErrorText(err error) string {
 	return err.Error()
 }
 
-// planRow is a row of a plan with the values it writes, sorted by name.
+// planRow is a row of a plan: a step's record, or the exception record
+// of a failed step (exc).
 type planRow struct {
 	step, table string
 	match       map[string]loader.Value
 	key         string
-	values      []rowValue
+	st          *loader.Step
+	exc         bool
+}
+
+// The groups of a row's values and the prefixes of their names: fields,
+// on_insert.NAME (fields set only on insert, match fields aside) and
+// on_update.NAME. The attachments are one more value, "attachments".
+var groupPrefixes = [3]string{"", "on_insert.", "on_update."}
+
+// group returns the values of group g and whether a name of it is left
+// out (a match field in on_insert).
+func (r *planRow) group(g int) (map[string]loader.Value, map[string]loader.Value) {
+	if r.exc {
+		if g == 0 {
+			return r.st.Exception.Fields, nil
+		}
+		return nil, nil
+	}
+	switch g {
+	case 0:
+		return r.st.Fields, nil
+	case 1:
+		return r.st.OnInsert, r.st.Match
+	}
+	return r.st.OnUpdate, nil
+}
+
+// attachments is the row's attachments value, if it has one.
+func (r *planRow) attachments() (loader.Value, bool) {
+	if r.exc || len(r.st.Attach) == 0 {
+		return loader.Value{}, false
+	}
+	names := make([]string, len(r.st.Attach))
+	for j, a := range r.st.Attach {
+		names[j] = a.FileName + " (" + a.SHA256 + ")"
+	}
+	return loader.Lit(strings.Join(names, ", ")), true
+}
+
+// plainNames reports whether no two of the row's values share a name: no
+// field is named like an on_insert. or on_update. value or like the
+// attachments. Then each group can be compared on its own.
+func (r *planRow) plainNames() bool {
+	if r.exc {
+		return true
+	}
+	for k := range r.st.Fields {
+		if strings.HasPrefix(k, "on_insert.") || strings.HasPrefix(k, "on_update.") || (k == "attachments" && len(r.st.Attach) > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// values lists the row's values sorted by name; of values with the same
+// name the one added last counts, as in a map filled group by group.
+func (r *planRow) values() []rowValue {
+	var vs []rowValue
+	for g, prefix := range groupPrefixes {
+		m, skip := r.group(g)
+		for k, v := range m {
+			if _, out := skip[k]; !out {
+				vs = append(vs, rowValue{prefix: prefix, name: k, v: v})
+			}
+		}
+	}
+	if v, ok := r.attachments(); ok {
+		vs = append(vs, rowValue{name: "attachments", v: v})
+	}
+	return sortValues(vs)
 }
 
 // row is the row as the report names it.
@@ -388,40 +458,14 @@ func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
 	index := make(map[string]int, len(p.Steps))
 	for i := range p.Steps {
 		st := &p.Steps[i]
-		table, match := st.Table, st.Match
-		var values []rowValue
+		r := planRow{step: st.Name, table: st.Table, match: st.Match, st: st}
 		if st.Failed != "" {
 			if st.Exception == nil {
 				continue
 			}
-			table, match = st.Exception.Table, st.Exception.Match
-			values = make([]rowValue, 0, len(st.Exception.Fields))
-			for k, v := range st.Exception.Fields {
-				values = append(values, rowValue{name: k, v: v})
-			}
-		} else {
-			values = make([]rowValue, 0, len(st.Fields)+len(st.OnInsert)+len(st.OnUpdate)+1)
-			for k, v := range st.Fields {
-				values = append(values, rowValue{name: k, v: v})
-			}
-			for k, v := range st.OnInsert {
-				if _, key := st.Match[k]; !key {
-					values = append(values, rowValue{prefix: "on_insert.", name: k, v: v})
-				}
-			}
-			for k, v := range st.OnUpdate {
-				values = append(values, rowValue{prefix: "on_update.", name: k, v: v})
-			}
-			if len(st.Attach) > 0 {
-				names := make([]string, len(st.Attach))
-				for j, a := range st.Attach {
-					names[j] = a.FileName + " (" + a.SHA256 + ")"
-				}
-				values = append(values, rowValue{name: "attachments", v: loader.Lit(strings.Join(names, ", "))})
-			}
+			r.table, r.match, r.exc = st.Exception.Table, st.Exception.Match, true
 		}
-		r := planRow{step: st.Name, table: table, match: match, values: sortValues(values)}
-		r.key = rowKey(st.Name, table, match)
+		r.key = rowKey(st.Name, r.table, r.match)
 		if _, dup := index[r.key]; dup {
 			base := r.key
 			for k := 2; ; k++ {
@@ -468,34 +512,10 @@ func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
 			continue
 		}
 		n := &newRows[j]
-		// Both value lists are sorted by name: walk them together.
-		a, b := o.values, n.values
-		for len(a) > 0 || len(b) > 0 {
-			var c int
-			switch {
-			case len(a) == 0:
-				c = 1
-			case len(b) == 0:
-				c = -1
-			default:
-				c = compareNames(&a[0], &b[0])
-			}
-			switch {
-			case c < 0:
-				imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
-					Old: a[0].v.String(), OldSet: true})
-				a = a[1:]
-			case c > 0:
-				imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: b[0].field(),
-					New: b[0].v.String(), NewSet: true})
-				b = b[1:]
-			default:
-				if !valueEqual(a[0].v, b[0].v) {
-					imp.Fields = append(imp.Fields, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
-						Old: a[0].v.String(), New: b[0].v.String(), OldSet: true, NewSet: true})
-				}
-				a, b = a[1:], b[1:]
-			}
+		if o.plainNames() && n.plainNames() {
+			imp.Fields = append(imp.Fields, compareGroups(o, n)...)
+		} else {
+			imp.Fields = append(imp.Fields, compareSorted(o, n)...)
 		}
 	}
 	for i := range newRows {
@@ -505,6 +525,88 @@ func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
 	}
 	imp.WarningsAdded = missingFrom(newPlan.Warnings, oldPlan.Warnings)
 	imp.WarningsDropped = missingFrom(oldPlan.Warnings, newPlan.Warnings)
+}
+
+// compareGroups lists the values that differ between two rows whose
+// values have distinct names, group by group, sorted by name.
+func compareGroups(o, n *planRow) []FieldChange {
+	var out []FieldChange
+	change := func(prefix, name string, ov, nv loader.Value, oset, nset bool) {
+		out = append(out, FieldChange{Row: o.key, Table: o.table, Field: prefix + name,
+			Old: ov.String(), New: nv.String(), OldSet: oset, NewSet: nset})
+	}
+	for g, prefix := range groupPrefixes {
+		om, oskip := o.group(g)
+		nm, nskip := n.group(g)
+		for k, ov := range om {
+			if _, out := oskip[k]; out {
+				continue
+			}
+			nv, nset := nm[k]
+			if _, out := nskip[k]; out {
+				nset = false
+			}
+			if !nset {
+				change(prefix, k, ov, loader.Value{}, true, false)
+			} else if !valueEqual(ov, nv) {
+				change(prefix, k, ov, nv, true, true)
+			}
+		}
+		for k, nv := range nm {
+			if _, out := nskip[k]; out {
+				continue
+			}
+			_, oset := om[k]
+			if _, out := oskip[k]; out {
+				oset = false
+			}
+			if !oset {
+				change(prefix, k, loader.Value{}, nv, false, true)
+			}
+		}
+	}
+	ov, oset := o.attachments()
+	nv, nset := n.attachments()
+	if oset != nset || !valueEqual(ov, nv) {
+		change("", "attachments", ov, nv, oset, nset)
+	}
+	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+// compareSorted lists the values that differ between two rows, walking
+// their value lists sorted by name together.
+func compareSorted(o, n *planRow) []FieldChange {
+	var out []FieldChange
+	a, b := o.values(), n.values()
+	for len(a) > 0 || len(b) > 0 {
+		var c int
+		switch {
+		case len(a) == 0:
+			c = 1
+		case len(b) == 0:
+			c = -1
+		default:
+			c = compareNames(&a[0], &b[0])
+		}
+		switch {
+		case c < 0:
+			out = append(out, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+				Old: a[0].v.String(), OldSet: true})
+			a = a[1:]
+		case c > 0:
+			out = append(out, FieldChange{Row: o.key, Table: o.table, Field: b[0].field(),
+				New: b[0].v.String(), NewSet: true})
+			b = b[1:]
+		default:
+			if !valueEqual(a[0].v, b[0].v) {
+				out = append(out, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+					Old: a[0].v.String(), New: b[0].v.String(), OldSet: true, NewSet: true})
+			}
+			a, b = a[1:], b[1:]
+		}
+	}
+	return out
 }
 
 // valueEqual says whether two plan values send the same thing.

@@ -146,6 +146,17 @@ func TestComparePlansMatchesMaps(t *testing.T) {
 			Match: map[string]loader.Value{"d": loader.Lit("x")}, Fields: map[string]loader.Value{"d": loader.Lit("x"), "n": loader.Lit(v)}}}
 		return &loader.Plan{Steps: []loader.Step{st, st, failed, {Name: "g", Failed: "no"}}, Warnings: []string{"w" + v}}
 	}
+	// plain drops the field names that collide with other groups' names.
+	plain := func(p *loader.Plan) *loader.Plan {
+		for i := range p.Steps {
+			st := &p.Steps[i]
+			fields := maps.Clone(st.Fields)
+			delete(fields, "on_insert.x")
+			delete(fields, "attachments")
+			st.Fields = fields
+		}
+		return p
+	}
 	cases := []struct {
 		name     string
 		old, new *loader.Plan
@@ -157,6 +168,9 @@ func TestComparePlansMatchesMaps(t *testing.T) {
 		{"synthetic", synthetic("1", false), synthetic("2", true)},
 		{"synthetic reversed", synthetic("2", true), synthetic("1", false)},
 		{"no steps", &loader.Plan{}, synthetic("1", false)},
+		{"synthetic, distinct names", plain(synthetic("1", false)), plain(synthetic("2", true))},
+		{"synthetic, distinct names reversed", plain(synthetic("2", true)), plain(synthetic("1", false))},
+		{"synthetic, one side distinct", plain(synthetic("1", false)), synthetic("2", true)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
