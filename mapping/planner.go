@@ -79,7 +79,7 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
-		Params: maps.Clone(r.values), Steps: []loader.Step{},
+		Params: maps.Clone(r.values), Steps: make([]loader.Step, 0, len(r.steps)+8),
 	}
 	memo := in.Memo
 	for _, v := range r.vars {
