@@ -17,6 +17,13 @@ import (
 	"github.com/bookbridge/bookbridge/staging"
 )
 
+// impactPage is how many records Impact reads from the store at a time;
+// the first page is smaller, so that the workers start sooner.
+const (
+	impactFirstPage = 100
+	impactPage      = 1000
+)
+
 // ImpactOptions selects the records Impact plans and the time it plans
 // them at.
 type ImpactOptions struct {
@@ -155,16 +162,15 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: 500, WithJournal: opts.AgainstLastLoad}
+	filter := staging.ScanFilter{States: opts.States, IDs: opts.Records, Limit: impactFirstPage, WithJournal: opts.AgainstLastLoad}
 	if len(filter.States) == 0 {
 		filter.States, filter.OrLoaded = []staging.State{staging.StateLoaded}, true
 	}
-	type result struct {
-		seq int
-		imp RecordImpact
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The scanner reads the next page while the workers plan the current
+	// one: pages holds one page read ahead, work hands out its records.
+	pages := make(chan []*staging.Record, 1)
 	work := make(chan *staging.Record, 2*workers)
 	results := make(chan RecordImpact, 2*workers)
 	var wg sync.WaitGroup
@@ -179,16 +185,16 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 	}
 	var scanErr error
 	go func() {
-		defer close(work)
+		defer close(pages)
 		for {
 			page, err := f.cfg.Store.Scan(ctx, filter)
 			if err != nil {
 				scanErr = err
 				return
 			}
-			for _, rec := range page {
+			if len(page) > 0 {
 				select {
-				case work <- rec:
+				case pages <- page:
 				case <-ctx.Done():
 					return
 				}
@@ -196,7 +202,18 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 			if len(page) < filter.Limit {
 				return
 			}
-			filter.AfterID = page[len(page)-1].ID
+			filter.AfterID, filter.Limit = page[len(page)-1].ID, impactPage
+		}
+	}()
+	go func() {
+		defer close(work)
+		for page := range pages {
+			for _, rec := range page {
+				select {
+				case work <- rec:
+				case <-ctx.Done():
+				}
+			}
 		}
 	}()
 	go func() { wg.Wait(); close(results) }()
@@ -255,6 +272,8 @@ func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, a
 		imp.Error, imp.CurrentError = err.Error(), err.Error()
 		return imp
 	}
+	// The vars both rule files define alike are computed once.
+	in.Memo = mapping.NewMemo()
 	oldPlan, oldErr := last, error(nil)
 	if oldPlan == nil {
 		oldPlan, oldErr = planInputWith(current, rec, in)
@@ -283,10 +302,151 @@ func planErrorText(err error) string {
 	return err.Error()
 }
 
-// planRow is a row of a plan with the values it writes.
+// planRow is a row of a plan: a step's record, or the exception record
+// of a failed step (exc).
 type planRow struct {
-	row    Row
-	values map[string]loader.Value
+	step, table string
+	match       map[string]loader.Value
+	key         string
+	st          *loader.Step
+	exc         bool
+}
+
+// The groups of a row's values and the prefixes of their names: fields,
+// on_insert.NAME (fields set only on insert, match fields aside) and
+// on_update.NAME. The attachments are one more value, "attachments".
+var groupPrefixes = [3]string{"", "on_insert.", "on_update."}
+
+// group returns the values of group g and whether a name of it is left
+// out (a match field in on_insert).
+func (r *planRow) group(g int) (map[string]loader.Value, map[string]loader.Value) {
+	if r.exc {
+		if g == 0 {
+			return r.st.Exception.Fields, nil
+		}
+		return nil, nil
+	}
+	switch g {
+	case 0:
+		return r.st.Fields, nil
+	case 1:
+		return r.st.OnInsert, r.st.Match
+	}
+	return r.st.OnUpdate, nil
+}
+
+// attachments is the row's attachments value, if it has one.
+func (r *planRow) attachments() (loader.Value, bool) {
+	if r.exc || len(r.st.Attach) == 0 {
+		return loader.Value{}, false
+	}
+	names := make([]string, len(r.st.Attach))
+	for j, a := range r.st.Attach {
+		names[j] = a.FileName + " (" + a.SHA256 + ")"
+	}
+	return loader.Lit(strings.Join(names, ", ")), true
+}
+
+// plainNames reports whether no two of the row's values share a name: no
+// field is named like an on_insert. or on_update. value or like the
+// attachments. Then each group can be compared on its own.
+func (r *planRow) plainNames() bool {
+	if r.exc {
+		return true
+	}
+	for k := range r.st.Fields {
+		if strings.HasPrefix(k, "on_insert.") || strings.HasPrefix(k, "on_update.") || (k == "attachments" && len(r.st.Attach) > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// values lists the row's values sorted by name; of values with the same
+// name the one added last counts, as in a map filled group by group.
+func (r *planRow) values() []rowValue {
+	var vs []rowValue
+	for g, prefix := range groupPrefixes {
+		m, skip := r.group(g)
+		for k, v := range m {
+			if _, out := skip[k]; !out {
+				vs = append(vs, rowValue{prefix: prefix, name: k, v: v})
+			}
+		}
+	}
+	if v, ok := r.attachments(); ok {
+		vs = append(vs, rowValue{name: "attachments", v: v})
+	}
+	return sortValues(vs)
+}
+
+// row is the row as the report names it.
+func (r *planRow) row() Row {
+	out := Row{Step: r.step, Table: r.table, Match: make(map[string]string, len(r.match)), Key: r.key}
+	for k, v := range r.match {
+		out.Match[k] = v.String()
+	}
+	return out
+}
+
+// rowValue is one value of a row: its name is prefix+name (on_insert.NAME
+// for a field set only on insert), kept in two parts so that comparing
+// two rows builds no names.
+type rowValue struct {
+	prefix, name string
+	v            loader.Value
+}
+
+func (f *rowValue) field() string { return f.prefix + f.name }
+
+// compareNames orders two rowValues by their full names.
+func compareNames(a, b *rowValue) int {
+	if a.prefix == b.prefix {
+		return strings.Compare(a.name, b.name)
+	}
+	// Compare prefix+name piece by piece, as far as both have bytes.
+	a1, a2, b1, b2 := a.prefix, a.name, b.prefix, b.name
+	for {
+		if a1 == "" {
+			a1, a2 = a2, ""
+		}
+		if b1 == "" {
+			b1, b2 = b2, ""
+		}
+		if a1 == "" || b1 == "" {
+			return len(a1) - len(b1)
+		}
+		n := min(len(a1), len(b1))
+		if c := strings.Compare(a1[:n], b1[:n]); c != 0 {
+			return c
+		}
+		a1, b1 = a1[n:], b1[n:]
+	}
+}
+
+// sortValues returns vs sorted by name; of values with the same name the
+// one added last is kept, as a map filled in the same order would. It
+// sorts positions, which moves no values until the result is built.
+func sortValues(vs []rowValue) []rowValue {
+	order := make([]int32, len(vs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := compareNames(&vs[a], &vs[b]); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	out := make([]rowValue, 0, len(vs))
+	for _, i := range order {
+		if n := len(out); n > 0 && compareNames(&out[n-1], &vs[i]) == 0 {
+			out[n-1] = vs[i]
+			continue
+		}
+		out = append(out, vs[i])
+	}
+	return out
 }
 
 // rowsOf lists the rows a plan writes: the record of each step that
@@ -298,70 +458,43 @@ func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
 	index := make(map[string]int, len(p.Steps))
 	for i := range p.Steps {
 		st := &p.Steps[i]
-		table, match := st.Table, st.Match
-		values := make(map[string]loader.Value, len(st.Fields)+len(st.OnInsert)+len(st.OnUpdate)+1)
+		r := planRow{step: st.Name, table: st.Table, match: st.Match, st: st}
 		if st.Failed != "" {
 			if st.Exception == nil {
 				continue
 			}
-			table, match = st.Exception.Table, st.Exception.Match
-			for k, v := range st.Exception.Fields {
-				values[k] = v
-			}
-		} else {
-			for k, v := range st.Fields {
-				values[k] = v
-			}
-			for k, v := range st.OnInsert {
-				if _, key := st.Match[k]; !key {
-					values["on_insert."+k] = v
-				}
-			}
-			for k, v := range st.OnUpdate {
-				values["on_update."+k] = v
-			}
-			if len(st.Attach) > 0 {
-				names := make([]string, len(st.Attach))
-				for j, a := range st.Attach {
-					names[j] = a.FileName + " (" + a.SHA256 + ")"
-				}
-				values["attachments"] = loader.Lit(strings.Join(names, ", "))
-			}
+			r.table, r.match, r.exc = st.Exception.Table, st.Exception.Match, true
 		}
-		r := Row{Step: st.Name, Table: table, Match: make(map[string]string, len(match))}
-		for k, v := range match {
-			r.Match[k] = v.String()
-		}
-		r.Key = rowKey(r)
-		if _, dup := index[r.Key]; dup {
-			base := r.Key
+		r.key = rowKey(st.Name, r.table, r.match)
+		if _, dup := index[r.key]; dup {
+			base := r.key
 			for k := 2; ; k++ {
-				r.Key = base + " #" + strconv.Itoa(k)
-				if _, dup := index[r.Key]; !dup {
+				r.key = base + " #" + strconv.Itoa(k)
+				if _, dup := index[r.key]; !dup {
 					break
 				}
 			}
 		}
-		index[r.Key] = len(out)
-		out = append(out, planRow{row: r, values: values})
+		index[r.key] = len(out)
+		out = append(out, r)
 	}
 	return out, index
 }
 
 // rowKey writes a row as step table[field=value, ...], fields sorted.
-func rowKey(r Row) string {
+func rowKey(step, table string, match map[string]loader.Value) string {
 	var b strings.Builder
-	b.WriteString(r.Step)
+	b.WriteString(step)
 	b.WriteByte(' ')
-	b.WriteString(r.Table)
+	b.WriteString(table)
 	b.WriteByte('[')
-	for i, k := range slices.Sorted(maps.Keys(r.Match)) {
+	for i, k := range slices.Sorted(maps.Keys(match)) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(r.Match[k])
+		b.WriteString(match[k].String())
 	}
 	b.WriteByte(']')
 	return b.String()
@@ -371,39 +504,107 @@ func rowKey(r Row) string {
 func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
 	oldRows, oldIdx := rowsOf(oldPlan)
 	newRows, newIdx := rowsOf(newPlan)
-	for _, o := range oldRows {
-		j, ok := newIdx[o.row.Key]
+	for i := range oldRows {
+		o := &oldRows[i]
+		j, ok := newIdx[o.key]
 		if !ok {
-			imp.NoLongerWritten = append(imp.NoLongerWritten, o.row)
+			imp.NoLongerWritten = append(imp.NoLongerWritten, o.row())
 			continue
 		}
-		n := newRows[j]
-		for _, k := range slices.Sorted(maps.Keys(mergeKeys(o.values, n.values))) {
-			ov, oset := o.values[k]
-			nv, nset := n.values[k]
-			if oset == nset && valueEqual(ov, nv) {
-				continue
-			}
-			imp.Fields = append(imp.Fields, FieldChange{Row: o.row.Key, Table: o.row.Table, Field: k,
-				Old: ov.String(), New: nv.String(), OldSet: oset, NewSet: nset})
+		n := &newRows[j]
+		if o.plainNames() && n.plainNames() {
+			imp.Fields = append(imp.Fields, compareGroups(o, n)...)
+		} else {
+			imp.Fields = append(imp.Fields, compareSorted(o, n)...)
 		}
 	}
-	for _, n := range newRows {
-		if _, ok := oldIdx[n.row.Key]; !ok {
-			imp.Added = append(imp.Added, n.row)
+	for i := range newRows {
+		if _, ok := oldIdx[newRows[i].key]; !ok {
+			imp.Added = append(imp.Added, newRows[i].row())
 		}
 	}
 	imp.WarningsAdded = missingFrom(newPlan.Warnings, oldPlan.Warnings)
 	imp.WarningsDropped = missingFrom(oldPlan.Warnings, newPlan.Warnings)
 }
 
-func mergeKeys(a, b map[string]loader.Value) map[string]struct{} {
-	out := make(map[string]struct{}, len(a)+len(b))
-	for k := range a {
-		out[k] = struct{}{}
+// compareGroups lists the values that differ between two rows whose
+// values have distinct names, group by group, sorted by name.
+func compareGroups(o, n *planRow) []FieldChange {
+	var out []FieldChange
+	change := func(prefix, name string, ov, nv loader.Value, oset, nset bool) {
+		out = append(out, FieldChange{Row: o.key, Table: o.table, Field: prefix + name,
+			Old: ov.String(), New: nv.String(), OldSet: oset, NewSet: nset})
 	}
-	for k := range b {
-		out[k] = struct{}{}
+	for g, prefix := range groupPrefixes {
+		om, oskip := o.group(g)
+		nm, nskip := n.group(g)
+		for k, ov := range om {
+			if _, out := oskip[k]; out {
+				continue
+			}
+			nv, nset := nm[k]
+			if _, out := nskip[k]; out {
+				nset = false
+			}
+			if !nset {
+				change(prefix, k, ov, loader.Value{}, true, false)
+			} else if !valueEqual(ov, nv) {
+				change(prefix, k, ov, nv, true, true)
+			}
+		}
+		for k, nv := range nm {
+			if _, out := nskip[k]; out {
+				continue
+			}
+			_, oset := om[k]
+			if _, out := oskip[k]; out {
+				oset = false
+			}
+			if !oset {
+				change(prefix, k, loader.Value{}, nv, false, true)
+			}
+		}
+	}
+	ov, oset := o.attachments()
+	nv, nset := n.attachments()
+	if oset != nset || !valueEqual(ov, nv) {
+		change("", "attachments", ov, nv, oset, nset)
+	}
+	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+// compareSorted lists the values that differ between two rows, walking
+// their value lists sorted by name together.
+func compareSorted(o, n *planRow) []FieldChange {
+	var out []FieldChange
+	a, b := o.values(), n.values()
+	for len(a) > 0 || len(b) > 0 {
+		var c int
+		switch {
+		case len(a) == 0:
+			c = 1
+		case len(b) == 0:
+			c = -1
+		default:
+			c = compareNames(&a[0], &b[0])
+		}
+		switch {
+		case c < 0:
+			out = append(out, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+				Old: a[0].v.String(), OldSet: true})
+			a = a[1:]
+		case c > 0:
+			out = append(out, FieldChange{Row: o.key, Table: o.table, Field: b[0].field(),
+				New: b[0].v.String(), NewSet: true})
+			b = b[1:]
+		default:
+			if !valueEqual(a[0].v, b[0].v) {
+				out = append(out, FieldChange{Row: o.key, Table: o.table, Field: a[0].field(),
+					Old: a[0].v.String(), New: b[0].v.String(), OldSet: true, NewSet: true})
+			}
+			a, b = a[1:], b[1:]
+		}
 	}
 	return out
 }

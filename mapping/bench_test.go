@@ -1,6 +1,9 @@
 package mapping
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 // BenchmarkPlanReference makes the reference rules' plan of the full
 // example deal (7 managed-services lines, email fields, attachments).
@@ -19,5 +22,39 @@ func BenchmarkPlanReference(b *testing.B) {
 func BenchmarkCompileReference(b *testing.B) {
 	for b.Loop() {
 		loadReference(b)
+	}
+}
+
+// BenchmarkSFDCFromJSON decodes the full example deal.
+func BenchmarkSFDCFromJSON(b *testing.B) {
+	raw, err := os.ReadFile(fullPayload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := SFDCFromJSON(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlanImpactPair makes the two plans Impact makes of one record:
+// with the reference rules and with reference-next.yaml, sharing a Memo.
+func BenchmarkPlanImpactPair(b *testing.B) {
+	cur := loadReference(b)
+	next, err := LoadFile("../examples/mappings/reference-next.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sf := fullDeal(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		in := Input{SFDC: sf, PH: testPH(), Record: testRecord(), Now: testNow, Memo: NewMemo()}
+		for _, r := range []*Rules{cur, next} {
+			if _, err := r.Plan(in); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

@@ -75,6 +75,10 @@ func (c *compiler) compile(data []byte) *Rules {
 
 	r.params = c.compileParams(top["params"])
 	r.values = c.paramValues
+	r.paramsEnv = make(map[string]any, len(r.values))
+	for k, v := range r.values {
+		r.paramsEnv[k] = v
+	}
 	cf, hasCustom := top["custom_fields"]
 	c.compileCustomFields(cf, hasCustom)
 	c.phType = types.Map{}
@@ -301,7 +305,12 @@ func (c *compiler) compileVars(entries []entry) []*varDef {
 	known := types.Map{}
 	var out []*varDef
 	for _, name := range order {
-		v := &varDef{name: name}
+		v := &varDef{name: name, key: flatName("vars", name)}
+		if p := parsedVars[name]; p != nil {
+			for _, d := range p.use.vars {
+				v.deps = append(v.deps, d.name)
+			}
+		}
 		if !inCycle[name] {
 			v.prog = c.compileExpr(parsedVars[name], &scope{where: "vars." + name, vars: known, selfVar: name}, kindAny)
 		}
@@ -445,7 +454,7 @@ func (c *compiler) compileFields(entries []entry, sc *scope, group string) []fie
 }
 
 func (c *compiler) compileStep(name string, node yamlast.Node, keys map[string]entry, vars types.Map, refs, excRefs map[string]string, topExc *excNodes) *stepDef {
-	s := &stepDef{name: name, pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
+	s := &stepDef{name: name, refKey: flatName("ref", name), pos: keys["name"].pos, onMultiple: loader.OnMultipleException}
 	where := "step " + name
 	if e, ok := keys["table"]; ok {
 		s.table, _ = c.text(e.value, where+" table")

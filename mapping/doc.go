@@ -20,6 +20,10 @@
 //	// err is a *PlanError when an expression fails for this record.
 //
 // A compiled *Rules is immutable and safe for concurrent Plan calls.
+// To plan one input with several rule files (the rules in use and new
+// ones, as an impact report does), give the Input a Memo (NewMemo): the
+// vars and warnings the files define alike are then computed once, and
+// every plan is the same as without it.
 //
 // # Rule file format (version 1)
 //

@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+	exprruntime "github.com/expr-lang/expr/vm/runtime"
 	yamlast "github.com/goccy/go-yaml/ast"
 
 	"github.com/bookbridge/bookbridge/loader"
@@ -24,8 +25,13 @@ type program struct {
 	src   string
 	node  yamlast.Node // the YAML scalar, for positions
 	where string       // such as "step company, fields.u_status"
-	prog  *vm.Program
+	prog  *vm.Program  // as checked: its tree gives the result's type
+	run   *vm.Program  // what plans run: prog patched (see compiler.patch)
 	typ   reflect.Type // the result type the checker found; nil when unknown
+	// What the patched compile needs; dropped once it is done.
+	sc   *scope
+	kind exprKind
+	lets bool
 }
 
 // exprKind says what an expression must yield.
@@ -67,6 +73,8 @@ type usage struct {
 	// ph, so that more uses than fields mean ph is read as a whole.
 	ph       []string
 	phIdents int
+	// lets is set when the expression declares a variable (let).
+	lets bool
 }
 
 type nameAt struct {
@@ -100,6 +108,8 @@ func (u *usage) Visit(node *exprast.Node) {
 		}
 	case *exprast.CallNode:
 		u.calls = append(u.calls, n)
+	case *exprast.VariableDeclaratorNode:
+		u.lets = true
 	}
 }
 
@@ -138,6 +148,11 @@ func (c *compiler) parseExpr(n yamlast.Node, what string) *parsed {
 	}
 	if p.use.phIdents > len(p.use.ph) {
 		c.phWhole = true
+	}
+	for _, id := range p.use.idents {
+		if id.name == "$env" {
+			c.rawEnv = true
+		}
 	}
 	return p
 }
@@ -227,7 +242,160 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 			return nil
 		}
 	}
-	return &program{src: p.src, node: p.node, where: sc.where, prog: prog, typ: typ}
+	sc2 := *sc
+	out := &program{src: p.src, node: p.node, where: sc.where, prog: prog, run: prog, typ: typ, sc: &sc2, kind: kind, lets: p.use.lets}
+	c.programs = append(c.programs, out)
+	return out
+}
+
+// patch compiles every program of the file once more, for plans to run,
+// with two changes that keep every result: chains of + between texts are
+// one call (joinPatcher), and vars.NAME and ref.NAME are read as names of
+// their own (flatPatcher), which a plan also puts in the environment
+// (Rules.flatEnv), so that no map is searched by reflection for them.
+// Names are not flattened in a file that reads $env, whose keys would
+// show it, nor in an expression that declares variables with let, which
+// could be named vars or ref. The first compile keeps deciding errors and
+// types; a program whose second compile fails runs as first compiled.
+func (c *compiler) patch() {
+	for _, p := range c.programs {
+		p.run = c.patched(p)
+		p.sc = nil
+	}
+	c.programs = nil
+}
+
+func (c *compiler) patched(p *program) *vm.Program {
+	flat := !c.rawEnv && !p.lets && (strings.Contains(p.src, "vars") || strings.Contains(p.src, "ref"))
+	if !patchPrograms || (!flat && !strings.Contains(p.src, "+")) {
+		return p.prog
+	}
+	j, f := &joinPatcher{}, &flatPatcher{}
+	env := c.env(p.sc)
+	opts := []expr.Option{expr.Env(env)}
+	if flat {
+		addFlatNames(env, p.sc)
+		opts = append(opts, expr.Patch(f))
+	}
+	opts = append(opts, expr.Patch(j))
+	opts = append(opts, c.opts...)
+	if p.kind == kindBool {
+		opts = append(opts, expr.AsBool())
+	}
+	out, err := expr.Compile(p.src, opts...)
+	if err != nil || (!j.patched && !f.patched) {
+		return p.prog
+	}
+	return out
+}
+
+// addFlatNames adds to env the names flatPatcher gives vars.NAME and
+// ref.NAME, with their types.
+func addFlatNames(env types.Map, sc *scope) {
+	if vars, ok := env["vars"].(types.Map); ok {
+		for k, t := range vars {
+			env[flatName("vars", k)] = t
+		}
+	}
+	if refs, ok := env["ref"].(types.Map); ok {
+		for k, t := range refs {
+			env[flatName("ref", k)] = t
+		}
+	}
+}
+
+// flatName is the name vars.NAME or ref.NAME is read by in a patched
+// program: not a name an expression can write.
+func flatName(root, name string) string { return root + "." + name }
+
+// flatPatcher turns vars.NAME and ref.NAME into names of their own.
+type flatPatcher struct{ patched bool }
+
+func (f *flatPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.MemberNode)
+	if !ok || n.Optional || n.Method {
+		return
+	}
+	id, ok := n.Node.(*exprast.IdentifierNode)
+	if !ok || (id.Value != "vars" && id.Value != "ref") {
+		return
+	}
+	name, ok := n.Property.(*exprast.StringNode)
+	if !ok {
+		return
+	}
+	exprast.Patch(node, &exprast.IdentifierNode{Value: flatName(id.Value, name.Value)})
+	f.patched = true
+}
+
+// patchPrograms turns the patchers on; tests turn them off to compare.
+var patchPrograms = true
+
+// joinFn names the function joinTexts is registered as: not a name an
+// expression can write, so rule files cannot call it.
+const joinFn = "+join"
+
+var textType = reflect.TypeOf("")
+
+// joinPatcher turns a + whose operands are both text (or joins already)
+// into one joinFn call over all the operands.
+type joinPatcher struct{ patched bool }
+
+func (j *joinPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.BinaryNode)
+	if !ok || n.Operator != "+" {
+		return
+	}
+	var parts []exprast.Node
+	for _, side := range []exprast.Node{n.Left, n.Right} {
+		if call, isJoin := side.(*exprast.CallNode); isJoin && isJoinCall(call) {
+			parts = append(parts, call.Arguments...)
+			continue
+		}
+		if side.Type() != textType {
+			return
+		}
+		parts = append(parts, side)
+	}
+	exprast.Patch(node, &exprast.CallNode{Callee: &exprast.IdentifierNode{Value: joinFn}, Arguments: parts})
+	j.patched = true
+}
+
+func isJoinCall(n *exprast.CallNode) bool {
+	id, ok := n.Callee.(*exprast.IdentifierNode)
+	return ok && id.Value == joinFn
+}
+
+// joinTexts is a + b + c + ... of texts. Were an operand not text after
+// all, it adds them one by one as + does, with +'s error.
+func joinTexts(args ...any) (out any, err error) {
+	n := 0
+	for _, a := range args {
+		s, ok := a.(string)
+		if !ok {
+			return addEach(args)
+		}
+		n += len(s)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, a := range args {
+		b.WriteString(a.(string))
+	}
+	return b.String(), nil
+}
+
+func addEach(args []any) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	out = args[0]
+	for _, a := range args[1:] {
+		out = exprruntime.Add(out, a)
+	}
+	return out, nil
 }
 
 // prepareCalls compiles the regular expressions and loads the time zones

@@ -59,6 +59,7 @@ func (h *helpers) options() []expr.Option {
 			new(func(string, map[string]any, string, string) *loader.Value),
 			new(func(string, map[string]any, string, string, string) *loader.Value)),
 	}
+	opts = append(opts, expr.Function(joinFn, joinTexts, new(func(...string) string)))
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}

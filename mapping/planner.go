@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -47,6 +50,9 @@ type run struct {
 	vars map[string]any
 	refs map[string]any
 	plan *loader.Plan
+	// used lists the steps the values of the record being planned
+	// reference (ref.NAME), for its DependsOn.
+	used []string
 }
 
 // Plan turns one staged record into a load plan. The result depends only
@@ -57,9 +63,9 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	if sf == nil {
 		sf = map[string]any{}
 	}
-	params := make(map[string]any, len(r.values))
-	for k, v := range r.values {
-		params[k] = v
+	params := r.paramsEnv
+	if params == nil {
+		params = map[string]any{}
 	}
 	rec := in.Record
 	x := &run{
@@ -68,24 +74,40 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		vars: map[string]any{},
 		refs: map[string]any{},
 	}
-	x.env = map[string]any{
-		"sfdc": sf, "ph": phEnv(in.PH), "record": &rec, "now": in.Now,
-		"params": params, "vars": x.vars, "ref": x.refs,
-	}
+	x.env = make(map[string]any, 10+len(r.vars)+len(r.steps))
+	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, phEnv(in.PH), &rec, in.Now
+	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
-		Params: maps.Clone(r.values), Steps: []loader.Step{},
+		Params: maps.Clone(r.values), Steps: make([]loader.Step, 0, len(r.steps)+8),
 	}
+	memo := in.Memo
 	for _, v := range r.vars {
+		if memo != nil {
+			if out, ok := memo.vars[v.fp]; ok {
+				x.setVar(v, out)
+				continue
+			}
+		}
 		out, err := x.eval(v.prog)
 		if err != nil {
 			return nil, err
 		}
-		x.vars[v.name] = out
+		x.setVar(v, out)
+		if memo != nil {
+			memo.vars[v.fp] = out
+		}
 	}
-	for _, w := range r.warnings {
-		if err := x.warning(w); err != nil {
-			return nil, err
+	if ws, ok := memo.warningsOf(r.warningsFP); ok {
+		x.plan.Warnings = append(x.plan.Warnings, ws...)
+	} else {
+		for _, w := range r.warnings {
+			if err := x.warning(w); err != nil {
+				return nil, err
+			}
+		}
+		if memo != nil {
+			memo.warnings[r.warningsFP] = slices.Clip(x.plan.Warnings)
 		}
 	}
 	for _, k := range r.phUnread {
@@ -99,6 +121,15 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// setVar sets var v to out, under vars and, in a flat environment, under
+// its own name.
+func (x *run) setVar(v *varDef, out any) {
+	x.vars[v.name] = out
+	if x.r.flatEnv {
+		x.env[v.key] = out
+	}
 }
 
 // warning adds warning w to the plan, once or per element of its foreach.
@@ -155,7 +186,7 @@ func (x *run) leaveItem() {
 }
 
 func (x *run) eval(p *program) (any, error) {
-	out, err := x.vm.Run(p.prog, x.env)
+	out, err := x.vm.Run(p.run, x.env)
 	if err != nil {
 		return nil, x.fail(p, err)
 	}
@@ -218,7 +249,7 @@ func (x *run) step(s *stepDef) error {
 func (x *run) emit(s *stepDef, item *int) error {
 	id := s.name
 	if item != nil {
-		id = fmt.Sprintf("%s[%d]", s.name, *item)
+		id = s.name + "[" + strconv.Itoa(*item) + "]"
 	}
 	if s.when != nil {
 		ok, err := x.evalBool(s.when)
@@ -230,6 +261,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		}
 	}
 	st := loader.Step{ID: id, Name: s.name, Item: item, Table: s.table, OnMultiple: s.onMultiple, Match: map[string]loader.Value{}}
+	x.used = x.used[:0]
 	if s.label != nil {
 		out, err := x.eval(s.label)
 		if err != nil {
@@ -290,36 +322,43 @@ func (x *run) emit(s *stepDef, item *int) error {
 			}
 		}
 	}
-	fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
 	if len(failed) > 0 {
 		st.Failed = strings.Join(failed, "; ")
 		st.Match, st.Fields, st.OnInsert, st.OnUpdate, st.Attach = map[string]loader.Value{}, nil, nil, nil, nil
-		fail.Kind, fail.Reason = FailureRequire, st.Failed
-	} else {
-		fail.Kind = FailureMultiple
-		for k, v := range st.Match {
-			fail.Match[k] = v.String()
-		}
-		fail.Reason = multipleReason(s.table, st.Match)
+		x.used = x.used[:0]
 	}
 	if s.exception != nil && (st.Failed != "" || s.onMultiple == loader.OnMultipleException) {
+		fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
+		if st.Failed != "" {
+			fail.Kind, fail.Reason = FailureRequire, st.Failed
+		} else {
+			fail.Kind = FailureMultiple
+			for k, v := range st.Match {
+				fail.Match[k] = v.String()
+			}
+			fail.Reason = multipleReason(s.table, st.Match)
+		}
 		exc, err := x.exception(s.exception, fail)
 		if err != nil {
 			return err
 		}
 		st.Exception = exc
 	}
-	st.DependsOn = dependsOn(&st, x.plan.Steps)
+	st.DependsOn = dependsOn(x.used, x.plan.Steps)
 	x.plan.Steps = append(x.plan.Steps, st)
 	if item == nil {
-		x.refs[s.name] = &loader.Value{Ref: id}
+		ref := &loader.Value{Ref: id}
+		x.refs[s.name] = ref
+		if x.r.flatEnv {
+			x.env[s.refKey] = ref
+		}
 	}
 	return nil
 }
 
 // multipleReason says which records a match finds.
 func multipleReason(table string, match map[string]loader.Value) string {
-	return fmt.Sprintf("several %s records match %s", table, matchText(match))
+	return "several " + table + " records match " + matchText(match)
 }
 
 // matchText writes match values as k=v, field names sorted.
@@ -356,6 +395,9 @@ func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, er
 		}
 		if ok {
 			out[f.name] = v
+			if v.Ref != "" {
+				x.used = append(x.used, v.Ref)
+			}
 		}
 	}
 	if len(out) == 0 && !keepEmpty {
@@ -425,27 +467,15 @@ func (x *run) attachments(p *program, id string) ([]loader.Attachment, error) {
 	return list, nil
 }
 
-// dependsOn lists the earlier steps st references, in plan order.
-func dependsOn(st *loader.Step, earlier []loader.Step) []string {
-	used := map[string]bool{}
-	mark := func(m map[string]loader.Value) {
-		for _, v := range m {
-			if v.Ref != "" {
-				used[v.Ref] = true
-			}
-		}
-	}
-	mark(st.Match)
-	mark(st.Fields)
-	mark(st.OnInsert)
-	mark(st.OnUpdate)
-	if st.Exception != nil {
-		mark(st.Exception.Match)
-		mark(st.Exception.Fields)
+// dependsOn lists the earlier steps that used (the step ids a step's
+// values reference) names, in plan order.
+func dependsOn(used []string, earlier []loader.Step) []string {
+	if len(used) == 0 {
+		return nil
 	}
 	var out []string
 	for _, e := range earlier {
-		if used[e.ID] {
+		if slices.Contains(used, e.ID) {
 			out = append(out, e.ID)
 		}
 	}
@@ -463,13 +493,44 @@ func (x *run) warnDuplicateMatches(s *stepDef, steps []loader.Step) {
 		if st.Failed != "" {
 			continue
 		}
-		key, _ := json.Marshal(st.Match)
-		if prev, dup := seen[string(key)]; dup {
+		key := matchKey(st.Match)
+		if prev, dup := seen[key]; dup {
 			x.plan.Warnings = append(x.plan.Warnings, fmt.Sprintf("steps %s and %s match the same %s record (%s); the second updates what the first wrote", prev, st.ID, st.Table, matchText(st.Match)))
 			continue
 		}
-		seen[string(key)] = st.ID
+		seen[key] = st.ID
 	}
+}
+
+// matchKey is a key that two match maps share exactly when their JSON is
+// the same. Literal and reference values write it directly; a lookup, or
+// text that is not UTF-8 (JSON replaces it), falls back to the JSON.
+func matchKey(m map[string]loader.Value) string {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v.Lookup != nil || !utf8.ValidString(k) || !utf8.ValidString(v.Ref) || !utf8.ValidString(v.Literal) {
+			b, _ := json.Marshal(m)
+			return "json:" + string(b)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v := m[k]
+		kind, text := "l", v.Literal
+		if v.Ref != "" {
+			kind, text = "r", v.Ref
+		}
+		b.WriteString(strconv.Itoa(len(k)))
+		b.WriteByte(':')
+		b.WriteString(k)
+		b.WriteString(kind)
+		b.WriteString(strconv.Itoa(len(text)))
+		b.WriteByte(':')
+		b.WriteString(text)
+	}
+	return b.String()
 }
 
 // srcPos maps rune offset k of p's expression to the rule file.

@@ -25,19 +25,28 @@ const DefaultMemoryBudget uint = 1_000_000
 // Rules is a compiled rule file. It is immutable: Plan may be called from
 // several goroutines at once.
 type Rules struct {
-	name     string
-	hash     string
-	src      *source
-	params   []Param
-	values   map[string]string // effective param values
-	vars     []*varDef
-	steps    []*stepDef
-	warnings []*warningDef
+	name   string
+	hash   string
+	src    *source
+	params []Param
+	values map[string]string // effective param values
+	// paramsEnv is values as expressions read them under params; no
+	// expression can change it, so every plan shares it.
+	paramsEnv map[string]any
+	vars      []*varDef
+	steps     []*stepDef
+	warnings  []*warningDef
 	// phUnread are the PH fields no rule reads and ph_not_loaded does not
 	// name; a plan warns about each that has a value.
 	phUnread []string
 	h        *helpers
 	budget   uint
+	// flatEnv says plans put each var and step reference in the
+	// environment under its own name (see compiler.patch).
+	flatEnv bool
+	// warningsFP identifies what the warnings section computes from an
+	// Input (see Memo).
+	warningsFP string
 }
 
 // Param is a setting a rule file declares under params; expressions read
@@ -52,7 +61,11 @@ type Param struct {
 
 type varDef struct {
 	name string
+	key  string // its name in the environment: vars.NAME
 	prog *program
+	deps []string // the vars it reads
+	// fp identifies what the var computes from an Input (see Memo).
+	fp string
 }
 
 type fieldDef struct {
@@ -81,6 +94,7 @@ type exceptionDef struct {
 
 type stepDef struct {
 	name       string
+	refKey     string // its reference's name in the environment: ref.NAME
 	table      string
 	pos        pos
 	foreach    *program
@@ -162,6 +176,9 @@ func Compile(name string, data []byte, opts ...Option) (*Rules, error) {
 	r.h = c.h
 	r.src = c.src
 	r.budget = o.budget
+	r.fingerprint(c)
+	r.flatEnv = !c.rawEnv
+	c.patch()
 	return r, nil
 }
 
@@ -211,6 +228,7 @@ type compiler struct {
 	// sfdcType is the checked type of sfdc: sfdc.Opportunity's fields and
 	// the rule file's custom_fields; sfdcNames lists every field name in it.
 	sfdcType  types.Map
+	sfdcObj   *sfObject
 	sfdcNames []string
 	varNames  []string
 	stepNames []string
@@ -218,6 +236,10 @@ type compiler struct {
 	// when one reads ph as a whole, so that every field may be read.
 	phRead  map[string]bool
 	phWhole bool
+	// rawEnv is set when an expression reads $env; programs lists every
+	// program compiled, for patch.
+	rawEnv   bool
+	programs []*program
 }
 
 func (c *compiler) problem(p pos, format string, args ...any) {

@@ -142,6 +142,7 @@ func (c *compiler) compileCustomFields(e entry, present bool) {
 		base = base.clone()
 		c.addCustomFields(base, c.mapping(e.value, "custom_fields"), "sfdc")
 	}
+	c.sfdcObj = base
 	c.sfdcType = base.exprType()
 	seen := map[string]bool{}
 	base.names(seen)
@@ -304,4 +305,28 @@ func (c *compiler) fieldsAt(before string, sc *scope) (keys []string, root strin
 	}
 	sort.Strings(keys)
 	return keys, root, true
+}
+
+// writeTo writes o's tree in a canonical form, for fingerprints.
+func (o *sfObject) writeTo(b *strings.Builder) {
+	keys := make([]string, 0, len(o.fields))
+	for k := range o.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteByte('{')
+	for _, k := range keys {
+		f := o.fields[k]
+		fmt.Fprintf(b, "%d:%s", len(k), k)
+		switch {
+		case f.obj == nil:
+			b.WriteByte('.')
+		case f.list:
+			b.WriteByte('[')
+			f.obj.writeTo(b)
+		default:
+			f.obj.writeTo(b)
+		}
+	}
+	b.WriteByte('}')
 }

@@ -118,6 +118,26 @@ func decimalText(d *apd.Decimal) string {
 	return r.Text('f')
 }
 
+// isPlainInteger reports whether s is 0 or a whole number without
+// leading zeros, sign aside: the text decimalText would write for it.
+func isPlainInteger(s string) bool {
+	if s == "0" {
+		return true
+	}
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // toValue turns an expression result into the Value sent to the target.
 // ok is false for nil: the field is left out. The rules are documented in
 // the package doc under "Values".
@@ -159,7 +179,21 @@ func toText(v any) (string, bool, error) {
 			return "true", true, nil
 		}
 		return "false", true, nil
-	case json.Number, float64, float32, int, int64:
+	case int:
+		// A whole number is its own shortest form.
+		return strconv.Itoa(x), true, nil
+	case int64:
+		return strconv.FormatInt(x, 10), true, nil
+	case json.Number:
+		if isPlainInteger(string(x)) {
+			return string(x), true, nil
+		}
+		d, err := exactDecimal(x)
+		if err != nil {
+			return "", false, err
+		}
+		return decimalText(d), true, nil
+	case float64, float32:
 		d, err := exactDecimal(x)
 		if err != nil {
 			return "", false, err

@@ -136,7 +136,7 @@ steps:
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		x.vars[v.name] = out
+		x.setVar(v, out)
 	}
 	text := func(name string) string {
 		v, ok, err := toValue(x.vars[name])
@@ -195,5 +195,25 @@ func TestHelperRuntimeErrors(t *testing.T) {
 				t.Fatalf("position: %+v", pe)
 			}
 		})
+	}
+}
+
+// The short ways toText writes whole numbers give what the decimal
+// arithmetic gives.
+func TestToTextWholeNumbers(t *testing.T) {
+	for _, v := range []any{0, 1, -1, 7, 100, -2500, 1 << 40, int64(-9000000000), int64(0),
+		json.Number("0"), json.Number("10"), json.Number("-10"), json.Number("123456789012345678901234567890"),
+		json.Number("-0"), json.Number("007"), json.Number("1e2"), json.Number("10.50"), json.Number("-")} {
+		got, ok, err := toText(v)
+		d, derr := exactDecimal(v)
+		if derr != nil {
+			if err == nil {
+				t.Errorf("%#v: got %q, want the error %v", v, got, derr)
+			}
+			continue
+		}
+		if want := decimalText(d); err != nil || !ok || got != want {
+			t.Errorf("%#v: got %q %v %v, want %q", v, got, ok, err, want)
+		}
 	}
 }

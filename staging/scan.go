@@ -37,27 +37,32 @@ func (s *Store) Scan(ctx context.Context, f ScanFilter) ([]*Record, error) {
 	case limit > 2000:
 		limit = 2000
 	}
+	// The page's ids are picked first, from the id alone (an index on the
+	// state holds it), and only their rows are read whole, by primary key:
+	// a database that filters on the state index would otherwise sort
+	// every remaining row, documents included, for each page.
+	ids := s.db.NewSelect().Model((*recordRow)(nil)).Column("r.id").
+		Where("r.id > ?", f.AfterID).Order("r.id").Limit(int64(limit))
+	if len(f.IDs) > 0 {
+		ids = ids.Where("r.id IN (?)", bun.List(f.IDs))
+	}
+	if len(f.States) > 0 || f.OrLoaded {
+		ids = ids.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			if len(f.States) > 0 {
+				q = q.WhereOr("r.state IN (?)", bun.List(f.States))
+			}
+			if f.OrLoaded {
+				q = q.WhereOr("r.loaded_at IS NOT NULL")
+			}
+			return q
+		})
+	}
 	return s.selectRecords(ctx, s.db, false, func(q *bun.SelectQuery) *bun.SelectQuery {
 		if f.WithJournal {
 			q = q.ExcludeColumn("load_result", "search_text")
 		} else {
 			q = q.ExcludeColumn("load_journal", "load_result", "search_text")
 		}
-		q = q.Where("r.id > ?", f.AfterID).Limit(int64(limit))
-		if len(f.IDs) > 0 {
-			q = q.Where("r.id IN (?)", bun.List(f.IDs))
-		}
-		if len(f.States) > 0 || f.OrLoaded {
-			q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				if len(f.States) > 0 {
-					q = q.WhereOr("r.state IN (?)", bun.List(f.States))
-				}
-				if f.OrLoaded {
-					q = q.WhereOr("r.loaded_at IS NOT NULL")
-				}
-				return q
-			})
-		}
-		return q
+		return q.Where("r.id IN (?)", ids)
 	})
 }

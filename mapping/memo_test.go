@@ -1,0 +1,137 @@
+package mapping
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// memoRules is a small rule file; the cases below change one part of it.
+const memoRules = `version: 1
+params:
+  prefix: {default: "A"}
+vars:
+  name: 'params.prefix + ":" + string(sfdc.Name ?? "")'
+  day: 'dateIn(now, vars.zone)'
+  zone: '"UTC"'
+  lines: 'len(sfdc.OpportunityLineItems?.records ?? [])'
+warnings:
+  - message: '"lines: " + string(vars.lines)'
+steps:
+  - name: company
+    table: core_company
+    match: {name: vars.name}
+    fields: {day: vars.day}
+    on_multiple: skip
+`
+
+// Plans made with a Memo are the plans made without one, whichever rule
+// files share it and in which order; each file keeps its own errors.
+func TestMemoPlansAsWithout(t *testing.T) {
+	ref, err := os.ReadFile(referenceRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := os.ReadFile("../examples/mappings/reference-next.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(old, new string) string {
+		if !strings.Contains(memoRules, old) {
+			t.Fatalf("memoRules has no %q", old)
+		}
+		return strings.Replace(memoRules, old, new, 1)
+	}
+	// zoneLoaded names Europe/Berlin in a literal, which loads the zone;
+	// memoRules' vars.day then works only in that file.
+	zoneLoaded := variant(`zone: '"UTC"'`, `zone: '"Europe/Berlin"'`) + "    label: 'string(dateIn(now, \"Europe/Berlin\"))'\n"
+	cases := []struct {
+		name  string
+		files []string
+		opts  [][]Option
+	}{
+		{"reference twice", []string{string(ref), string(ref)}, nil},
+		{"reference and next", []string{string(ref), string(next)}, nil},
+		{"next and reference", []string{string(next), string(ref)}, nil},
+		{"param default", []string{memoRules, variant(`default: "A"`, `default: "B"`)}, nil},
+		{"param value", []string{memoRules, memoRules}, [][]Option{nil, {WithParams(map[string]string{"prefix": "C"})}}},
+		{"budget", []string{memoRules, memoRules}, [][]Option{nil, {WithMemoryBudget(1)}}},
+		{"var changed", []string{memoRules, variant(`len(sfdc`, `1 + len(sfdc`)}, nil},
+		{"var a var reads changed", []string{memoRules, variant(`'"UTC"'`, `'"Etc/UTC"'`)}, nil},
+		{"warning changed", []string{memoRules, variant(`"lines: "`, `"n: "`)}, nil},
+		{"custom fields", []string{memoRules, memoRules + "custom_fields: {Name2__c: string}\n"}, nil},
+		{"zone loaded in one file", []string{zoneLoaded, variant(`zone: '"UTC"'`, `zone: '"Europe/Berlin"'`)}, nil},
+		{"zone loaded, other order", []string{variant(`zone: '"UTC"'`, `zone: '"Europe/Berlin"'`), zoneLoaded}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rules []*Rules
+			for i, src := range tc.files {
+				var opts []Option
+				if tc.opts != nil {
+					opts = tc.opts[i]
+				}
+				r, err := Compile("file"+string(rune('1'+i))+".yaml", []byte(src), opts...)
+				if err != nil {
+					t.Fatalf("file %d: %v", i+1, err)
+				}
+				rules = append(rules, r)
+			}
+			in := Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow}
+			shared := in
+			shared.Memo = NewMemo()
+			for i, r := range rules {
+				want, wantErr := r.Plan(in)
+				got, gotErr := r.Plan(shared)
+				if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+					t.Fatalf("file %d: error %v, want %v", i+1, gotErr, wantErr)
+				}
+				if wantErr == nil && !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
+					t.Errorf("file %d: plan with a memo:\n%s\nwithout:\n%s", i+1, planJSON(t, got), planJSON(t, want))
+				}
+			}
+		})
+	}
+}
+
+// Identical definitions share a fingerprint; the vars a rule change does
+// not touch are computed once.
+func TestMemoSharesIdenticalVars(t *testing.T) {
+	a, err := Compile("a.yaml", []byte(memoRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile("b.yaml", []byte(strings.Replace(memoRules, `len(sfdc`, `1 + len(sfdc`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fps := func(r *Rules) map[string]string {
+		out := map[string]string{}
+		for _, v := range r.vars {
+			out[v.name] = v.fp
+		}
+		return out
+	}
+	fa, fb := fps(a), fps(b)
+	for _, name := range []string{"name", "day", "zone"} {
+		if fa[name] != fb[name] {
+			t.Errorf("var %s: fingerprints differ", name)
+		}
+	}
+	if fa["lines"] == fb["lines"] {
+		t.Error("var lines changed but kept its fingerprint")
+	}
+	if a.warningsFP == b.warningsFP {
+		t.Error("the warnings read a changed var but kept their fingerprint")
+	}
+	in := Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow, Memo: NewMemo()}
+	for _, r := range []*Rules{a, b} {
+		if _, err := r.Plan(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(in.Memo.vars) != 5 || len(in.Memo.warnings) != 2 {
+		t.Errorf("memo holds %d vars and %d warning sections, want 5 and 2", len(in.Memo.vars), len(in.Memo.warnings))
+	}
+}
