@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // PHFields are the Provisioning Hub email's field names that rules see
@@ -98,296 +98,101 @@ func sfdcFromJSON(raw []byte) (map[string]any, error) {
 // payloads take encoding/json's path.
 const strictMaxDepth = 1000
 
-// sfdcFromStrictJSON reads raw when it is one JSON object in strict JSON:
-// valid UTF-8, no repeated key, no escaped surrogate. For such a document
-// it yields exactly what encoding/json does, in a single pass over the
-// bytes; ok is false for anything else, which sfdcFromJSON then reads.
+// sfdcFromStrictJSON reads raw with jsontext when it is one JSON object in
+// strict JSON (valid UTF-8, no repeated key). For such a document it
+// yields exactly what encoding/json does, in a single pass over the bytes;
+// ok is false for anything else, which sfdcFromJSON then reads.
 func sfdcFromStrictJSON(raw []byte) (m map[string]any, ok bool) {
-	r := strictReader{b: raw}
-	r.space()
-	if r.i >= len(r.b) || r.b[r.i] != '{' {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
+	if dec.PeekKind() != '{' {
 		return nil, false
 	}
-	v, ok := r.value(0)
+	v, ok := readStrict(dec, 0)
 	if !ok {
 		return nil, false
 	}
-	r.space()
-	if r.i != len(r.b) {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, false
 	}
 	return v.(map[string]any), true
 }
 
-// strictReader reads JSON values from b at i, as encoding/json decodes
-// them into an interface with UseNumber.
-type strictReader struct {
-	b []byte
-	i int
-}
-
-func (r *strictReader) space() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return
-		}
-	}
-}
-
-func (r *strictReader) value(depth int) (any, bool) {
-	r.space()
-	if r.i >= len(r.b) {
-		return nil, false
-	}
-	switch c := r.b[r.i]; {
-	case c == '{':
+// readStrict reads one JSON value as encoding/json decodes it into an
+// interface with UseNumber.
+func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
+	switch dec.PeekKind() {
+	case '{':
 		if depth >= strictMaxDepth {
 			return nil, false
 		}
-		r.i++
-		m := map[string]any{}
-		r.space()
-		if r.i < len(r.b) && r.b[r.i] == '}' {
-			r.i++
-			return m, true
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
 		}
-		for {
-			r.space()
-			if r.i >= len(r.b) || r.b[r.i] != '"' {
+		m := map[string]any{}
+		for dec.PeekKind() == '"' {
+			tok, err := dec.ReadToken()
+			if err != nil {
 				return nil, false
 			}
-			name, ok := r.text()
-			if !ok {
-				return nil, false
-			}
-			if _, dup := m[name]; dup {
-				return nil, false
-			}
-			r.space()
-			if r.i >= len(r.b) || r.b[r.i] != ':' {
-				return nil, false
-			}
-			r.i++
-			v, ok := r.value(depth + 1)
+			// A token is valid only until the next read.
+			name := tok.String()
+			v, ok := readStrict(dec, depth+1)
 			if !ok {
 				return nil, false
 			}
 			m[name] = v
-			r.space()
-			if r.i >= len(r.b) {
-				return nil, false
-			}
-			switch r.b[r.i] {
-			case ',':
-				r.i++
-			case '}':
-				r.i++
-				return m, true
-			default:
-				return nil, false
-			}
 		}
-	case c == '[':
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return m, true
+	case '[':
 		if depth >= strictMaxDepth {
 			return nil, false
 		}
-		r.i++
-		list := []any{}
-		r.space()
-		if r.i < len(r.b) && r.b[r.i] == ']' {
-			r.i++
-			return list, true
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
 		}
-		for {
-			v, ok := r.value(depth + 1)
+		list := []any{}
+		for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
+			if k == 0 {
+				return nil, false
+			}
+			v, ok := readStrict(dec, depth+1)
 			if !ok {
 				return nil, false
 			}
 			list = append(list, v)
-			r.space()
-			if r.i >= len(r.b) {
-				return nil, false
-			}
-			switch r.b[r.i] {
-			case ',':
-				r.i++
-			case ']':
-				r.i++
-				return list, true
-			default:
-				return nil, false
-			}
 		}
-	case c == '"':
-		return r.text()
-	case c == '-' || (c >= '0' && c <= '9'):
-		return r.number()
-	case c == 't':
-		return true, r.literal("true")
-	case c == 'f':
-		return false, r.literal("false")
-	case c == 'n':
-		return nil, r.literal("null")
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return list, true
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return tok.String(), true
+	case '0':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return json.Number(tok.String()), true
+	case 't', 'f':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, false
+		}
+		return tok.Bool(), true
+	case 'n':
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, false
+		}
+		return nil, true
 	}
 	return nil, false
-}
-
-func (r *strictReader) literal(word string) bool {
-	if !bytes.HasPrefix(r.b[r.i:], []byte(word)) {
-		return false
-	}
-	r.i += len(word)
-	return true
-}
-
-// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? as its text.
-func (r *strictReader) number() (any, bool) {
-	start := r.i
-	digits := func() int {
-		n := 0
-		for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-			r.i++
-			n++
-		}
-		return n
-	}
-	if r.b[r.i] == '-' {
-		r.i++
-	}
-	switch {
-	case r.i < len(r.b) && r.b[r.i] == '0':
-		r.i++
-	case digits() == 0:
-		return nil, false
-	}
-	if r.i < len(r.b) && r.b[r.i] == '.' {
-		r.i++
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
-		r.i++
-		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
-			r.i++
-		}
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	return json.Number(r.b[start:r.i]), true
-}
-
-// text reads a string at r.i (its opening quote). Invalid UTF-8, control
-// characters and escaped surrogates are left to encoding/json.
-func (r *strictReader) text() (string, bool) {
-	r.i++
-	start := r.i
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			s := r.b[start:r.i]
-			r.i++
-			if !utf8.Valid(s) {
-				return "", false
-			}
-			return string(s), true
-		case c == '\\':
-			return r.escapedText(start)
-		case c < 0x20:
-			return "", false
-		}
-		r.i++
-	}
-	return "", false
-}
-
-// hex4 reads the four hex digits of a \u escape at i.
-func (r *strictReader) hex4(i int) (rune, bool) {
-	if i+4 > len(r.b) {
-		return 0, false
-	}
-	var c rune
-	for _, h := range r.b[i : i+4] {
-		switch {
-		case h >= '0' && h <= '9':
-			c = c<<4 | rune(h-'0')
-		case h >= 'a' && h <= 'f':
-			c = c<<4 | rune(h-'a'+10)
-		case h >= 'A' && h <= 'F':
-			c = c<<4 | rune(h-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return c, true
-}
-
-// escapedText reads the rest of a string that has an escape, from start.
-func (r *strictReader) escapedText(start int) (string, bool) {
-	out := append([]byte(nil), r.b[start:r.i]...)
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			if !utf8.Valid(out) {
-				return "", false
-			}
-			return string(out), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			out = append(out, c)
-			r.i++
-			continue
-		}
-		if r.i+1 >= len(r.b) {
-			return "", false
-		}
-		e := r.b[r.i+1]
-		r.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			c, ok := r.hex4(r.i)
-			if !ok {
-				return "", false
-			}
-			r.i += 4
-			if utf16.IsSurrogate(c) {
-				// Only a pair makes a character; a lone half is left to
-				// encoding/json, which replaces it.
-				if r.i+6 > len(r.b) || r.b[r.i] != '\\' || r.b[r.i+1] != 'u' {
-					return "", false
-				}
-				lo, ok := r.hex4(r.i + 2)
-				if c = utf16.DecodeRune(c, lo); !ok || c == utf8.RuneError {
-					return "", false
-				}
-				r.i += 6
-			}
-			out = utf8.AppendRune(out, c)
-		default:
-			return "", false
-		}
-	}
-	return "", false
 }
 
 // phEnv returns the ph map expressions see: every PHFields key present.
