@@ -52,7 +52,10 @@ type RulesInfo struct {
 	Hash string `json:"hash"`
 }
 
-func rulesInfo(r *mapping.Rules) RulesInfo { return RulesInfo{Name: r.Name(), Hash: r.Hash()} }
+func rulesInfo(r *mapping.Rules) RulesInfo { return RulesInfoOf(r) }
+
+// RulesInfoOf names compiled rules by their file name and hash.
+func RulesInfoOf(r *mapping.Rules) RulesInfo { return RulesInfo{Name: r.Name(), Hash: r.Hash()} }
 
 // ImpactReport is what a rule change would do to the records already
 // staged: each record planned with the rules in use and with the new

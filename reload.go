@@ -162,20 +162,39 @@ func (f *Flow) ReloadRecords(ctx context.Context, ids []int64, by string, inline
 // new rules of rep are put in use first, with SetRules), so that the
 // reload writes what the report showed. inline is as for ReloadRecords.
 func (f *Flow) ReloadImpact(ctx context.Context, rep *ImpactReport, by string, inline bool) ([]ReloadOutcome, error) {
-	if h := f.Rules().Hash(); h != rep.New.Hash {
-		return nil, &RulesMismatchError{InUse: rulesInfo(f.Rules()), Report: rep.New}
+	if err := f.CheckRulesInUse(rep.New); err != nil {
+		return nil, err
 	}
 	return f.ReloadRecords(ctx, rep.ReloadIDs(), by, inline)
 }
 
-// ReloadIDs lists the records a reload after the rule change would change:
+// CheckRulesInUse fails with *RulesMismatchError unless rules are the rules
+// in use. A reload writes with the rules in use, so a reload of what other
+// rules would change waits until those rules are put in use.
+func (f *Flow) CheckRulesInUse(rules RulesInfo) error {
+	if inUse := rulesInfo(f.Rules()); inUse.Hash != rules.Hash {
+		return &RulesMismatchError{InUse: inUse, Report: rules}
+	}
+	return nil
+}
+
+// ToReload lists the records a reload after the rule change would change:
 // those whose plan changes and that the new rules can plan.
-func (rep *ImpactReport) ReloadIDs() []int64 {
-	ids := []int64{}
+func (rep *ImpactReport) ToReload() []RecordImpact {
+	var out []RecordImpact
 	for _, r := range rep.Records {
 		if r.Error == "" && r.Changed() {
-			ids = append(ids, r.ID)
+			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// ReloadIDs are the ids of ToReload.
+func (rep *ImpactReport) ReloadIDs() []int64 {
+	ids := []int64{}
+	for _, r := range rep.ToReload() {
+		ids = append(ids, r.ID)
 	}
 	return ids
 }

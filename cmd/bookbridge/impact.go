@@ -37,8 +37,8 @@ func parseStates(s string) ([]staging.State, error) {
 	return out, nil
 }
 
-// compileRulesFile compiles a rule file with the params the CLI's own
-// configuration gives (BOOKBRIDGE_RULE_PARAMS).
+// compileRulesFile compiles a rule file as the server compiles its own,
+// with the CLI's configuration (BOOKBRIDGE_RULE_PARAMS, BOOKBRIDGE_TIMEZONE).
 func compileRulesFile(c *cli, path string) (*mapping.Rules, error) {
 	cfg, err := c.loadConfig()
 	if err != nil {
@@ -48,7 +48,7 @@ func compileRulesFile(c *cli, path string) (*mapping.Rules, error) {
 	if err != nil {
 		return nil, usageError("--rules: %v", err)
 	}
-	r, err := mapping.Compile(path, data, mapping.WithParams(cfg.RuleParams))
+	r, err := app.CompileRules(cfg, path, data)
 	if err != nil {
 		return nil, usageError("--rules %s:\n%v", path, err)
 	}
@@ -214,7 +214,7 @@ func (c *cli) reloadImpact(ctx context.Context, a *app.App, path string, dry, as
 		return err
 	}
 	current := a.Flow.Rules()
-	if current.Hash() != next.Hash() {
+	if err := a.Flow.CheckRulesInUse(bookbridge.RulesInfoOf(next)); err != nil {
 		return usageError("--impact-of %s: BOOKBRIDGE_RULES names other rules (%s, sha256 %s); the reload writes with BOOKBRIDGE_RULES, so set it to %s first",
 			path, current.Name(), current.Hash(), path)
 	}
@@ -279,13 +279,16 @@ func cmdEmailReparse(ctx context.Context, c *cli) error {
 	defer a.Close()
 	var ids []int64
 	if *all {
+		// The records in the states that allow a re-parse (staging's rule)
+		// that hold an email.
+		states := staging.AllowedFrom(staging.ActionReparseEmail)
 		for after := int64(0); ; {
-			page, err := a.Store.Scan(ctx, staging.ScanFilter{AfterID: after, Limit: 500})
+			page, err := a.Store.Scan(ctx, staging.ScanFilter{States: states, AfterID: after, Limit: 500})
 			if err != nil {
 				return usageError("listing records: %v", err)
 			}
 			for _, r := range page {
-				if r.PH != nil && r.State != staging.StateMerged {
+				if r.PH != nil {
 					ids = append(ids, r.ID)
 				}
 			}

@@ -22,18 +22,20 @@ func loadRules(cfg *config.Config) (*mapping.Rules, error) {
 		}
 		name, data = cfg.Rules, b
 	}
-	rules, err := compileRules(cfg, name, data)
+	rules, err := CompileRules(cfg, name, data)
 	if err != nil {
 		return nil, fmt.Errorf("mapping rules (BOOKBRIDGE_RULES, BOOKBRIDGE_RULE_PARAMS): %w", err)
 	}
 	return rules, nil
 }
 
-// compileRules compiles one rule file with BOOKBRIDGE_RULE_PARAMS; when the
-// rules declare a time_zone param the params do not set, BOOKBRIDGE_TIMEZONE
-// fills it.
-// A file that does not compile is a *mapping.CompileError.
-func compileRules(cfg *config.Config, name string, data []byte) (*mapping.Rules, error) {
+// CompileRules compiles a rule file the way the server compiles its own,
+// without putting it in use: with BOOKBRIDGE_RULE_PARAMS, and when the
+// rules declare a time_zone param the params do not set, with
+// BOOKBRIDGE_TIMEZONE. The API, the console and the CLI compile the rule
+// files whose impact they show with it. A file that does not compile is a
+// *mapping.CompileError with every FILE:LINE:COL problem.
+func CompileRules(cfg *config.Config, name string, data []byte) (*mapping.Rules, error) {
 	params := maps.Clone(cfg.RuleParams)
 	if params == nil {
 		params = map[string]string{}
@@ -51,15 +53,6 @@ func compileRules(cfg *config.Config, name string, data []byte) (*mapping.Rules,
 		}
 	}
 	return rules, nil
-}
-
-// CompileRules compiles a rule file the way the server compiles its own
-// (BOOKBRIDGE_RULE_PARAMS, time_zone from BOOKBRIDGE_TIMEZONE), without
-// putting it in use: for the impact of a rule file sent to the API or the
-// console. A file that does not compile is a *mapping.CompileError with
-// every FILE:LINE:COL problem.
-func (a *App) CompileRules(name string, data []byte) (*mapping.Rules, error) {
-	return compileRules(a.Cfg, name, data)
 }
 
 // ReloadRules compiles the rule file again and puts it in use for the

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
 	"github.com/bookbridge/bookbridge/loader"
@@ -93,8 +94,7 @@ func (c *Console) impactForm(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 func (c *Console) inUse() bookbridge.RulesInfo {
-	rules := c.app.Flow.Rules()
-	return bookbridge.RulesInfo{Name: rules.Name(), Hash: rules.Hash()}
+	return bookbridge.RulesInfoOf(c.app.Flow.Rules())
 }
 
 // uploaded is a rule file from a form: an uploaded file, the textarea, or
@@ -159,7 +159,7 @@ func (c *Console) compileUpload(w http.ResponseWriter, r *http.Request, u *user)
 		return nil, up, false
 	}
 	data, _ := base64.StdEncoding.DecodeString(up.b64)
-	rules, err := c.app.CompileRules(up.name, data)
+	rules, err := app.CompileRules(c.app.Cfg, up.name, data)
 	var ce *mapping.CompileError
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
@@ -182,7 +182,7 @@ func (c *Console) compileUpload(w http.ResponseWriter, r *http.Request, u *user)
 // impactOf makes the report of rules: against the rules in use, or, when
 // rules are in use already, against each record's last load.
 func (c *Console) impactOf(r *http.Request, rules *mapping.Rules, atNow bool, ids ...int64) (*bookbridge.ImpactReport, bool, error) {
-	same := c.app.Flow.Rules().Hash() == rules.Hash()
+	same := c.app.Flow.CheckRulesInUse(bookbridge.RulesInfoOf(rules)) == nil
 	opts := bookbridge.ImpactOptions{AtNow: atNow, AgainstLastLoad: same, Records: ids}
 	if len(ids) > 0 {
 		opts.States = staging.States()
@@ -271,7 +271,7 @@ func (c *Console) reloadReport(w http.ResponseWriter, r *http.Request, u *user) 
 		return nil, false
 	}
 	v := &impactReloadView{Name: up.name, Rules: up.b64, AtNow: up.atNow, InUse: c.inUse(),
-		New: bookbridge.RulesInfo{Name: rules.Name(), Hash: rules.Hash()}}
+		New: bookbridge.RulesInfoOf(rules)}
 	if v.InUse.Hash != v.New.Hash {
 		v.Refused = "The rules in use (" + v.InUse.Name + ", sha256 " + v.InUse.Hash + ") are not the uploaded ones, and a reload writes with the rules in use: " + putInUse + ", then come back."
 		c.render(w, r, u, http.StatusConflict, "impact_reload", "impact", v)
@@ -380,7 +380,7 @@ func (c *Console) reloadConfirm(w http.ResponseWriter, r *http.Request, u *user)
 		c.fail(w, r, u, http.StatusConflict, "Record "+rec.Number+" changed after your preview. Nothing was reloaded: look at the record and preview again.")
 		return
 	}
-	if h := r.PostForm.Get("rules_hash"); h != "" && h != c.app.Flow.Rules().Hash() {
+	if h := r.PostForm.Get("rules_hash"); h != "" && c.app.Flow.CheckRulesInUse(bookbridge.RulesInfo{Hash: h}) != nil {
 		c.fail(w, r, u, http.StatusConflict, "The rules in use changed after your preview (a SIGHUP). Nothing was reloaded: preview the reload again.")
 		return
 	}

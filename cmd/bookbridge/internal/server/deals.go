@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/bookbridge/bookbridge"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -74,16 +75,17 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 	key, _ := CallerKey(r.Context())
 	res, err := s.app.Flow.AcceptDeal(r.Context(), body, staging.Via("api"), staging.By(key.Name))
 	if err != nil {
-		status, _ := statusOf(err, http.StatusServiceUnavailable)
-		switch {
-		case status == http.StatusServiceUnavailable:
-			m.WithLabelValues("error").Inc()
-			// The store may still hold the body: leave it to the collector.
-		case status == http.StatusUnprocessableEntity && isInputError(err):
-			m.WithLabelValues("error").Inc()
-			defer release()
-		default:
-			m.WithLabelValues("invalid").Inc()
+		// A deal refused before or by the store counts as invalid, one the
+		// store could not take (or found incomplete) as an error. After an
+		// internal error the store may still hold the body: it is left to
+		// the collector.
+		kind := bookbridge.KindOf(err)
+		outcome := "invalid"
+		if kind == bookbridge.KindInternal || isInputError(err) {
+			outcome = "error"
+		}
+		m.WithLabelValues(outcome).Inc()
+		if kind != bookbridge.KindInternal {
 			defer release()
 		}
 		s.fail(w, r, err, http.StatusServiceUnavailable)

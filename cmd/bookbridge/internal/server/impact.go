@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
 	"github.com/bookbridge/bookbridge/mapping"
 	"github.com/bookbridge/bookbridge/staging"
 )
@@ -61,7 +62,7 @@ func (s *Server) readRules(w http.ResponseWriter, r *http.Request) (rules *mappi
 	if name == "" {
 		name = rulesName
 	}
-	rules, err = s.app.CompileRules(name, data)
+	rules, err = app.CompileRules(s.app.Cfg, name, data)
 	if err != nil {
 		s.fail(w, r, err, http.StatusInternalServerError)
 		return nil, false
@@ -238,11 +239,8 @@ func (s *Server) reloadImpact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if inUse := s.app.Flow.Rules(); inUse.Hash() != rules.Hash() {
-		s.fail(w, r, &bookbridge.RulesMismatchError{
-			InUse:  bookbridge.RulesInfo{Name: inUse.Name(), Hash: inUse.Hash()},
-			Report: bookbridge.RulesInfo{Name: rules.Name(), Hash: rules.Hash()},
-		}, http.StatusInternalServerError)
+	if err := s.app.Flow.CheckRulesInUse(bookbridge.RulesInfoOf(rules)); err != nil {
+		s.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	rep, err := s.app.Flow.Impact(r.Context(), rules, bookbridge.ImpactOptions{AgainstLastLoad: true})
@@ -251,10 +249,8 @@ func (s *Server) reloadImpact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outs := []bookbridge.ReloadOutcome{}
-	for _, ri := range rep.Records {
-		if ri.Error == "" && ri.Changed() {
-			outs = append(outs, bookbridge.ReloadOutcome{ID: ri.ID, Number: ri.Number, State: ri.State})
-		}
+	for _, ri := range rep.ToReload() {
+		outs = append(outs, bookbridge.ReloadOutcome{ID: ri.ID, Number: ri.Number, State: ri.State})
 	}
 	// ReloadImpact checks the rules in use again: they may have changed
 	// (SIGHUP) while the report was made.
@@ -268,8 +264,7 @@ func (s *Server) reloadImpact(w http.ResponseWriter, r *http.Request) {
 // jobs) did.
 func (s *Server) reloadIDs(w http.ResponseWriter, r *http.Request, outs []bookbridge.ReloadOutcome, dry bool, rep *bookbridge.ImpactReport,
 	reload func(by string) ([]bookbridge.ReloadOutcome, error)) {
-	inUse := s.app.Flow.Rules()
-	ans := ReloadAnswer{DryRun: dry, Rules: bookbridge.RulesInfo{Name: inUse.Name(), Hash: inUse.Hash()}, Records: outs, Impact: rep}
+	ans := ReloadAnswer{DryRun: dry, Rules: bookbridge.RulesInfoOf(s.app.Flow.Rules()), Records: outs, Impact: rep}
 	if dry {
 		ans.Count = len(outs)
 		writeJSON(w, http.StatusOK, ans)
