@@ -171,30 +171,25 @@ type FailedLoad struct {
 // failure first.
 func (f *Flow) FailedLoads(ctx context.Context, filter RetryFilter) ([]FailedLoad, error) {
 	var out []FailedLoad
-	cursor := ""
 	now := f.cfg.Now()
 	want := strings.ToLower(filter.ErrorContains)
+	page := staging.ScanFilter{States: []staging.State{staging.StateLoadFailed}, Limit: 500}
 	for {
-		page, err := f.cfg.Store.List(ctx, staging.Filter{States: []staging.State{staging.StateLoadFailed}, Limit: 500, After: cursor})
+		recs, err := f.cfg.Store.Scan(ctx, page)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range page.Records {
-			rec, err := f.cfg.Store.Get(ctx, s.ID)
-			if err != nil {
-				return nil, err
-			}
-			if rec.State != staging.StateLoadFailed ||
-				(filter.OlderThan > 0 && now.Sub(rec.Load.FinishedAt) < filter.OlderThan) ||
+		for _, rec := range recs {
+			if (filter.OlderThan > 0 && now.Sub(rec.Load.FinishedAt) < filter.OlderThan) ||
 				(want != "" && !strings.Contains(strings.ToLower(rec.Load.Error), want)) {
 				continue
 			}
 			out = append(out, FailedLoad{ID: rec.ID, Number: rec.Number, Company: rec.CompanyName, FailedAt: rec.Load.FinishedAt, Error: rec.Load.Error})
 		}
-		if page.Next == "" {
+		if len(recs) < page.Limit {
 			break
 		}
-		cursor = page.Next
+		page.AfterID = recs[len(recs)-1].ID
 	}
 	slices.SortFunc(out, func(a, b FailedLoad) int { return a.FailedAt.Compare(b.FailedAt) })
 	return out, nil
