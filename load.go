@@ -27,6 +27,16 @@ type loadProgress struct {
 	Journal *loader.Journal `json:"journal,omitempty"`
 }
 
+// savedProgress is the progress kept in rec's load journal, when it holds
+// a plan.
+func savedProgress(rec *staging.Record) (loadProgress, bool) {
+	var p loadProgress
+	if len(rec.Load.Journal) == 0 || json.Unmarshal(rec.Load.Journal, &p) != nil || p.Plan == nil {
+		return loadProgress{}, false
+	}
+	return p, true
+}
+
 // PlanError says that the rules could not make a plan of a record: its
 // data does not satisfy them (a rule's expression failed for this deal).
 type PlanError struct {
@@ -312,11 +322,9 @@ func (f *Flow) runLoad(ctx context.Context, recordID int64, by string, retry fun
 // resumes that journal too, so the retry writes nothing twice.
 // planned says whether the plan was made now.
 func (f *Flow) progressOf(rec *staging.Record) (p loadProgress, planned bool, err error) {
-	var saved loadProgress
-	if len(rec.Load.Journal) > 0 && json.Unmarshal(rec.Load.Journal, &saved) == nil && saved.Plan != nil {
-		if saved.Attempt == rec.Load.Attempts {
-			return saved, false, nil
-		}
+	saved, ok := savedProgress(rec)
+	if ok && saved.Attempt == rec.Load.Attempts {
+		return saved, false, nil
 	}
 	plan, err := f.Plan(rec)
 	if err != nil {

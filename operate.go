@@ -2,7 +2,6 @@ package bookbridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,8 +45,8 @@ func (f *Flow) Progress(rec *staging.Record) *LoadProgress {
 	if rec.State != staging.StateLoading && rec.State != staging.StateLoadFailed {
 		return nil
 	}
-	var p loadProgress
-	if len(rec.Load.Journal) == 0 || json.Unmarshal(rec.Load.Journal, &p) != nil || p.Plan == nil {
+	p, ok := savedProgress(rec)
+	if !ok {
 		return nil
 	}
 	out := &LoadProgress{Written: []WrittenRow{}, Pending: []PendingStep{}}

@@ -275,8 +275,8 @@ func (f *Flow) expectedRows(rec *staging.Record) ([]expectedRow, error) {
 	if rec.State != staging.StateLoaded {
 		return nil, fmt.Errorf("%s is %s, not loaded: only loaded records are reconciled", rec.Number, rec.State)
 	}
-	var progress loadProgress
-	if len(rec.Load.Journal) == 0 || json.Unmarshal(rec.Load.Journal, &progress) != nil || progress.Plan == nil {
+	progress, ok := savedProgress(rec)
+	if !ok {
 		return nil, fmt.Errorf("%s keeps no plan of its last load: load it again to reconcile it", rec.Number)
 	}
 	var result loader.Result

@@ -2,7 +2,6 @@ package bookbridge
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/bookbridge/bookbridge/loader"
@@ -34,10 +33,7 @@ func (f *Flow) PreviewReload(ctx context.Context, rec *staging.Record) (*ReloadP
 
 // lastPlan is the plan of rec's last load, from its journal, or nil.
 func lastPlan(rec *staging.Record) *loader.Plan {
-	var saved loadProgress
-	if len(rec.Load.Journal) == 0 || json.Unmarshal(rec.Load.Journal, &saved) != nil {
-		return nil
-	}
+	saved, _ := savedProgress(rec)
 	return saved.Plan
 }
 
