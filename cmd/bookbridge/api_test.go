@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -241,6 +242,42 @@ func TestConcurrentDealsStoredAsPosted(t *testing.T) {
 		}
 		if !bytes.Equal(r.Payload.Raw, p.body) {
 			t.Fatalf("%s: stored payload differs from the one posted", p.sfID)
+		}
+	}
+}
+
+// TestStrictParameters: a dry run asked for with anything but true is
+// refused and starts nothing; a path under /api/ with an empty segment is
+// 404 JSON, not a redirect.
+func TestStrictParameters(t *testing.T) {
+	e := startTestServer(t, dbtest.SQLiteURL(t), nil)
+	if st := e.do("POST", "/api/v1/deals", e.intake, "application/json", must(os.ReadFile(examplePayload)), nil); st != http.StatusCreated {
+		t.Fatalf("staging the deal: %d", st)
+	}
+	for _, q := range []string{"dry_run=yes", "dry_run=1", "dry_run=", "dry_run=true&dry_run=true", "dryrun=true", "dry_run=true&force=1"} {
+		var ans apiError
+		if st := e.do("POST", "/api/v1/records/BB0001001/load?"+q, e.operator, "", nil, &ans); st != http.StatusBadRequest || ans.Code != "bad_request" {
+			t.Errorf("load?%s: %d %+v, want 400 bad_request", q, st, ans)
+		}
+	}
+	rec := must(e.p.App.Store.GetByNumber(context.Background(), "BB0001001"))
+	if job := must(e.p.App.Flow.LoadJobOf(context.Background(), rec.ID)); job != nil {
+		t.Fatalf("a refused request started load job %d", job.ID)
+	}
+	if st := e.do("POST", "/api/v1/records/BB0001001/load?dry_run=true&reload=false", e.operator, "", nil, nil); st != http.StatusOK {
+		t.Errorf("dry_run=true&reload=false: %d, want 200 (the preview)", st)
+	}
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/api/v1/records//load", "/api//v1/records", "/api/v1/records/BB0001001/./load", "/api/v1/records/BB0001001/load/..", "/api"} {
+		req := must(http.NewRequest("POST", e.base+path, nil))
+		req.Header.Set("X-API-Key", e.operator)
+		resp := must(noRedirect.Do(req))
+		var body apiError
+		err := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || err != nil || body.Code != "not_found" || resp.Header.Get("Location") != "" {
+			t.Errorf("POST %s: %d %q (%v), Location %q; want 404 not_found JSON", path, resp.StatusCode, body.Code, err, resp.Header.Get("Location"))
 		}
 	}
 }

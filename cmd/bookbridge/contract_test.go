@@ -175,10 +175,38 @@ func TestAPIAnswersAreDocumented(t *testing.T) {
 	drive(e, "POST", retry, retry, e.operator, "application/json", []byte(`{"older_than": "soon"}`))
 	drive(e, "POST", retry, retry, e.operator, "application/json", nil)
 
+	// Query parameters are strict on every route: a bad value, a control
+	// character, or on a write route one the route does not take.
+	for _, c := range []struct{ method, path, route, key, ctype string }{
+		{"POST", deals + "?dry_run=true", deals, e.intake, "application/json"},
+		{"POST", emails + "?x=1", emails, e.intake, "message/rfc822"},
+		{"GET", list + "?limit=", list, e.operator, ""},
+		{"GET", list + "?q=%00", list, e.operator, ""},
+		{"GET", list + "/BB0001001?x=%00", one, e.operator, ""},
+		{"GET", list + "/BB0001001/attachments/1?download=1", one + "/attachments/{attachment}", e.operator, ""},
+		{"POST", "/api/v1/records/BB0001001/load?dry_run=yes", load, e.operator, ""},
+		{"POST", "/api/v1/records/BB0001001/load/retry-now?now=true", load + "/retry-now", e.operator, ""},
+		{"POST", "/api/v1/records/BB0001001/load/stop?x=1", load + "/stop", e.operator, ""},
+		{"POST", retry + "?dry_run=true", retry, e.operator, "application/json"},
+		{"POST", bulk + "?dry_run=true", bulk, e.operator, "application/json"},
+		{"POST", bulk + "?dry_run=1", bulk, e.operator, "application/yaml"},
+		{"POST", impact + "?now=%1B", impact, admin, "application/yaml"},
+		{"GET", "/api/v1/jobs/1?x=%FF", job, e.operator, ""},
+		{"POST", "/api/v1/reconcile?x=1", "/api/v1/reconcile", e.operator, "application/json"},
+		{"POST", "/api/v1/records/BB0001001/drift/ack?x=1", "/api/v1/records/{id}/drift/ack", e.operator, ""},
+	} {
+		if a := drive(e, c.method, c.path, c.route, c.key, c.ctype, []byte("{}")); a.Code != "bad_request" {
+			t.Errorf("%s %s: code %q, want bad_request", c.method, c.path, a.Code)
+		}
+	}
+
 	// Rules that cannot plan the deal.
-	b := startTestServer(t, dbtest.SQLiteURL(t), map[string]string{"BOOKBRIDGE_RULES": rules})
+	b := startTestServer(t, dbtest.SQLiteURL(t), map[string]string{"BOOKBRIDGE_RULES": rules, "BOOKBRIDGE_READ_TIMEOUT": "1s"})
 	b.do("POST", deals, b.intake, "application/json", payload, nil)
 	drive(b, "POST", "/api/v1/records/BB0001001/load?dry_run=true", load, b.operator, "", nil)
+	// A body that comes too slowly (the read timeout is 1s here).
+	slow := drip(t, b.p.Addr, "POST", deals, http.Header{"X-Api-Key": {b.intake}, "Content-Type": {"application/json"}}, payload, 0, 100*time.Millisecond)
+	seen = append(seen, seenAnswer{"POST", deals, slow.status, slow.code})
 	// A database that went away.
 	if err := b.p.App.DB.Close(); err != nil {
 		t.Fatal(err)

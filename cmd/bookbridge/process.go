@@ -60,9 +60,11 @@ func startProcess(ctx context.Context, cfg *config.Config, opts app.Options, rou
 	}
 	p.Addr = ln.Addr().String()
 	p.http = &http.Server{
-		Handler:           srv.Handler(),
+		Handler: srv.Handler(),
+		// A body's time (BOOKBRIDGE_READ_TIMEOUT) is set by the handler,
+		// which answers 408 when it passes; the server's ReadTimeout would
+		// also cut off the request's context during a long answer.
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -44,7 +44,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, wantType strin
 		writeError(w, r, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than the limit of "+strconv.FormatInt(limit, 10)+" bytes")
 		return nil, false
 	case err != nil:
-		writeError(w, r, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		bodyFailed(w, r, err)
 		return nil, false
 	}
 	return body, true

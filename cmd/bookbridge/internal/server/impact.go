@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -27,14 +26,17 @@ var RuleTypes = []string{"application/yaml", "text/yaml", "text/plain", "applica
 // (its problems read rules.yaml:LINE:COL), unless ?name= gives another.
 const rulesName = "rules.yaml"
 
+// maxRulesNameRunes bounds the ?name= of a rule file.
+const maxRulesNameRunes = 200
+
 // rulesLimit is the largest rule file accepted.
 func (s *Server) rulesLimit() int64 {
 	return min(int64(MaxRulesBytes), s.app.Cfg.MaxBodyBytes)
 }
 
-// readRules reads and compiles the rule file of the body; it has answered
-// when ok is false.
-func (s *Server) readRules(w http.ResponseWriter, r *http.Request) (rules *mapping.Rules, ok bool) {
+// readRules reads and compiles the rule file of the body under name
+// (rulesName when empty); it has answered when ok is false.
+func (s *Server) readRules(w http.ResponseWriter, r *http.Request, name string) (rules *mapping.Rules, ok bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !isRuleType(mt) {
 		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the rule file with Content-Type: application/yaml (or text/yaml, text/plain)")
@@ -55,10 +57,9 @@ func (s *Server) readRules(w http.ResponseWriter, r *http.Request) (rules *mappi
 		tooLarge()
 		return nil, false
 	case err != nil:
-		writeError(w, r, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		bodyFailed(w, r, err)
 		return nil, false
 	}
-	name := r.URL.Query().Get("name")
 	if name == "" {
 		name = rulesName
 	}
@@ -81,52 +82,17 @@ func isRuleType(mt string) bool {
 	return false
 }
 
-// queryBool reads a true/false query parameter (absent: false).
-func queryBool(r *http.Request, name string) (bool, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s must be true or false, not %q", name, v)
-	}
-	return b, nil
-}
-
-// impactOptions reads the query of an impact request: state (repeat or
-// comma-separate), now, against_last_load.
-func impactOptions(r *http.Request) (bookbridge.ImpactOptions, error) {
-	var opts bookbridge.ImpactOptions
-	for _, v := range r.URL.Query()["state"] {
-		for _, st := range strings.Split(v, ",") {
-			st = strings.TrimSpace(st)
-			if !staging.State(st).Valid() {
-				return opts, fmt.Errorf("unknown state %q: use one of %v", st, staging.States())
-			}
-			opts.States = append(opts.States, staging.State(st))
-		}
-	}
-	var err error
-	if opts.AtNow, err = queryBool(r, "now"); err != nil {
-		return opts, err
-	}
-	if opts.AgainstLastLoad, err = queryBool(r, "against_last_load"); err != nil {
-		return opts, err
-	}
-	return opts, nil
-}
-
 // postImpact plans the selected records with the rules in use and with
 // the rule file of the body and answers what would change. It makes no
 // call to the target.
 func (s *Server) postImpact(w http.ResponseWriter, r *http.Request) {
-	opts, err := impactOptions(r)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
+	p := ReadParams(r)
+	opts := bookbridge.ImpactOptions{States: Enum(p, "state", staging.States()), AtNow: p.Bool("now"), AgainstLastLoad: p.Bool("against_last_load")}
+	name := p.Text("name", maxRulesNameRunes)
+	if p.Refuse(w, r) {
 		return
 	}
-	rules, ok := s.readRules(w, r)
+	rules, ok := s.readRules(w, r, name)
 	if !ok {
 		return
 	}
@@ -188,9 +154,14 @@ type ReloadAnswer struct {
 // that file (against each record's last load) lists as changed; the rule
 // file must be the rules in use.
 func (s *Server) reloadLoads(w http.ResponseWriter, r *http.Request) {
+	p := ReadParams(r)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if isRuleType(mt) {
-		s.reloadImpact(w, r)
+		dry, name := p.Bool("dry_run"), p.Text("name", maxRulesNameRunes)
+		if p.Refuse(w, r) {
+			return
+		}
+		s.reloadImpact(w, r, dry, name)
 		return
 	}
 	if mt != "application/json" {
@@ -198,10 +169,19 @@ func (s *Server) reloadLoads(w http.ResponseWriter, r *http.Request) {
 			`send Content-Type: application/json with {"records": ["BB1000001"], "dry_run": true}, or the rule file in use as application/yaml`)
 		return
 	}
+	// With a JSON body every option is in the body (dry_run too).
+	if p.Refuse(w, r) {
+		return
+	}
 	var req ReloadRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || len(req.Records) == 0 {
+	err := dec.Decode(&req)
+	if isBodyFailure(err) {
+		bodyFailed(w, r, err)
+		return
+	}
+	if err != nil || len(req.Records) == 0 {
 		msg := `the body must be JSON such as {"records": ["BB1000001"], "dry_run": true}`
 		if err != nil {
 			msg += ": " + err.Error()
@@ -229,13 +209,8 @@ func (s *Server) reloadLoads(w http.ResponseWriter, r *http.Request) {
 
 // reloadImpact is the bulk reload of the impact report of the body's rule
 // file, which must be the rules in use.
-func (s *Server) reloadImpact(w http.ResponseWriter, r *http.Request) {
-	dry, err := queryBool(r, "dry_run")
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	rules, ok := s.readRules(w, r)
+func (s *Server) reloadImpact(w http.ResponseWriter, r *http.Request, dry bool, name string) {
+	rules, ok := s.readRules(w, r, name)
 	if !ok {
 		return
 	}

@@ -11,7 +11,7 @@ type ErrorBody struct {
 	// Error says what went wrong and what to do.
 	Error string `json:"error"`
 	// Code is a stable word for programs: unauthorized, forbidden,
-	// too_large, unsupported_media_type, bad_request, invalid, stale,
+	// too_large, unsupported_media_type, bad_request, timeout, invalid, stale,
 	// not_found, conflict, not_loadable, plan_failed, target,
 	// rules_invalid, rules_mismatch, internal.
 	Code string `json:"code"`

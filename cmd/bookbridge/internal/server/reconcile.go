@@ -20,7 +20,10 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := dec.Decode(&req); isBodyFailure(err) {
+			bodyFailed(w, r, err)
+			return
+		} else if err != nil {
 			writeError(w, r, http.StatusBadRequest, "bad_request", `the body must be JSON such as {"records": ["BB0001001"]}, or empty for every loaded record: `+err.Error())
 			return
 		}

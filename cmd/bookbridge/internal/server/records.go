@@ -3,11 +3,9 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bookbridge/bookbridge"
@@ -21,24 +19,24 @@ type RecordPage struct {
 	NextCursor string                `json:"next_cursor,omitempty"`
 }
 
+// Bounds of the query of GET /api/v1/records.
+const (
+	maxSearchRunes = 200
+	maxCursorRunes = 100
+	maxWaiting     = 10 * 365 * 24 * time.Hour
+)
+
 func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var f staging.Filter
-	for _, st := range q["state"] {
-		if !staging.State(st).Valid() {
-			writeError(w, r, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown state %q: use one of %v", st, staging.States()))
-			return
-		}
-		f.States = append(f.States, staging.State(st))
+	p := ReadParams(r)
+	f := staging.Filter{
+		States: Enum(p, "state", staging.States()),
+		Text:   p.Text("q", maxSearchRunes),
+		After:  p.Text("cursor", maxCursorRunes),
+		Limit:  p.Int("limit", 1, 200, 0),
 	}
-	f.Text, f.After = q.Get("q"), q.Get("cursor")
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 200 {
-			writeError(w, r, http.StatusBadRequest, "bad_request", "limit must be a number from 1 to 200")
-			return
-		}
-		f.Limit = n
+	age := p.Duration("waiting_longer_than", time.Second, maxWaiting)
+	if p.Refuse(w, r) {
+		return
 	}
 	ctx := r.Context()
 	counts, err := s.app.Store.Counts(ctx)
@@ -46,13 +44,8 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if age := q.Get("waiting_longer_than"); age != "" {
-		d, err := time.ParseDuration(age)
-		if err != nil || d <= 0 {
-			writeError(w, r, http.StatusBadRequest, "bad_request", "waiting_longer_than must be a duration such as 24h")
-			return
-		}
-		recs, err := s.app.Store.Waiting(ctx, d)
+	if age > 0 {
+		recs, err := s.app.Store.Waiting(ctx, age)
 		if err != nil {
 			s.internal(w, r, err)
 			return
@@ -120,6 +113,11 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
+	p := ReadParams(r)
+	p.Bool("download")
+	if p.Refuse(w, r) {
+		return
+	}
 	rec, ok := s.record(w, r)
 	if !ok {
 		return
@@ -142,11 +140,12 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
 }
 
 // ServeAttachment writes a staged file. Only a usable PDF is shown in the
-// browser; anything else (a flagged PDF, other types) is offered as a
-// download, and nothing is sniffed or scripted.
+// browser, unless the query asks for download=true; anything else (a
+// flagged PDF, other types) is offered as a download, and nothing is
+// sniffed or scripted. The caller has checked the query with ReadParams.
 func ServeAttachment(w http.ResponseWriter, r *http.Request, att staging.Attachment, data []byte) {
 	h := w.Header()
-	inline := att.Usable && att.ContentType == "application/pdf" && r.URL.Query().Get("download") == ""
+	inline := att.Usable && att.ContentType == "application/pdf" && !ReadParams(r).Bool("download")
 	ct := att.ContentType
 	if !inline {
 		ct = "application/octet-stream"
@@ -175,21 +174,20 @@ type JobAccepted struct {
 }
 
 func (s *Server) loadRecord(w http.ResponseWriter, r *http.Request) {
+	p := ReadParams(r)
+	dry, reload := p.Bool("dry_run"), p.Bool("reload")
+	if p.Refuse(w, r) {
+		return
+	}
 	rec, ok := s.record(w, r)
 	if !ok {
 		return
 	}
-	dry := strings.ToLower(r.URL.Query().Get("dry_run"))
-	reload, err := queryBool(r, "reload")
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
 	if reload {
-		s.reloadRecord(w, r, rec, dry == "true" || dry == "1")
+		s.reloadRecord(w, r, rec, dry)
 		return
 	}
-	if dry == "true" || dry == "1" {
+	if dry {
 		p, err := s.app.Flow.Preview(r.Context(), rec)
 		if err != nil {
 			s.fail(w, r, err, http.StatusInternalServerError)
@@ -259,7 +257,10 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := dec.Decode(&req); isBodyFailure(err) {
+			bodyFailed(w, r, err)
+			return
+		} else if err != nil {
 			writeError(w, r, http.StatusBadRequest, "bad_request", "the body must be JSON such as {\"older_than\": \"1h\", \"error_contains\": \"503\", \"dry_run\": true}: "+err.Error())
 			return
 		}

@@ -31,20 +31,23 @@ func New(a *app.App) *Server {
 	api := func(role auth.Role, h http.HandlerFunc) http.Handler {
 		return s.allowlist(s.requireKey(role, h))
 	}
-	s.mux.Handle("POST /api/v1/deals", api(auth.RoleIntake, s.postDeal))
-	s.mux.Handle("POST /api/v1/emails", api(auth.RoleIntake, s.postEmail))
+	// Handlers that take query parameters read them with ReadParams; the
+	// others are wrapped in noParams, which checks that there are none
+	// (on a write route) and that their characters are sound.
+	s.mux.Handle("POST /api/v1/deals", api(auth.RoleIntake, noParams(s.postDeal)))
+	s.mux.Handle("POST /api/v1/emails", api(auth.RoleIntake, noParams(s.postEmail)))
 	s.mux.Handle("GET /api/v1/records", api(auth.RoleOperator, s.listRecords))
-	s.mux.Handle("GET /api/v1/records/{id}", api(auth.RoleOperator, s.getRecord))
+	s.mux.Handle("GET /api/v1/records/{id}", api(auth.RoleOperator, noParams(s.getRecord)))
 	s.mux.Handle("GET /api/v1/records/{id}/attachments/{attachment}", api(auth.RoleOperator, s.getAttachment))
 	s.mux.Handle("POST /api/v1/records/{id}/load", api(auth.RoleOperator, s.loadRecord))
-	s.mux.Handle("POST /api/v1/records/{id}/load/retry-now", api(auth.RoleOperator, s.retryNow))
-	s.mux.Handle("POST /api/v1/records/{id}/load/stop", api(auth.RoleOperator, s.stopRetrying))
-	s.mux.Handle("POST /api/v1/loads/retry", api(auth.RoleOperator, s.retryFailed))
+	s.mux.Handle("POST /api/v1/records/{id}/load/retry-now", api(auth.RoleOperator, noParams(s.retryNow)))
+	s.mux.Handle("POST /api/v1/records/{id}/load/stop", api(auth.RoleOperator, noParams(s.stopRetrying)))
+	s.mux.Handle("POST /api/v1/loads/retry", api(auth.RoleOperator, noParams(s.retryFailed)))
 	s.mux.Handle("POST /api/v1/loads/reload", api(auth.RoleOperator, s.reloadLoads))
 	s.mux.Handle("POST /api/v1/mapping/impact", api(auth.RoleAdmin, s.postImpact))
-	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, s.getJob))
-	s.mux.Handle("POST /api/v1/reconcile", api(auth.RoleOperator, s.reconcile))
-	s.mux.Handle("POST /api/v1/records/{id}/drift/ack", api(auth.RoleOperator, s.ackDrift))
+	s.mux.Handle("GET /api/v1/jobs/{id}", api(auth.RoleOperator, noParams(s.getJob)))
+	s.mux.Handle("POST /api/v1/reconcile", api(auth.RoleOperator, noParams(s.reconcile)))
+	s.mux.Handle("POST /api/v1/records/{id}/drift/ack", api(auth.RoleOperator, noParams(s.ackDrift)))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -64,8 +67,22 @@ func New(a *app.App) *Server {
 // Handle adds a route (the console's pages).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// Handler returns the whole HTTP handler.
-func (s *Server) Handler() http.Handler { return observe(s.log, s.mux) }
+// Handler returns the whole HTTP handler: request ids, logging and panic
+// recovery, the body's read deadline, and 404 for unclean API paths
+// around the routes.
+func (s *Server) Handler() http.Handler {
+	return observe(s.log, bodyDeadline(s.app.Cfg.ReadTimeout, apiPaths(s.mux)))
+}
+
+// noParams wraps a handler that takes no query parameters.
+func noParams(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ReadParams(r).Refuse(w, r) {
+			return
+		}
+		h(w, r)
+	}
+}
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if err := s.app.DB.PingContext(r.Context()); err != nil {
