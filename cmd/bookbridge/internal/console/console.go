@@ -42,20 +42,16 @@ func WithSessionTTL(d time.Duration) Option {
 	}
 }
 
-// WithLoginLimit lets each client address try burst logins at once and
-// then one every every (default 10, then one every 6 seconds).
-func WithLoginLimit(burst int, every time.Duration) Option {
-	return func(c *Console) {
-		if burst > 0 && every > 0 {
-			c.logins = newLoginLimiter(burst, every)
-		}
-	}
+// WithLoginLimit sets how many failed logins are allowed (default
+// DefaultLoginLimit); a field left zero keeps its default.
+func WithLoginLimit(lim LoginLimit) Option {
+	return func(c *Console) { c.logins = newLoginLimiter(lim) }
 }
 
 // New returns the console of a.
 func New(a *app.App, opts ...Option) *Console {
 	c := &Console{app: a, log: a.Log.With("component", "console"), ttl: DefaultSessionTTL,
-		origins: http.NewCrossOriginProtection(), logins: newLoginLimiter(loginBurst, loginEvery)}
+		origins: http.NewCrossOriginProtection(), logins: newLoginLimiter(DefaultLoginLimit)}
 	for _, o := range opts {
 		o(c)
 	}

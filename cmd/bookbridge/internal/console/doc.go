@@ -24,6 +24,14 @@
 // A request of too low a role is answered 403 and the page leaves out the
 // buttons the user may not press.
 //
+// Failed logins are throttled (LoginLimit): about 10 per user name and
+// client address together in 15 minutes, so that behind a shared gateway
+// one user's wrong passwords lock out only that user, and 100 per address
+// whatever the names. A throttled login is answered 429 with Retry-After,
+// and the login page says when to try again. A success forgets the user's
+// failures from that address. The client address is read through
+// BOOKBRIDGE_TRUSTED_PROXIES.
+//
 // # Forgery and injection
 //
 // Every POST must carry the session's CSRF token (a hidden form field,

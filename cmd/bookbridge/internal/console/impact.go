@@ -60,7 +60,7 @@ func (c *Console) rulesForm(need auth.Role, h func(http.ResponseWriter, *http.Re
 					return
 				}
 				if err != nil {
-					c.fail(w, r, u, http.StatusBadRequest, "The form could not be read: "+err.Error())
+					c.formFailed(w, r, u, err)
 					return
 				}
 			}

@@ -95,6 +95,18 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, u *user, status i
 	c.render(w, r, u, status, "error", "", errorView{Status: status, Heading: http.StatusText(status), Message: msg})
 }
 
+// formFailed answers a form that could not be read: 408, closing the
+// connection, when it did not arrive within BOOKBRIDGE_READ_TIMEOUT, 400
+// otherwise.
+func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, u *user, err error) {
+	if server.BodyTimedOut(err) {
+		w.Header().Set("Connection", "close")
+		c.fail(w, r, u, http.StatusRequestTimeout, "The form did not arrive in time. Send it again.")
+		return
+	}
+	c.fail(w, r, u, http.StatusBadRequest, "The form could not be read: "+err.Error())
+}
+
 // internal logs err and renders a 500 page.
 func (c *Console) internal(w http.ResponseWriter, r *http.Request, u *user, err error) {
 	server.Logger(r.Context()).Error("console request failed", "err", err)

@@ -200,25 +200,6 @@ func TestSessionExpires(t *testing.T) {
 	}
 }
 
-// TestLoginThrottle: one address gets a burst of login attempts, then is
-// asked to wait (the refill is an hour, so the test's speed does not
-// matter).
-func TestLoginThrottle(t *testing.T) {
-	const burst = 3
-	h := newSQLiteHarness(t, nil, WithLoginLimit(burst, time.Hour))
-	h.addUser("olga", auth.RoleOperator)
-	c := h.client()
-	codes := map[int]int{}
-	for range burst + 2 {
-		tok := loginToken.FindStringSubmatch(c.get("/login").body)[1]
-		a := c.post("/login", url.Values{"name": {"olga"}, "password": {"guessing wrong"}, "token": {tok}})
-		codes[a.status]++
-	}
-	if codes[http.StatusUnauthorized] != burst || codes[http.StatusTooManyRequests] != 2 {
-		t.Fatalf("answers: %v", codes)
-	}
-}
-
 // TestStaticFiles: the two files are served; there is no directory listing.
 func TestStaticFiles(t *testing.T) {
 	h := newSQLiteHarness(t, nil)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
@@ -96,7 +98,7 @@ func (c *Console) page(need auth.Role, h func(http.ResponseWriter, *http.Request
 		if post {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
-				c.fail(w, r, u, http.StatusBadRequest, "The form could not be read: "+err.Error())
+				c.formFailed(w, r, u, err)
 				return
 			}
 			if !sameToken(r.PostForm.Get("csrf"), u.CSRF) {
@@ -232,6 +234,17 @@ type loginView struct {
 	Error string
 }
 
+// formatWait says how long to wait, for people: "40 seconds", "1 minute",
+// "14 minutes".
+func formatWait(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return plural(int(d/time.Second), "second", "seconds")
+	default:
+		return plural(int((d+time.Minute-1)/time.Minute), "minute", "minutes")
+	}
+}
+
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	if _, err := c.currentUser(r); err == nil {
@@ -255,7 +268,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		c.fail(w, r, nil, http.StatusBadRequest, "The form could not be read: "+err.Error())
+		c.formFailed(w, r, nil, err)
 		return
 	}
 	v := loginView{Next: safeNext(r.PostForm.Get("next")), Name: strings.TrimSpace(r.PostForm.Get("name"))}
@@ -266,8 +279,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := server.ClientAddr(r, c.app.Cfg.TrustedProxies)
-	if !c.logins.allow(client) {
-		v.Error = "Too many login attempts from your address. Wait a minute and try again."
+	now := c.app.Now()
+	if ok, retryAt, address := c.logins.begin(v.Name, client, now); !ok {
+		wait := max(time.Second, (retryAt.Sub(now) + time.Second - 1).Truncate(time.Second))
+		server.Logger(r.Context()).Warn("console login throttled", "user", v.Name, "client", client.String(),
+			"whole_address", address, "retry_after", wait)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		who := "for this name from your address"
+		if address {
+			who = "from your address"
+		}
+		v.Error = "Too many failed logins " + who + ". Try again in " + formatWait(wait) + ", at " + c.when(retryAt) + "."
 		c.showLogin(w, r, http.StatusTooManyRequests, v)
 		return
 	}
@@ -276,6 +298,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token, sess, err := c.app.Auth.Login(r.Context(), v.Name, r.PostForm.Get("password"), c.ttl)
 	c.logins.release()
+	if err == nil {
+		c.logins.succeeded(v.Name, client)
+	}
 	if errors.Is(err, auth.ErrBadLogin) {
 		server.Logger(r.Context()).Warn("console login failed", "user", v.Name, "client", client.String())
 		v.Error = "Unknown user or wrong password."
