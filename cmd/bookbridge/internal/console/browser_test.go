@@ -343,7 +343,7 @@ func TestBrowserConsole(t *testing.T) {
 		// The PDF opens in the browser (inline), and has a download link.
 		href := eval[string](o, `document.querySelector("a.file-open").getAttribute("href")`)
 		dl := eval[string](o, `document.querySelector("a.file-download").getAttribute("href")`)
-		if dl != href+"?download=1" {
+		if dl != href+"?download=true" {
 			t.Fatalf("download link %q for %q", dl, href)
 		}
 		resp, err := chromedp.Run(o.ctx, chromedp.NavigateResponse(h.url+href))

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
@@ -53,7 +54,12 @@ var exceptionStates = []staging.State{staging.StateNeedsReview, staging.StateLoa
 
 func (c *Console) exceptions(w http.ResponseWriter, r *http.Request, u *user) {
 	ctx := r.Context()
-	cursor := r.URL.Query().Get("cursor")
+	p := server.ReadParams(r)
+	cursor := p.Text("cursor", server.MaxCursorRunes)
+	if probs := p.Problems(); len(probs) > 0 {
+		c.fail(w, r, u, http.StatusBadRequest, "The list cannot be shown: "+strings.Join(probs, "; ")+".")
+		return
+	}
 	page, err := c.app.Store.List(ctx, staging.Filter{States: exceptionStates, Limit: defaultPageSize, After: cursor})
 	var ie *staging.InputError
 	if errors.As(err, &ie) {

@@ -42,24 +42,28 @@ type recordsView struct {
 
 func (c *Console) records(w http.ResponseWriter, r *http.Request, u *user) {
 	ctx := r.Context()
-	q := r.URL.Query()
-	v := recordsView{Query: strings.TrimSpace(q.Get("q")), State: q.Get("state"), LateOnly: q.Get("waiting") == "late",
-		LateAfter: formatAge(c.app.Cfg.WaitingAlert)}
-	f := staging.Filter{Text: v.Query, After: q.Get("cursor"), Limit: defaultPageSize}
-	if v.State != "" {
-		if !staging.State(v.State).Valid() {
-			c.fail(w, r, u, http.StatusBadRequest, "There is no state "+strconv.Quote(v.State)+". Pick one from the list.")
-			return
-		}
-		f.States = []staging.State{staging.State(v.State)}
+	p := server.ReadParams(r)
+	f := staging.Filter{
+		Text:  strings.TrimSpace(p.Text("q", server.MaxSearchRunes)),
+		After: p.Text("cursor", server.MaxCursorRunes),
+		Limit: p.Int("limit", 1, 200, defaultPageSize),
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 200 {
-			c.fail(w, r, u, http.StatusBadRequest, "The page size (limit) must be a number from 1 to 200.")
-			return
-		}
-		f.Limit = n
+	// The form's "All states" sends an empty state.
+	if p.Text("state", 100) != "" {
+		f.States = server.Enum(p, "state", staging.States())
+	}
+	v := recordsView{Query: f.Text, LateOnly: len(server.Enum(p, "waiting", []string{"late"})) > 0,
+		LateAfter: formatAge(c.app.Cfg.WaitingAlert)}
+	if probs := p.Problems(); len(probs) > 0 {
+		c.fail(w, r, u, http.StatusBadRequest, "The list cannot be shown: "+strings.Join(probs, "; ")+".")
+		return
+	}
+	if len(f.States) == 1 {
+		v.State = string(f.States[0])
+	}
+	limit := ""
+	if p.Has("limit") {
+		limit = strconv.Itoa(f.Limit)
 	}
 	counts, err := c.app.Store.Counts(ctx)
 	if err != nil {
@@ -92,10 +96,10 @@ func (c *Console) records(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 		rows = page.Records
 		if page.Next != "" {
-			v.NextURL = listURL(v.Query, v.State, q.Get("limit"), page.Next)
+			v.NextURL = listURL(v.Query, v.State, limit, page.Next)
 		}
 		if f.After != "" {
-			v.FirstURL = listURL(v.Query, v.State, q.Get("limit"), "")
+			v.FirstURL = listURL(v.Query, v.State, limit, "")
 		}
 	}
 	for _, s := range rows {
@@ -177,6 +181,12 @@ func (c *Console) record(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 func (c *Console) attachment(w http.ResponseWriter, r *http.Request, u *user) {
+	p := server.ReadParams(r)
+	p.Bool("download")
+	if probs := p.Problems(); len(probs) > 0 {
+		c.fail(w, r, u, http.StatusBadRequest, "The file cannot be shown: "+strings.Join(probs, "; ")+".")
+		return
+	}
 	rec, ok := c.findRecord(w, r, u)
 	if !ok {
 		return

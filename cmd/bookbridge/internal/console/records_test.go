@@ -123,7 +123,7 @@ func TestRecordPage(t *testing.T) {
 	}
 	att := rec.Attachments[0]
 	link := "/records/" + rec.Number + "/attachments/" + strconv.FormatInt(att.ID, 10)
-	if !strings.Contains(page.body, `href="`+link+`"`) || !strings.Contains(page.body, `href="`+link+`?download=1"`) {
+	if !strings.Contains(page.body, `href="`+link+`"`) || !strings.Contains(page.body, `href="`+link+`?download=true"`) {
 		t.Fatalf("attachment links missing:\n%s", page.body)
 	}
 	pdf, err := os.ReadFile(examplePDF)
@@ -135,7 +135,7 @@ func TestRecordPage(t *testing.T) {
 		!strings.HasPrefix(inline.header.Get("Content-Disposition"), "inline") || !bytes.Equal([]byte(inline.body), pdf) {
 		t.Fatalf("inline PDF: %d %s %s", inline.status, inline.header.Get("Content-Type"), inline.header.Get("Content-Disposition"))
 	}
-	dl := v.get(link + "?download=1")
+	dl := v.get(link + "?download=true")
 	if dl.status != 200 || dl.header.Get("Content-Type") != "application/octet-stream" ||
 		dl.header.Get("Content-Disposition") != `attachment; filename=Contract_DR00004711.pdf` || !bytes.Equal([]byte(dl.body), pdf) {
 		t.Fatalf("download: %d %s %s", dl.status, dl.header.Get("Content-Type"), dl.header.Get("Content-Disposition"))

@@ -19,10 +19,12 @@ type RecordPage struct {
 	NextCursor string                `json:"next_cursor,omitempty"`
 }
 
-// Bounds of the query of GET /api/v1/records.
+// Bounds of the query of a list of records (the API's and the console's).
 const (
-	maxSearchRunes = 200
-	maxCursorRunes = 100
+	// MaxSearchRunes bounds the free-text search q.
+	MaxSearchRunes = 200
+	// MaxCursorRunes bounds a page's cursor.
+	MaxCursorRunes = 100
 	maxWaiting     = 10 * 365 * 24 * time.Hour
 )
 
@@ -30,8 +32,8 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	p := ReadParams(r)
 	f := staging.Filter{
 		States: Enum(p, "state", staging.States()),
-		Text:   p.Text("q", maxSearchRunes),
-		After:  p.Text("cursor", maxCursorRunes),
+		Text:   p.Text("q", MaxSearchRunes),
+		After:  p.Text("cursor", MaxCursorRunes),
 		Limit:  p.Int("limit", 1, 200, 0),
 	}
 	age := p.Duration("waiting_longer_than", time.Second, maxWaiting)
