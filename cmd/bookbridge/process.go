@@ -62,8 +62,7 @@ func startProcess(ctx context.Context, cfg *config.Config, opts app.Options, rou
 	p.http = &http.Server{
 		Handler: srv.Handler(),
 		// A body's time (BOOKBRIDGE_READ_TIMEOUT) is set by the handler,
-		// which answers 408 when it passes; the server's ReadTimeout would
-		// also cut off the request's context during a long answer.
+		// from the headers on, and answered 408 when it passes.
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
