@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -545,6 +546,9 @@ func compareGroups(o, n *planRow) []FieldChange {
 	for g, prefix := range groupPrefixes {
 		om, oskip := o.group(g)
 		nm, nskip := n.group(g)
+		if sameMap(om, nm) && sameMap(oskip, nskip) {
+			continue
+		}
 		for k, ov := range om {
 			if _, out := oskip[k]; out {
 				continue
@@ -579,6 +583,15 @@ func compareGroups(o, n *planRow) []FieldChange {
 	}
 	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
 	return out
+}
+
+// sameMap reports whether a and b are one map: plans made with one
+// mapping.Memo share the groups of values both rule files compute alike.
+func sameMap(a, b map[string]loader.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // compareSorted lists the values that differ between two rows, walking

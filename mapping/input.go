@@ -239,11 +239,10 @@ var payloadNames = sync.OnceValue(func() map[string]string {
 	return names
 })
 
-// phEnv returns the ph map expressions see: every PHFields key present.
-func phEnv(ph map[string]string) map[string]any {
-	m := make(map[string]any, len(PHFields))
+// fillPH fills m with the ph map expressions see: every PHFields key
+// present.
+func fillPH(m map[string]any, ph map[string]string) {
 	for _, k := range PHFields {
 		m[k] = ph[k]
 	}
-	return m
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/file"
@@ -71,16 +72,19 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		params = map[string]any{}
 	}
 	rec := in.Record
+	pm := planMapsPool.Get().(*planMaps)
+	defer pm.release()
 	x := &run{
 		r:     r,
 		vm:    vm.VM{MemoryBudget: r.budget},
 		memo:  in.Memo,
 		index: -1,
-		vars:  make(map[string]any, len(r.vars)),
-		refs:  make(map[string]any, len(r.steps)),
+		vars:  pm.vars,
+		refs:  pm.refs,
+		env:   pm.env,
 	}
-	x.env = make(map[string]any, 10+len(r.vars)+len(r.steps))
-	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, phEnv(in.PH), &rec, in.Now
+	fillPH(pm.ph, in.PH)
+	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, pm.ph, &rec, in.Now
 	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
@@ -117,6 +121,28 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// planMaps are the maps of a plan's environment, which Plan calls take
+// from planMapsPool and give back empty: no plan holds one of them (values
+// that expressions yield are turned into the plan's own values), and a
+// plan then allocates only what it returns.
+type planMaps struct {
+	env, vars, refs, ph map[string]any
+}
+
+var planMapsPool = sync.Pool{New: func() any {
+	return &planMaps{env: map[string]any{}, vars: map[string]any{}, refs: map[string]any{}, ph: make(map[string]any, len(PHFields))}
+}}
+
+// release empties the maps, so that the pool holds no record's values,
+// and gives them back.
+func (pm *planMaps) release() {
+	clear(pm.env)
+	clear(pm.vars)
+	clear(pm.refs)
+	clear(pm.ph)
+	planMapsPool.Put(pm)
 }
 
 // setVar sets var v to out, under vars and, in a flat environment, under
