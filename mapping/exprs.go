@@ -36,7 +36,7 @@ type program struct {
 	// What a Memo needs (memo.go): the vars and steps (ref.NAME) the
 	// expression reads, whether it reads the foreach item or index, and
 	// whether it reads what is not the same in every plan of one Input
-	// ($env, or vars or ref as a whole), or failure, which only a whole
+	// ($env, or vars, ref or ph as a whole), or failure, which only a whole
 	// exception record is kept by. Rules.fingerprint sets fp, and shared
 	// when its value can be kept for the other plans.
 	reads   []string
@@ -149,7 +149,9 @@ func (u *usage) memoUse() (reads, refs []string, perItem, failure, local bool) {
 			refIdents++
 		}
 	}
-	if varsIdents > len(u.vars) || refIdents > len(u.refs) {
+	// ph as a whole is a map of the plan's own (planMaps), which no other
+	// plan may keep.
+	if varsIdents > len(u.vars) || refIdents > len(u.refs) || u.phIdents > len(u.ph) {
 		local = true
 	}
 	names := func(list []nameAt) []string {

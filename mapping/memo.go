@@ -17,7 +17,7 @@ import (
 // one that reads the foreach item, iterate the same list at the same
 // position. A group of fields whose values are all kept is kept as one
 // map, and the exception record of a step whose match values are kept is
-// kept whole. An expression that reads $env, or vars or ref as a whole, is
+// kept whole. An expression that reads $env, or vars, ref or ph as a whole, is
 // computed in each plan; so is one that fails, so that each rule file
 // reports its own error. The warnings of a warnings section that is the
 // same are kept too.

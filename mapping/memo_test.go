@@ -181,3 +181,37 @@ func TestMemoSharesIdenticalVars(t *testing.T) {
 		t.Error("Reset left values in the memo")
 	}
 }
+
+// A value that holds ph as a whole is the plan's own map, which goes back
+// to the pool when the plan is made: the Memo never keeps it for the
+// plans of other rule files, whoever takes the map from the pool next.
+func TestMemoKeepsNoPlanMap(t *testing.T) {
+	src := strings.Replace(memoRules, "vars:\n", "vars:\n  email: 'ph'\n", 1)
+	a, err := Compile("a.yaml", []byte(src+"    on_insert: {company: vars.email.company_name}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile("b.yaml", []byte(src+"    on_insert: {company: 'upper(vars.email.company_name)'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow}
+	want, err := b.Plan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Memo = NewMemo()
+	if _, err := a.Plan(in); err != nil {
+		t.Fatal(err)
+	}
+	taken := planMapsPool.Get().(*planMaps)
+	fillPH(taken.ph, map[string]string{"company_name": "Other"})
+	defer taken.release()
+	got, err := b.Plan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
+		t.Errorf("plan with a memo:\n%s\nwithout:\n%s", planJSON(t, got), planJSON(t, want))
+	}
+}
