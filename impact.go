@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -181,8 +182,11 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Each worker keeps one Memo for the plans of its records.
+			memo := mapping.NewMemo()
 			for rec := range work {
-				results <- f.recordImpact(current, newRules, rec, opts.AtNow, opts.AgainstLastLoad)
+				memo.Reset()
+				results <- f.recordImpact(current, newRules, rec, memo, opts.AtNow, opts.AgainstLastLoad)
 			}
 		}()
 	}
@@ -245,7 +249,7 @@ func (f *Flow) Impact(ctx context.Context, newRules *mapping.Rules, opts ImpactO
 
 // ImpactOf is Impact for one record, for a drill-down.
 func (f *Flow) ImpactOf(rec *staging.Record, newRules *mapping.Rules, atNow bool) RecordImpact {
-	return f.recordImpact(f.Rules(), newRules, rec, atNow, false)
+	return f.recordImpact(f.Rules(), newRules, rec, mapping.NewMemo(), atNow, false)
 }
 
 // impactTime is when Impact plans rec: its original load time by default.
@@ -261,8 +265,10 @@ func (f *Flow) impactTime(rec *staging.Record, atNow bool) time.Time {
 	return f.Now()
 }
 
-// recordImpact plans rec with both rule sets from one decoded input.
-func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, atNow, againstLast bool) RecordImpact {
+// recordImpact plans rec with both rule sets from one decoded input; the
+// values both rule files compute alike are computed once, in memo, which
+// must be empty.
+func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, memo *mapping.Memo, atNow, againstLast bool) RecordImpact {
 	imp := RecordImpact{ID: rec.ID, Number: rec.Number, State: rec.State, Now: f.impactTime(rec, atNow)}
 	var last *loader.Plan
 	if againstLast {
@@ -275,8 +281,7 @@ func (f *Flow) recordImpact(current, next *mapping.Rules, rec *staging.Record, a
 		imp.Error, imp.CurrentError = err.Error(), err.Error()
 		return imp
 	}
-	// The vars both rule files define alike are computed once.
-	in.Memo = mapping.NewMemo()
+	in.Memo = memo
 	oldPlan, oldErr := last, error(nil)
 	if oldPlan == nil {
 		oldPlan, oldErr = planInputWith(current, rec, in)
@@ -541,6 +546,9 @@ func compareGroups(o, n *planRow) []FieldChange {
 	for g, prefix := range groupPrefixes {
 		om, oskip := o.group(g)
 		nm, nskip := n.group(g)
+		if sameMap(om, nm) && sameMap(oskip, nskip) {
+			continue
+		}
 		for k, ov := range om {
 			if _, out := oskip[k]; out {
 				continue
@@ -575,6 +583,15 @@ func compareGroups(o, n *planRow) []FieldChange {
 	}
 	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
 	return out
+}
+
+// sameMap reports whether a and b are one map: plans made with one
+// mapping.Memo share the groups of values both rule files compute alike.
+func sameMap(a, b map[string]loader.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // compareSorted lists the values that differ between two rows, walking

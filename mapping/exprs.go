@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,20 @@ type program struct {
 	sc   *scope
 	kind exprKind
 	lets bool
+	// What a Memo needs (memo.go): the vars and steps (ref.NAME) the
+	// expression reads, whether it reads the foreach item or index, and
+	// whether it reads what is not the same in every plan of one Input
+	// ($env, or vars, ref or ph as a whole), or failure, which only a whole
+	// exception record is kept by. Rules.fingerprint sets fp, and shared
+	// when its value can be kept for the other plans.
+	reads   []string
+	refs    []string
+	perItem bool
+	failure bool
+	local   bool
+	fp      [16]byte
+	known   bool
+	shared  bool
 }
 
 // exprKind says what an expression must yield.
@@ -111,6 +126,49 @@ func (u *usage) Visit(node *exprast.Node) {
 	case *exprast.VariableDeclaratorNode:
 		u.lets = true
 	}
+}
+
+// memoUse says what of a plan's environment an expression depends on,
+// for the Memo: the vars and steps it reads by name (sorted), whether it
+// reads item or index, and whether it reads something a Memo cannot key
+// on. A name it declares with let counts as the name it shadows, which
+// errs on the safe side.
+func (u *usage) memoUse() (reads, refs []string, perItem, failure, local bool) {
+	varsIdents, refIdents := 0, 0
+	for _, id := range u.idents {
+		switch id.name {
+		case "item", "index":
+			perItem = true
+		case "failure":
+			failure = true
+		case "$env":
+			local = true
+		case "vars":
+			varsIdents++
+		case "ref":
+			refIdents++
+		}
+	}
+	// ph as a whole is a map of the plan's own (planMaps), which no other
+	// plan may keep.
+	if varsIdents > len(u.vars) || refIdents > len(u.refs) || u.phIdents > len(u.ph) {
+		local = true
+	}
+	names := func(list []nameAt) []string {
+		var out []string
+		for _, n := range list {
+			if !slices.Contains(out, n.name) {
+				out = append(out, n.name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	reads, refs = names(u.vars), names(u.refs)
+	if len(refs) > maxMemoRefs {
+		local = true
+	}
+	return reads, refs, perItem, failure, local
 }
 
 // parsed is an expression after parsing, before type checking.
@@ -244,6 +302,7 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 	}
 	sc2 := *sc
 	out := &program{src: p.src, node: p.node, where: sc.where, prog: prog, run: prog, typ: typ, sc: &sc2, kind: kind, lets: p.use.lets}
+	out.reads, out.refs, out.perItem, out.failure, out.local = p.use.memoUse()
 	c.programs = append(c.programs, out)
 	return out
 }

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,7 +11,8 @@ import (
 
 // FuzzCompile feeds arbitrary text to the rule compiler: it must return
 // rules or a *CompileError, never panic; rules that compile must plan the
-// example deal without panicking.
+// example deal without panicking, and the same with a Memo that the
+// reference rules filled first.
 func FuzzCompile(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/broken/*.yaml")
 	seeds = append(seeds, referenceRules, "../examples/mappings/servicenow-ootb.yaml")
@@ -32,6 +34,10 @@ func FuzzCompile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	ref, err := LoadFile(referenceRules)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Compile("fuzz.yaml", data, WithMemoryBudget(20000))
 		if err != nil {
@@ -46,6 +52,16 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		_, _ = r.Plan(Input{SFDC: sf, Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)})
+		in := Input{SFDC: sf, PH: testPH(), Record: testRecord(), Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+		want, wantErr := r.Plan(in)
+		in.Memo = NewMemo()
+		_, _ = ref.Plan(in)
+		got, gotErr := r.Plan(in)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("with a memo: error %v, without: %v", gotErr, wantErr)
+		}
+		if wantErr == nil && !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
+			t.Fatalf("plan with a memo:\n%s\nwithout:\n%s", planJSON(t, got), planJSON(t, want))
+		}
 	})
 }

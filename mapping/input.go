@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -130,12 +131,15 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 		}
 		m := map[string]any{}
 		for dec.PeekKind() == '"' {
-			tok, err := dec.ReadToken()
+			// A raw value is valid only until the next read.
+			raw, err := dec.ReadValue()
 			if err != nil {
 				return nil, false
 			}
-			// A token is valid only until the next read.
-			name := tok.String()
+			name, ok := nameOf(raw)
+			if !ok {
+				return nil, false
+			}
 			v, ok := readStrict(dec, depth+1)
 			if !ok {
 				return nil, false
@@ -195,11 +199,50 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 	return nil, false
 }
 
-// phEnv returns the ph map expressions see: every PHFields key present.
-func phEnv(ph map[string]string) map[string]any {
-	m := make(map[string]any, len(PHFields))
+// nameOf returns the member name raw (a JSON string) stands for; the
+// field names of the payload type are shared strings, so that the same
+// names of every record and line item are not allocated again.
+func nameOf(raw jsontext.Value) (string, bool) {
+	if len(raw) < 2 {
+		return "", false
+	}
+	if b := raw[1 : len(raw)-1]; bytes.IndexByte(b, '\\') < 0 {
+		if s, ok := payloadNames()[string(b)]; ok {
+			return s, true
+		}
+		return string(b), true
+	}
+	b, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// payloadNames are the json names of sfdc.Opportunity and the objects it
+// holds, with Salesforce's record envelope names.
+var payloadNames = sync.OnceValue(func() map[string]string {
+	names := map[string]string{}
+	for _, n := range []string{"attributes", "type", "url", "totalSize", "done", "records"} {
+		names[n] = n
+	}
+	var walk func(o *sfObject)
+	walk = func(o *sfObject) {
+		for name, f := range o.fields {
+			names[name] = name
+			if f.obj != nil {
+				walk(f.obj)
+			}
+		}
+	}
+	walk(opportunityObject())
+	return names
+})
+
+// fillPH fills m with the ph map expressions see: every PHFields key
+// present.
+func fillPH(m map[string]any, ph map[string]string) {
 	for _, k := range PHFields {
 		m[k] = ph[k]
 	}
-	return m
 }

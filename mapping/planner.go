@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/file"
@@ -46,10 +47,13 @@ const (
 type run struct {
 	r    *Rules
 	vm   vm.VM
-	env  map[string]any
-	vars map[string]any
-	refs map[string]any
-	plan *loader.Plan
+	memo *Memo // nil: every expression is evaluated
+	// index is the foreach item's position, -1 outside a foreach.
+	index int
+	env   map[string]any
+	vars  map[string]any
+	refs  map[string]any
+	plan  *loader.Plan
 	// used lists the steps the values of the record being planned
 	// reference (ref.NAME), for its DependsOn.
 	used []string
@@ -68,14 +72,19 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		params = map[string]any{}
 	}
 	rec := in.Record
+	pm := planMapsPool.Get().(*planMaps)
+	defer pm.release()
 	x := &run{
-		r:    r,
-		vm:   vm.VM{MemoryBudget: r.budget},
-		vars: map[string]any{},
-		refs: map[string]any{},
+		r:     r,
+		vm:    vm.VM{MemoryBudget: r.budget},
+		memo:  in.Memo,
+		index: -1,
+		vars:  pm.vars,
+		refs:  pm.refs,
+		env:   pm.env,
 	}
-	x.env = make(map[string]any, 10+len(r.vars)+len(r.steps))
-	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, phEnv(in.PH), &rec, in.Now
+	fillPH(pm.ph, in.PH)
+	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, pm.ph, &rec, in.Now
 	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
@@ -83,20 +92,11 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	}
 	memo := in.Memo
 	for _, v := range r.vars {
-		if memo != nil {
-			if out, ok := memo.vars[v.fp]; ok {
-				x.setVar(v, out)
-				continue
-			}
-		}
 		out, err := x.eval(v.prog)
 		if err != nil {
 			return nil, err
 		}
 		x.setVar(v, out)
-		if memo != nil {
-			memo.vars[v.fp] = out
-		}
 	}
 	if ws, ok := memo.warningsOf(r.warningsFP); ok {
 		x.plan.Warnings = append(x.plan.Warnings, ws...)
@@ -106,7 +106,7 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 				return nil, err
 			}
 		}
-		if memo != nil {
+		if memo != nil && r.warningsFP != "" {
 			memo.warnings[r.warningsFP] = slices.Clip(x.plan.Warnings)
 		}
 	}
@@ -121,6 +121,28 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 		}
 	}
 	return x.plan, nil
+}
+
+// planMaps are the maps of a plan's environment, which Plan calls take
+// from planMapsPool and give back empty: no plan holds one of them (values
+// that expressions yield are turned into the plan's own values), and a
+// plan then allocates only what it returns.
+type planMaps struct {
+	env, vars, refs, ph map[string]any
+}
+
+var planMapsPool = sync.Pool{New: func() any {
+	return &planMaps{env: map[string]any{}, vars: map[string]any{}, refs: map[string]any{}, ph: make(map[string]any, len(PHFields))}
+}}
+
+// release empties the maps, so that the pool holds no record's values,
+// and gives them back.
+func (pm *planMaps) release() {
+	clear(pm.env)
+	clear(pm.vars)
+	clear(pm.refs)
+	clear(pm.ph)
+	planMapsPool.Put(pm)
 }
 
 // setVar sets var v to out, under vars and, in a flat environment, under
@@ -178,14 +200,49 @@ func (x *run) warnOnce(w *warningDef) error {
 func (x *run) enterItem(item any, i int) {
 	x.env["item"] = item
 	x.env["index"] = i
+	x.index = i
 }
 
 func (x *run) leaveItem() {
 	delete(x.env, "item")
 	delete(x.env, "index")
+	x.index = -1
 }
 
+// eval runs p, or takes its value from the Memo when p's value is shared
+// and was computed before for this Input.
 func (x *run) eval(p *program) (any, error) {
+	if x.memo == nil || !p.shared {
+		return x.evalNow(p)
+	}
+	k := x.key(p.fp, p.perItem, p.refs)
+	if out, ok := x.memo.vals[k]; ok {
+		return out, nil
+	}
+	out, err := x.evalNow(p)
+	if err == nil {
+		x.memo.vals[k] = out
+	}
+	return out, err
+}
+
+// key is the Memo's key of a value with fingerprint fp in this plan's
+// state: the foreach position when it reads the item, and which of the
+// steps refs the plan has made.
+func (x *run) key(fp [16]byte, perItem bool, refs []string) memoKey {
+	k := memoKey{fp: fp, item: -1}
+	if perItem {
+		k.item = x.index
+	}
+	for i, name := range refs {
+		if _, ok := x.refs[name]; ok {
+			k.refs |= 1 << i
+		}
+	}
+	return k
+}
+
+func (x *run) evalNow(p *program) (any, error) {
 	out, err := x.vm.Run(p.run, x.env)
 	if err != nil {
 		return nil, x.fail(p, err)
@@ -292,7 +349,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 	}
 	if len(failed) == 0 {
 		var err error
-		if st.Match, err = x.values(s.match, true); err != nil {
+		if st.Match, err = x.values(s.match, &s.groups[groupMatch], true); err != nil {
 			return err
 		}
 		for _, f := range s.match {
@@ -300,22 +357,16 @@ func (x *run) emit(s *stepDef, item *int) error {
 				failed = append(failed, fmt.Sprintf("the match field %s has no value", f.name))
 			}
 		}
-		if st.Fields, err = x.values(s.fields, false); err != nil {
+		if st.Fields, err = x.values(s.fields, &s.groups[groupFields], false); err != nil {
 			return err
 		}
-		if st.OnInsert, err = x.values(s.onInsert, false); err != nil {
+		if st.OnInsert, err = x.values(s.onInsert, &s.groups[groupOnInsert], false); err != nil {
 			return err
 		}
-		if st.OnUpdate, err = x.values(s.onUpdate, false); err != nil {
+		if st.OnUpdate, err = x.values(s.onUpdate, &s.groups[groupOnUpdate], false); err != nil {
 			return err
 		}
-		// A record created by the step gets its match values.
-		for k, v := range st.Match {
-			if st.OnInsert == nil {
-				st.OnInsert = map[string]loader.Value{}
-			}
-			st.OnInsert[k] = v
-		}
+		st.OnInsert = x.withMatch(&s.withMatch, st.OnInsert, st.Match)
 		if s.attach != nil {
 			if st.Attach, err = x.attachments(s.attach, id); err != nil {
 				return err
@@ -328,17 +379,7 @@ func (x *run) emit(s *stepDef, item *int) error {
 		x.used = x.used[:0]
 	}
 	if s.exception != nil && (st.Failed != "" || s.onMultiple == loader.OnMultipleException) {
-		fail := &Failure{Step: s.name, ID: id, Table: s.table, Match: map[string]string{}}
-		if st.Failed != "" {
-			fail.Kind, fail.Reason = FailureRequire, st.Failed
-		} else {
-			fail.Kind = FailureMultiple
-			for k, v := range st.Match {
-				fail.Match[k] = v.String()
-			}
-			fail.Reason = multipleReason(s.table, st.Match)
-		}
-		exc, err := x.exception(s.exception, fail)
+		exc, err := x.stepException(s, &st)
 		if err != nil {
 			return err
 		}
@@ -375,14 +416,38 @@ func matchText(match map[string]loader.Value) string {
 	return strings.Join(parts, ", ")
 }
 
-// values evaluates a group of fields; nil results are left out.
-func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, error) {
+// values evaluates a group of fields; nil results are left out. With a
+// Memo, a group whose fields can all be kept is evaluated once per Input
+// and its map shared by the plans: the planner never changes a map that
+// values returned (see withMatch).
+func (x *run) values(fs []fieldDef, g *groupMemo, keepEmpty bool) (map[string]loader.Value, error) {
 	if len(fs) == 0 {
 		if keepEmpty {
 			return map[string]loader.Value{}, nil
 		}
 		return nil, nil
 	}
+	if x.memo == nil || !g.shared {
+		return x.valuesNow(fs, keepEmpty)
+	}
+	k := x.key(g.fp, g.perItem, g.refs)
+	if out, ok := x.memo.vals[k]; ok {
+		m, _ := out.(map[string]loader.Value)
+		for _, v := range m {
+			if v.Ref != "" {
+				x.used = append(x.used, v.Ref)
+			}
+		}
+		return m, nil
+	}
+	m, err := x.valuesNow(fs, keepEmpty)
+	if err == nil {
+		x.memo.vals[k] = m
+	}
+	return m, err
+}
+
+func (x *run) valuesNow(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, error) {
 	out := make(map[string]loader.Value, len(fs))
 	for _, f := range fs {
 		res, err := x.eval(f.prog)
@@ -406,10 +471,72 @@ func (x *run) values(fs []fieldDef, keepEmpty bool) (map[string]loader.Value, er
 	return out, nil
 }
 
+// withMatch returns a step's on_insert values with its match values added
+// (a record the step creates gets them), in a map of its own, which the
+// plans of one Input share when g is shared.
+func (x *run) withMatch(g *groupMemo, onInsert, match map[string]loader.Value) map[string]loader.Value {
+	if len(match) == 0 {
+		return onInsert
+	}
+	var k memoKey
+	if x.memo != nil && g.shared {
+		k = x.key(g.fp, g.perItem, g.refs)
+		if out, ok := x.memo.vals[k]; ok {
+			m, _ := out.(map[string]loader.Value)
+			return m
+		}
+	}
+	out := make(map[string]loader.Value, len(onInsert)+len(match))
+	maps.Copy(out, onInsert)
+	maps.Copy(out, match)
+	if x.memo != nil && g.shared {
+		x.memo.vals[k] = out
+	}
+	return out
+}
+
+// stepException makes the exception record of step s (planned as st): for
+// a failed require, or for the case that its match finds several records.
+// The latter, which every such step carries, the plans of one Input share
+// when the step's match values and exception are kept alike.
+func (x *run) stepException(s *stepDef, st *loader.Step) (*loader.ExceptionRecord, error) {
+	fail := &Failure{Step: s.name, ID: st.ID, Table: s.table, Match: map[string]string{}}
+	if st.Failed != "" {
+		fail.Kind, fail.Reason = FailureRequire, st.Failed
+		return x.exception(s.exception, fail)
+	}
+	g := &s.excMemo
+	var k memoKey
+	if x.memo != nil && g.shared {
+		k = x.key(g.fp, g.perItem, g.refs)
+		if out, ok := x.memo.vals[k]; ok {
+			exc, _ := out.(*loader.ExceptionRecord)
+			for _, m := range []map[string]loader.Value{exc.Fields, exc.Match} {
+				for _, v := range m {
+					if v.Ref != "" {
+						x.used = append(x.used, v.Ref)
+					}
+				}
+			}
+			return exc, nil
+		}
+	}
+	fail.Kind = FailureMultiple
+	for k, v := range st.Match {
+		fail.Match[k] = v.String()
+	}
+	fail.Reason = multipleReason(s.table, st.Match)
+	exc, err := x.exception(s.exception, fail)
+	if err == nil && x.memo != nil && g.shared {
+		x.memo.vals[k] = exc
+	}
+	return exc, err
+}
+
 func (x *run) exception(d *exceptionDef, fail *Failure) (*loader.ExceptionRecord, error) {
 	x.env["failure"] = fail
 	defer delete(x.env, "failure")
-	fields, err := x.values(d.fields, true)
+	fields, err := x.values(d.fields, &d.groups[1], true)
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +548,7 @@ func (x *run) exception(d *exceptionDef, fail *Failure) (*loader.ExceptionRecord
 				exc.Match[f] = v
 			}
 		}
-	} else if exc.Match, err = x.values(d.match, false); err != nil {
+	} else if exc.Match, err = x.values(d.match, &d.groups[0], false); err != nil {
 		return nil, err
 	}
 	return exc, nil

@@ -90,6 +90,8 @@ type exceptionDef struct {
 	match       []fieldDef // mapping form
 	fields      []fieldDef
 	stop        bool
+	// groups are match's and fields' for the Memo.
+	groups [2]groupMemo
 }
 
 type stepDef struct {
@@ -108,6 +110,12 @@ type stepDef struct {
 	attach     *program
 	onMultiple loader.OnMultiple
 	exception  *exceptionDef
+	// groups are match's, fields', on_insert's and on_update's for the
+	// Memo (groupMatch, ...); withMatch is on_insert's with the match
+	// values added, excMemo the exception record's.
+	groups    [4]groupMemo
+	withMatch groupMemo
+	excMemo   groupMemo
 }
 
 // Option configures Compile.

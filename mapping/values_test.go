@@ -129,7 +129,9 @@ steps:
 	}
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) // 8 December 01:00 in Auckland
 	x := &run{r: r, vars: map[string]any{}, refs: map[string]any{}}
-	x.env = map[string]any{"sfdc": map[string]any{}, "ph": phEnv(nil), "record": &RecordInfo{}, "now": now,
+	ph := map[string]any{}
+	fillPH(ph, nil)
+	x.env = map[string]any{"sfdc": map[string]any{}, "ph": ph, "record": &RecordInfo{}, "now": now,
 		"params": map[string]any{"tz": "Pacific/Auckland"}, "vars": x.vars, "ref": x.refs}
 	for _, v := range r.vars {
 		out, err := x.eval(v.prog)
