@@ -168,8 +168,9 @@ func decode[T any](data []byte, c decodeConfig) (*Decoded[T], *problemList, erro
 		if err := checkUTF8(data); err != nil {
 			return nil, nil, err
 		}
-		if err := checkStructure(data); err != nil {
-			return nil, nil, err
+		dec := jsontext.NewDecoder(bytes.NewReader(data))
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, nil, syntaxError(err, dec.InputOffset())
 		}
 		return nil, nil, &DecodeError{Err: ErrNotObject, Offset: 0,
 			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
@@ -180,7 +181,7 @@ func decode[T any](data []byte, c decodeConfig) (*Decoded[T], *problemList, erro
 	// on, a value of the wrong type.
 	s := &shapeReader{maxRecords: c.maxRecords}
 	var v T
-	if err := jsonv2.Unmarshal(data, &v, jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(s.read))); err != nil {
+	if err := jsonv2.Unmarshal(data, &v, jsonv2.WithUnmarshalers(s.unmarshalers())); err != nil {
 		// Rare: classify it. json v2 accepts only valid UTF-8, so a body
 		// it read needs no check of its own; a failed one is checked here.
 		if err := checkUTF8(data); err != nil {

@@ -33,28 +33,60 @@ type shapeReader struct {
 	problems   problemList
 }
 
-// read is called for every value that decodes into a Go value. It returns
-// jsonv2.SkipFunc to let json v2 decode a value of the right kind itself.
-func (s *shapeReader) read(dec *jsontext.Decoder, v any) error {
-	k := dec.PeekKind()
-	switch p := v.(type) {
-	case *string:
-		if k == '"' || k == 'n' {
-			return jsonv2.SkipFunc
+// unmarshalers returns the functions json v2 calls for s: those for the
+// common leaf types read the value themselves, so that json v2 goes on to
+// read (the costlier general function, which json v2 hands each value as
+// an interface) only for the others.
+func (s *shapeReader) unmarshalers() *jsonv2.Unmarshalers {
+	return jsonv2.JoinUnmarshalers(
+		jsonv2.UnmarshalFromFunc(s.readString),
+		jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, d *Date) error { return s.readWith(dec, d) }),
+		jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, d *DateTime) error { return s.readWith(dec, d) }),
+		jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, d *Decimal) error { return s.readWith(dec, d) }),
+		jsonv2.UnmarshalFromFunc(s.readBool),
+		jsonv2.UnmarshalFromFunc(s.read),
+	)
+}
+
+// readString reads a string or null into p.
+func (s *shapeReader) readString(dec *jsontext.Decoder, p *string) error {
+	switch k := dec.PeekKind(); k {
+	case '"', 'n':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
 		}
+		if k == '"' {
+			*p = tok.String()
+		} else {
+			*p = ""
+		}
+		return nil
+	default:
 		return s.wrongType(dec, k, "a string")
-	case *Date:
-		return s.readWith(dec, p)
-	case *DateTime:
-		return s.readWith(dec, p)
-	case *Decimal:
-		return s.readWith(dec, p)
-	case *bool:
-		if k == 't' || k == 'f' || k == 'n' {
-			return jsonv2.SkipFunc
+	}
+}
+
+// readBool reads true, false or null into p.
+func (s *shapeReader) readBool(dec *jsontext.Decoder, p *bool) error {
+	switch k := dec.PeekKind(); k {
+	case 't', 'f', 'n':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
 		}
+		*p = k == 't' && tok.Bool()
+		return nil
+	default:
 		return s.wrongType(dec, k, "true or false")
 	}
+}
+
+// read is called for every other value that decodes into a Go value. It
+// returns jsonv2.SkipFunc to let json v2 decode a value of the right kind
+// itself.
+func (s *shapeReader) read(dec *jsontext.Decoder, v any) error {
+	k := dec.PeekKind()
 	if k == 'n' {
 		return jsonv2.SkipFunc // null leaves every Go value as zero
 	}
@@ -82,6 +114,19 @@ func (s *shapeReader) read(dec *jsontext.Decoder, v any) error {
 		return nil
 	}
 	t := rv.Type().Elem()
+	if t.Kind() == reflect.Pointer {
+		// A pointer field: json v2 allocates the value and then asks for
+		// it. A value of the wrong kind is refused here, before that, so
+		// that the field stays nil as if the value had been absent.
+		base := t
+		for base.Kind() == reflect.Pointer {
+			base = base.Elem()
+		}
+		if want := kindWanted(base); want != "" && !kindFits(k, base) {
+			return s.wrongType(dec, k, want)
+		}
+		return jsonv2.SkipFunc
+	}
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map:
 		if k != '{' {
@@ -128,6 +173,54 @@ func (s *shapeReader) read(dec *jsontext.Decoder, v any) error {
 		}, "a number")
 	}
 	return jsonv2.SkipFunc
+}
+
+// kindWanted names the JSON kind a value of type t is read from, or ""
+// when t reads its own input (a method) or takes any kind.
+func kindWanted(t reflect.Type) string {
+	p := reflect.PointerTo(t)
+	for _, m := range []reflect.Type{
+		reflect.TypeFor[jsonv2.UnmarshalerFrom](), reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler](),
+	} {
+		if p.Implements(m) {
+			return ""
+		}
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return "a string"
+		}
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return ""
+}
+
+// kindFits reports whether a JSON value of kind k can fill a t for which
+// kindWanted names a kind.
+func kindFits(k jsontext.Kind, t reflect.Type) bool {
+	switch kindWanted(t) {
+	case "an object":
+		return k == '{'
+	case "an array":
+		return k == '['
+	case "a string":
+		return k == '"'
+	case "true or false":
+		return k == 't' || k == 'f'
+	case "a number":
+		return k == '0'
+	}
+	return true
 }
 
 // readWith lets a type's own UnmarshalJSONFrom read the value; when it
