@@ -219,6 +219,10 @@ func TestAmountsInRange(t *testing.T) {
 		{"JPY has no minor unit", edit(t, full, `"CurrencyIsoCode": "EUR"`, `"CurrencyIsoCode": "JPY"`),
 			[]wantProblem{{"/OpportunityLineItems/records/1/TotalPrice", "amount"}, {"/OpportunityLineItems/records/3/TotalPrice", "amount"},
 				{"/Total_Extended_Price__c", "amount"}}},
+		{"an exponent padded with zeros", edit(t, full, qty, `"Quantity": 1e`+strings.Repeat("0", 50)+`1,`),
+			[]wantProblem{{"/OpportunityLineItems/records/0/Quantity", "amount"}}},
+		{"a fraction padded with zeros", edit(t, full, qty, `"Quantity": 1.`+strings.Repeat("0", 50)+`,`),
+			[]wantProblem{{"/OpportunityLineItems/records/0/Quantity", "amount"}}},
 		{"a coefficient of 100,000 digits", edit(t, full, qty, `"Quantity": `+strings.Repeat("7", 100000)+`,`),
 			[]wantProblem{{"/OpportunityLineItems/records/0/Quantity", "amount"}}},
 	}

@@ -3,6 +3,7 @@ package sfdc
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -37,36 +38,69 @@ func mayHoldControl(data []byte) bool {
 	}
 }
 
+// escapesRefused reports whether raw, one JSON string as written, has an
+// escape of a refused control character (\b, \f, or \u00XX below 0x20
+// other than tab, LF and CR).
+func escapesRefused(raw []byte) bool {
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b', 'f':
+			return true
+		case 'u':
+			if i+4 < len(raw) && raw[i+1] == '0' && raw[i+2] == '0' && (raw[i+3] == '0' || raw[i+3] == '1') {
+				lo := strings.IndexByte("0123456789abcdef", raw[i+4]|0x20) // JSON hex digits, either case
+				if lo >= 0 && isRefusedControl(rune(int(raw[i+3]-'0')*16+lo)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // controlProblems adds a problem for every string of data, a valid JSON
 // document, that holds a refused control character: member names too,
-// whether or not the payload's type declares the member.
+// whether or not the payload's type declares the member. Once l is full
+// it only counts them.
 func controlProblems(data []byte, l *problemList) {
 	if !mayHoldControl(data) {
 		return
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(data))
 	for {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return // the end, or a fault Decode has reported already
-		}
-		if tok.Kind() != '"' {
+		if dec.PeekKind() != '"' {
+			if _, err := dec.ReadToken(); err != nil {
+				return // the end, or a fault Decode has reported already
+			}
 			continue
 		}
-		s := tok.String()
-		for i, r := range s {
-			if !isRefusedControl(r) {
-				continue
-			}
-			what := "the string"
-			if dec.StackDepth() > 0 {
-				if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 {
-					what = "the member name"
-				}
-			}
-			l.add(Problem{Path: string(dec.StackPointer()), Rule: RuleControlChar,
-				Message: fmt.Sprintf("%s holds the control character U+%04X at byte %d; remove it (only tab, CR and LF are accepted)", what, r, i)})
-			break
+		// A string (or member name) read raw: a refused character in it
+		// is an escape, which mayHoldControl finds without unquoting.
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return
 		}
+		if !escapesRefused(raw) {
+			continue
+		}
+		if len(l.list) >= MaxProblems {
+			l.omitted++ // counted, not described
+			continue
+		}
+		text, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return
+		}
+		i := bytes.IndexFunc(text, isRefusedControl)
+		what := "the string"
+		if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 {
+			what = "the member name"
+		}
+		l.add(Problem{Path: string(dec.StackPointer()), Rule: RuleControlChar,
+			Message: fmt.Sprintf("%s holds the control character U+%04X at byte %d; remove it (only tab, CR and LF are accepted)", what, text[i], i)})
 	}
 }

@@ -10,6 +10,11 @@ import (
 // amount rule accepts in a quantity, price or total.
 const MaxAmountDigits = 18
 
+// MaxAmountText is the longest text of a quantity, price or total that the
+// amount rule accepts: room for every amount in range, and no padding of
+// zeros (1e000…01, 1.000…0) that would carry megabytes into a plan.
+const MaxAmountText = 40
+
 // minorUnitsOther lists the ISO 4217 currencies whose minor unit is not 2
 // digits; every other code has 2. The precious metals, special drawing
 // rights and testing codes have no minor unit (-1): any number of digits

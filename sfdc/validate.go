@@ -108,7 +108,11 @@ func NewValidator() *Validator {
 		return err == nil && d.Sign() >= 0
 	}))
 	must(v.RegisterValidation("amount", func(fl validator.FieldLevel) bool {
-		d, err := ParseDecimal(fl.Field().String())
+		text := fl.Field().String()
+		if len(text) > MaxAmountText {
+			return false
+		}
+		d, err := ParseDecimal(text)
 		if err != nil {
 			return false
 		}
@@ -219,7 +223,7 @@ var RuleMessages = map[string]string{
 	"positive":    "a number greater than 0",
 	"nonnegative": "a number of 0 or more",
 	"has_records": "at least one record in the relationship's records list",
-	"amount":      "a number of at most 18 digits before the decimal point and no more after it than the currency's minor unit",
+	"amount":      "a number of at most 18 digits before the decimal point and no more after it than the currency's minor unit, written in at most 40 characters",
 }
 
 func message(fe validator.FieldError) string {
@@ -259,7 +263,7 @@ func amountMessage(fe validator.FieldError, top reflect.Value) string {
 			msg += fmt.Sprintf(" and at most %d after it (the minor unit of %s)", scale, cur)
 		}
 	}
-	return msg + "; got " + describeValue(fe.Value())
+	return msg + fmt.Sprintf(", written in at most %d characters; got %s", MaxAmountText, describeValue(fe.Value()))
 }
 
 func describeValue(v any) string {
