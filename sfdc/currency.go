@@ -2,6 +2,7 @@ package sfdc
 
 import (
 	"reflect"
+	"sync"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -42,12 +43,25 @@ func minorUnits(code string) (digits int, known bool) {
 	return 2, true
 }
 
-var iso4217Check = validator.New()
+var (
+	iso4217Check = validator.New()
+	// iso4217Known holds the codes found valid, a set no larger than ISO
+	// 4217's list, so that each deal's amounts do not ask the validator
+	// again.
+	iso4217Known sync.Map
+)
 
 // isISO4217 reports whether code is an ISO 4217 currency code, by the
 // validator's own list that the iso4217 rule uses.
 func isISO4217(code string) bool {
-	return code != "" && iso4217Check.Var(code, "iso4217") == nil
+	if _, ok := iso4217Known.Load(code); ok {
+		return true
+	}
+	if code == "" || iso4217Check.Var(code, "iso4217") != nil {
+		return false
+	}
+	iso4217Known.Store(code, true)
+	return true
 }
 
 // currencyOf returns the currency that the amount rule's parameter names:

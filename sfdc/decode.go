@@ -179,9 +179,9 @@ func decode[T any](data []byte, c decodeConfig) (*Decoded[T], *problemList, erro
 	// invalid UTF-8 and trailing data, and matches names exactly; the
 	// shape reader sees each value first and records, instead of failing
 	// on, a value of the wrong type.
-	s := &shapeReader{maxRecords: c.maxRecords}
 	var v T
-	if err := jsonv2.Unmarshal(data, &v, jsonv2.WithUnmarshalers(s.unmarshalers())); err != nil {
+	problems, err := unmarshalWithShape(data, &v, c.maxRecords)
+	if err != nil {
 		// Rare: classify it. json v2 accepts only valid UTF-8, so a body
 		// it read needs no check of its own; a failed one is checked here.
 		if err := checkUTF8(data); err != nil {
@@ -194,7 +194,7 @@ func decode[T any](data []byte, c decodeConfig) (*Decoded[T], *problemList, erro
 		return nil, nil, shapeError(err)
 	}
 	sum := sha256.Sum256(data)
-	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, &s.problems, nil
+	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, problems, nil
 }
 
 // checkUTF8 reports where data stops being UTF-8, if it does.

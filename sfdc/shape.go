@@ -1,12 +1,14 @@
 package sfdc
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -31,6 +33,36 @@ const (
 type shapeReader struct {
 	maxRecords int
 	problems   problemList
+	// short interns the short strings of one payload, which repeat (the
+	// attributes' types, roles, product families), as json v2 does for
+	// the strings it reads itself.
+	short map[string]string
+	// opts holds the reader's functions. json v2 caches its choice of
+	// function per Go type within one Unmarshalers value, so a reader
+	// keeps its own and is reused (shapeReaders) instead of built anew
+	// for every payload.
+	opts jsonv2.Options
+}
+
+// shapeReaders keeps shape readers for reuse.
+var shapeReaders = sync.Pool{New: func() any {
+	s := &shapeReader{}
+	s.opts = jsonv2.WithUnmarshalers(s.unmarshalers())
+	return s
+}}
+
+// unmarshalWithShape fills v from data as jsonv2.Unmarshal does, through a
+// shape reader with the records limit maxRecords, and returns the problems
+// the reader found.
+func unmarshalWithShape(data []byte, v any, maxRecords int) (*problemList, error) {
+	s := shapeReaders.Get().(*shapeReader)
+	s.maxRecords = maxRecords
+	err := jsonv2.Unmarshal(data, v, s.opts)
+	problems := s.problems
+	s.problems = problemList{}
+	clear(s.short)
+	shapeReaders.Put(s)
+	return &problems, err
 }
 
 // unmarshalers returns the functions json v2 calls for s: those for the
@@ -48,18 +80,47 @@ func (s *shapeReader) unmarshalers() *jsonv2.Unmarshalers {
 	)
 }
 
+// Bounds of the strings a shape reader interns.
+const (
+	shortLen   = 24
+	shortCount = 256
+)
+
 // readString reads a string or null into p.
 func (s *shapeReader) readString(dec *jsontext.Decoder, p *string) error {
 	switch k := dec.PeekKind(); k {
-	case '"', 'n':
-		tok, err := dec.ReadToken()
+	case 'n':
+		*p = ""
+		_, err := dec.ReadToken()
+		return err
+	case '"':
+		raw, err := dec.ReadValue()
 		if err != nil {
 			return err
 		}
-		if k == '"' {
-			*p = tok.String()
-		} else {
-			*p = ""
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			text, err := jsontext.AppendUnquote(nil, raw)
+			if err != nil {
+				return err
+			}
+			*p = string(text)
+			return nil
+		}
+		text := raw[1 : len(raw)-1]
+		if len(text) > shortLen {
+			*p = string(text)
+			return nil
+		}
+		if v, ok := s.short[string(text)]; ok {
+			*p = v
+			return nil
+		}
+		*p = string(text)
+		if s.short == nil {
+			s.short = make(map[string]string)
+		}
+		if len(s.short) < shortCount {
+			s.short[*p] = *p
 		}
 		return nil
 	default:
