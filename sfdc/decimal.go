@@ -133,9 +133,10 @@ func (n number) sign() int {
 
 // scanNumber reads s as a JSON number, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
 // and reports false for anything else or for a number whose exponents are
-// out of apd's range (the written exponent, the fraction's length and the
-// adjusted exponent each within ±apd.MaxExponent), so that every number it
-// accepts is one apd reads. It does one pass over s and allocates nothing.
+// out of apd's range (the written exponent, the fraction's length, their
+// difference and the adjusted exponent each within ±apd.MaxExponent), so
+// that every number it accepts is one apd reads. It does one pass over s
+// and allocates nothing.
 func scanNumber(s string) (n number, ok bool) {
 	i := 0
 	if i < len(s) && s[i] == '-' {
@@ -204,6 +205,9 @@ func scanNumber(s string) (n number, ok bool) {
 		n.trailingZeros = zeros
 	}
 	n.exp = exp - frac
+	if n.exp > apdMaxExponent || n.exp < -apdMaxExponent {
+		return number{}, false // apd checks the resulting exponent too
+	}
 	coeffDigits := max(n.digits, 1) // apd counts zero as one digit
 	if adj := n.exp + coeffDigits - 1; adj > apdMaxExponent || adj < -apdMaxExponent {
 		return number{}, false
