@@ -28,8 +28,13 @@ func DecodeAndValidate[T any](data []byte, opts ...Option) (*Decoded[T], error) 
 	if len(problems.list) > 0 {
 		covered = make(map[string]bool, 2*len(problems.list))
 		for _, p := range problems.list {
-			for path := p.Path; path != ""; path = path[:strings.LastIndexByte(path, '/')] {
+			for path := p.Path; path != ""; {
 				covered[path] = true
+				i := strings.LastIndexByte(path, '/')
+				if i < 0 {
+					break
+				}
+				path = path[:i]
 			}
 		}
 	}

@@ -170,7 +170,7 @@ func (s *shapeReader) read(dec *jsontext.Decoder, v any) error {
 			return err
 		}
 		if err := u.UnmarshalText([]byte(tok.String())); err != nil {
-			s.add(dec, RuleType, "is not accepted: "+err.Error())
+			s.add(dec, RuleType, "is not accepted: "+problemText(err))
 		}
 		return nil
 	}
