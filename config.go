@@ -47,6 +47,12 @@ type Config struct {
 	// sfdc.DefaultMaxBytes (6 MiB).
 	MaxDealBytes int64
 
+	// MaxDealRecords is the most records one list of a deal (its line
+	// items, its sales team) may hold; AcceptDeal answers a longer list as
+	// a validation problem without reading past the limit. Default:
+	// sfdc.DefaultMaxRecords (5,000).
+	MaxDealRecords int
+
 	// Location is the time zone of business dates (the 30-day rule, due
 	// dates): plans see the clock's time in it. Default: UTC.
 	Location *time.Location
@@ -114,6 +120,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxDealBytes <= 0 {
 		c.MaxDealBytes = sfdc.DefaultMaxBytes
+	}
+	if c.MaxDealRecords <= 0 {
+		c.MaxDealRecords = sfdc.DefaultMaxRecords
 	}
 	if c.Location == nil {
 		c.Location = time.UTC

@@ -14,7 +14,7 @@
 // Flow; the package knows nothing of HTTP, a console, flags or the
 // environment.
 //
-//	deal:  body --sfdc.Decode+Validate--> staging.Intake                      (no remote call)
+//	deal:  body --sfdc.DecodeAndValidate--> staging.Intake                    (no remote call)
 //	email: raw --inbox row + email job (one transaction)--> phmail.Parse --> staging.IngestEmail
 //	load:  staging.StartLoad + load job (one transaction) --> mapping.Rules.Plan --> loader.Apply
 //	       (journal saved after every write) --> staging.FinishLoad | MarkNeedsReview | FailLoad

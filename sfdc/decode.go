@@ -28,6 +28,7 @@ var (
 	ErrDuplicateKey = errors.New("payload has a duplicate key")
 	ErrTrailingData = errors.New("payload has data after the JSON object")
 	ErrWrongShape   = errors.New("payload value does not fit the expected type")
+	ErrTooManyItems = errors.New("payload has a list longer than the records limit")
 )
 
 // DecodeError says why a body could not be decoded and where.
@@ -36,6 +37,12 @@ type DecodeError struct {
 	Offset int64  // byte offset of the problem, when known (-1 otherwise)
 	Path   string // JSON Pointer of the problem, when known
 	Detail string // what was found and what to send instead
+	// Problems lists every value of the wrong type and every list over the
+	// records limit (ErrWrongShape, ErrTooManyItems), the first of which
+	// Path and Detail describe; decoding goes on past each. Omitted counts
+	// those beyond MaxProblems.
+	Problems []Problem
+	Omitted  int
 }
 
 func (e *DecodeError) Error() string {
@@ -48,6 +55,9 @@ func (e *DecodeError) Error() string {
 	}
 	if e.Detail != "" {
 		msg += ": " + e.Detail
+	}
+	if more := len(e.Problems) + e.Omitted - 1; more > 0 {
+		msg += fmt.Sprintf(" (and %d more)", more)
 	}
 	return msg
 }
@@ -69,16 +79,41 @@ type Decoded[T any] struct {
 type Option func(*decodeConfig)
 
 type decodeConfig struct {
-	maxBytes int64
+	maxBytes   int64
+	maxRecords int
+	validator  *Validator
 }
+
+// DefaultMaxRecords is the default records limit: the most elements one
+// list of a payload (a relationship's records, such as the line items) may
+// hold.
+const DefaultMaxRecords = 5000
 
 // WithMaxBytes sets the size limit (default DefaultMaxBytes).
 func WithMaxBytes(n int64) Option {
 	return func(c *decodeConfig) { c.maxBytes = n }
 }
 
+// WithMaxRecords sets the records limit (default DefaultMaxRecords; 0 or
+// less keeps the default). A longer list is a problem with the rule
+// RuleMaxRecords, and its elements past the limit are skipped unread, so
+// that the list costs no more memory than the limit allows.
+func WithMaxRecords(n int) Option {
+	return func(c *decodeConfig) {
+		if n > 0 {
+			c.maxRecords = n
+		}
+	}
+}
+
+// WithValidator sets the Validator DecodeAndValidate applies (default: the
+// package's, as Validate uses).
+func WithValidator(v *Validator) Option {
+	return func(c *decodeConfig) { c.validator = v }
+}
+
 func newDecodeConfig(opts []Option) decodeConfig {
-	c := decodeConfig{maxBytes: DefaultMaxBytes}
+	c := decodeConfig{maxBytes: DefaultMaxBytes, maxRecords: DefaultMaxRecords}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -98,36 +133,68 @@ func DecodeReader[T any](r io.Reader, opts ...Option) (*Decoded[T], error) {
 
 // Decode checks data strictly and fills a T from it. It fails with a
 // *DecodeError when data is over the size limit, is not valid UTF-8, is not
-// exactly one JSON object, repeats a key within an object, or holds a value
-// of the wrong JSON type for a field of T. Fields T does not declare are
-// ignored (they remain in Raw).
+// exactly one JSON object, or repeats a key within an object. A value of
+// the wrong JSON type for a field of T (or one the field's type refuses,
+// such as a date that is no date) and a list over the records limit fail
+// too, with ErrWrongShape or ErrTooManyItems and every such problem in
+// DecodeError.Problems: decoding goes on past each. Fields T does not
+// declare are ignored (they remain in Raw).
+//
+// DecodeAndValidate reports those problems with the rules' problems at once.
 func Decode[T any](data []byte, opts ...Option) (*Decoded[T], error) {
-	c := newDecodeConfig(opts)
+	d, problems, err := decode[T](data, newDecodeConfig(opts))
+	if err != nil {
+		return nil, err
+	}
+	if problems.len() > 0 {
+		first := problems.list[0]
+		cond := ErrWrongShape
+		if first.Rule == RuleMaxRecords {
+			cond = ErrTooManyItems
+		}
+		return nil, &DecodeError{Err: cond, Offset: -1, Path: first.Path, Detail: first.Message,
+			Problems: problems.list, Omitted: problems.omitted}
+	}
+	return d, nil
+}
+
+// decode is Decode without the verdict on the problems it found.
+func decode[T any](data []byte, c decodeConfig) (*Decoded[T], *problemList, error) {
 	if int64(len(data)) > c.maxBytes {
-		return nil, &DecodeError{Err: ErrTooLarge, Offset: -1,
+		return nil, nil, &DecodeError{Err: ErrTooLarge, Offset: -1,
 			Detail: fmt.Sprintf("the limit is %d bytes; send a smaller deal or raise the limit", c.maxBytes)}
 	}
+	if k := firstKind(data); k != '{' {
+		if err := checkUTF8(data); err != nil {
+			return nil, nil, err
+		}
+		dec := jsontext.NewDecoder(bytes.NewReader(data))
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, nil, syntaxError(err, dec.InputOffset())
+		}
+		return nil, nil, &DecodeError{Err: ErrNotObject, Offset: 0,
+			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
+	}
 	// One strict pass fills v: json v2 rejects duplicate member names,
-	// invalid UTF-8 and trailing data, and matches names exactly.
+	// invalid UTF-8 and trailing data, and matches names exactly; the
+	// shape reader sees each value first and records, instead of failing
+	// on, a value of the wrong type.
 	var v T
-	if err := jsonv2.Unmarshal(data, &v); err != nil {
+	problems, err := unmarshalWithShape(data, &v, c.maxRecords)
+	if err != nil {
 		// Rare: classify it. json v2 accepts only valid UTF-8, so a body
 		// it read needs no check of its own; a failed one is checked here.
 		if err := checkUTF8(data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// The structural check names the condition and its place.
 		if serr := checkStructure(data); serr != nil {
-			return nil, serr
+			return nil, nil, serr
 		}
-		return nil, shapeError(err)
-	}
-	if k := firstKind(data); k != '{' {
-		return nil, &DecodeError{Err: ErrNotObject, Offset: 0,
-			Detail: "the body must be one deal object {...}, got " + describeKind(k)}
+		return nil, nil, shapeError(err)
 	}
 	sum := sha256.Sum256(data)
-	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, nil
+	return &Decoded[T]{Value: v, Raw: data, Hash: hex.EncodeToString(sum[:])}, problems, nil
 }
 
 // checkUTF8 reports where data stops being UTF-8, if it does.

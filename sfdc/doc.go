@@ -17,14 +17,25 @@
 // [Decode] checks the raw bytes strictly (valid UTF-8, one JSON object, no
 // duplicate keys, no trailing data, a size limit) before it fills a typed
 // value, and keeps the exact bytes and their SHA-256 beside it.
-// Unknown fields are never an error: they stay in the raw document.
+// Unknown fields are never an error: they stay in the raw document. A
+// value of the wrong type does not stop it: it records the problem, leaves
+// the field empty and goes on. A list longer than the records limit
+// ([WithMaxRecords], 5,000 by default) is counted to its end but not kept.
 //
 // [Validate] applies go-playground/validator tags plus Salesforce-aware rules
 // (record ids with their case checksum, ISO 4217 currencies, stage, dates in
-// order, positive quantities, ...) and reports every problem at once, each
-// with a JSON Pointer into the payload, the rule's name and a message that
-// says what was expected.
+// order, positive quantities, amounts within 18 digits and the currency's
+// minor unit, ...) and reports every problem at once, each with a JSON
+// Pointer into the payload, the rule's name and a message that says what
+// was expected.
 //
-// Both are generic: a team whose payload differs declares its own struct
+// [DecodeAndValidate] does both and reports all their problems in one
+// [ValidationError], with control characters other than tab, CR and LF in
+// any string of the document (member names and unknown fields included).
+// Its cost is bounded by the size limit: numbers are read in one pass and
+// exponents never expanded, quoted values are shortened in messages, and
+// at most [MaxProblems] problems are kept (the rest are counted).
+//
+// All are generic: a team whose payload differs declares its own struct
 // with the same tags and calls Decode[MyDeal] and Validate on it.
 package sfdc

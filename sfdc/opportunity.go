@@ -35,7 +35,7 @@ type Opportunity struct {
 	CloseDate            Date                     `json:"CloseDate" validate:"required"`
 	ServiceCommenceDate  Date                     `json:"Service_Commence_Date__c" validate:"required"`
 	ServiceEndDate       Date                     `json:"Service_End_Date__c" validate:"required,gtefield=ServiceCommenceDate"`
-	TotalExtendedPrice   Decimal                  `json:"Total_Extended_Price__c" validate:"required,nonnegative"`
+	TotalExtendedPrice   Decimal                  `json:"Total_Extended_Price__c" validate:"required,nonnegative,amount=CurrencyIsoCode"`
 	CurrencyIsoCode      string                   `json:"CurrencyIsoCode" validate:"required,iso4217"`
 	CustomerContactEmail string                   `json:"Customer_Contact_Email__c" validate:"omitempty,email"`
 	SalesTeam            Records[SalesTeamMember] `json:"Adobe_Sales_Team__r" validate:"-"`
@@ -76,8 +76,8 @@ type LineItem struct {
 	Name             string          `json:"Name__c" validate:"required"`
 	PricebookEntry   *PricebookEntry `json:"PricebookEntry,omitempty" validate:"-"`
 	SKU              string          `json:"Adobe_SKU__c" validate:"-"`
-	Quantity         Decimal         `json:"Quantity" validate:"required,positive"`
-	TotalPrice       Decimal         `json:"TotalPrice" validate:"required"`
+	Quantity         Decimal         `json:"Quantity" validate:"required,positive,amount=CurrencyIsoCode"`
+	TotalPrice       Decimal         `json:"TotalPrice" validate:"required,amount=CurrencyIsoCode"`
 	NewContractStart Date            `json:"New_Contract_Start_Date__c" validate:"-"`
 	NewContractEnd   Date            `json:"New_Contract_End_Date__c" validate:"omitempty,gtefield=NewContractStart"`
 }

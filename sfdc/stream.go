@@ -23,9 +23,14 @@ func (d *DateTime) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // UnmarshalJSONFrom reads a number, a string holding a number, or null.
 func (d *Decimal) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	switch dec.PeekKind() {
+	switch k := dec.PeekKind(); k {
 	case 'n', '"':
 		return readStringInto(dec, d, "", ParseDecimal)
+	case '{', '[', 't', 'f':
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return fmt.Errorf("sfdc: a number must be a JSON number or a string holding one, got %s", describeKind(k))
 	}
 	v, err := dec.ReadValue()
 	if err != nil {
@@ -61,9 +66,9 @@ func readStringInto[T any](dec *jsontext.Decoder, dst *T, want string, parse fun
 		*dst = v
 		return nil
 	}
-	v, err := dec.ReadValue()
-	if err != nil {
+	k := dec.PeekKind()
+	if err := dec.SkipValue(); err != nil {
 		return err
 	}
-	return fmt.Errorf("sfdc: %s, got %s", want, v)
+	return fmt.Errorf("sfdc: %s, got %s", want, describeKind(k))
 }

@@ -28,14 +28,28 @@ func (p Problem) String() string { return p.Path + ": " + p.Message + " [" + p.R
 // ValidationError holds every problem found in one payload.
 type ValidationError struct {
 	Problems []Problem
+	// Omitted counts the problems found beyond the MaxProblems that
+	// Problems keeps.
+	Omitted int
 }
 
+// Count is the number of problems found: those listed and those omitted.
+func (e *ValidationError) Count() int { return len(e.Problems) + e.Omitted }
+
+// errorListed is the most problems Error's text lists.
+const errorListed = 20
+
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
+	n := min(len(e.Problems), errorListed)
+	parts := make([]string, n)
+	for i, p := range e.Problems[:n] {
 		parts[i] = p.String()
 	}
-	return fmt.Sprintf("sfdc: %d validation problem(s): %s", len(e.Problems), strings.Join(parts, "; "))
+	msg := fmt.Sprintf("sfdc: %d validation problem(s): %s", e.Count(), strings.Join(parts, "; "))
+	if more := e.Count() - n; more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	return msg
 }
 
 // Validator applies the validate tags of a payload struct. It is safe for
@@ -93,6 +107,19 @@ func NewValidator() *Validator {
 		d, err := ParseDecimal(fl.Field().String())
 		return err == nil && d.Sign() >= 0
 	}))
+	must(v.RegisterValidation("amount", func(fl validator.FieldLevel) bool {
+		text := fl.Field().String()
+		if len(text) > MaxAmountText {
+			return false
+		}
+		d, err := ParseDecimal(text)
+		if err != nil {
+			return false
+		}
+		before, after := d.Digits()
+		scale, known := minorUnits(currencyOf(fl))
+		return before <= MaxAmountDigits && (!known || after <= int64(scale))
+	}))
 	must(v.RegisterValidation("has_records", func(fl validator.FieldLevel) bool {
 		l, ok := fl.Field().Interface().(lenner)
 		return ok && l.Len() > 0
@@ -123,8 +150,12 @@ var (
 // Validate checks payload (a struct or a pointer to one) with the default
 // Validator. It returns nil or a *ValidationError listing every problem.
 func Validate(payload any) error {
+	return defaultValidatorInstance().Validate(payload)
+}
+
+func defaultValidatorInstance() *Validator {
 	defaultValidatorOnce.Do(func() { defaultValidator = NewValidator() })
-	return defaultValidator.Validate(payload)
+	return defaultValidator
 }
 
 // Validate checks payload and returns nil or a *ValidationError listing every
@@ -138,13 +169,18 @@ func (v *Validator) Validate(payload any) error {
 	if !errors.As(err, &verrs) {
 		return fmt.Errorf("sfdc: cannot validate %T: %w", payload, err)
 	}
-	root := reflect.Indirect(reflect.ValueOf(payload)).Type().Name()
+	top := reflect.Indirect(reflect.ValueOf(payload))
+	root := top.Type().Name()
 	problems := make([]Problem, 0, len(verrs))
 	for _, fe := range verrs {
+		msg := message(fe)
+		if fe.Tag() == "amount" {
+			msg = amountMessage(fe, top)
+		}
 		problems = append(problems, Problem{
 			Path:    namespaceToPointer(fe.Namespace(), root),
 			Rule:    fe.Tag(),
-			Message: message(fe),
+			Message: msg,
 		})
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
@@ -187,6 +223,7 @@ var RuleMessages = map[string]string{
 	"positive":    "a number greater than 0",
 	"nonnegative": "a number of 0 or more",
 	"has_records": "at least one record in the relationship's records list",
+	"amount":      "a number of at most 18 digits before the decimal point and no more after it than the currency's minor unit, written in at most 40 characters",
 }
 
 func message(fe validator.FieldError) string {
@@ -217,12 +254,24 @@ func message(fe validator.FieldError) string {
 	return fmt.Sprintf("fails rule %s; got %s", fe.Tag(), got)
 }
 
+// amountMessage says what the amount rule wants, naming the currency when
+// the payload's top level holds it (as the reference payload does).
+func amountMessage(fe validator.FieldError, top reflect.Value) string {
+	msg := fmt.Sprintf("must have at most %d digits before the decimal point", MaxAmountDigits)
+	if cur, ok := stringField(top, fe.Param()); ok {
+		if scale, known := minorUnits(cur); known {
+			msg += fmt.Sprintf(" and at most %d after it (the minor unit of %s)", scale, cur)
+		}
+	}
+	return msg + fmt.Sprintf(", written in at most %d characters; got %s", MaxAmountText, describeValue(fe.Value()))
+}
+
 func describeValue(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "nothing"
 	case string:
-		return strconv.Quote(t)
+		return clip(strconv.Quote(t))
 	case interface{ Format(string) string }: // time.Time
 		return t.Format(DateLayout)
 	}

@@ -132,6 +132,19 @@ func retryable(err error) bool {
 		strings.Contains(msg, "database table is locked")
 }
 
+// RefusedValue reports whether err is the database refusing a value that
+// was written (a Postgres data exception, SQLSTATE class 22, such as text
+// holding NUL, or a value over a program limit, class 54), and says what
+// it refused. Such a write fails the same way every time: the value must
+// change, so it is the caller's input to correct, not a reason to retry.
+func RefusedValue(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54")) {
+		return pe.Message + " (SQLSTATE " + pe.Code + ")", true
+	}
+	return "", false
+}
+
 // uniqueViolation reports a unique constraint that refused a write.
 func uniqueViolation(err error) bool {
 	var pe *pgconn.PgError

@@ -39,10 +39,8 @@ func cmdValidate(ctx context.Context, c *cli) error {
 		if err != nil {
 			return usageError("%v", err)
 		}
-		d, err := sfdc.Decode[sfdc.Opportunity](data)
-		if err == nil {
-			err = sfdc.Validate(&d.Value)
-		}
+		// The intake's own check: every problem at once, wrong types included.
+		_, err = sfdc.DecodeAndValidate[sfdc.Opportunity](data)
 		var ve *sfdc.ValidationError
 		switch {
 		case err == nil:

@@ -21,6 +21,14 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 func TestValidateCommand(t *testing.T) {
 	full := "../../examples/payloads/deal-full.json"
 	bad := "../../examples/payloads/invalid-many-problems.json"
+	// Wrong types and a control character are listed with the rules'
+	// problems, as the intake answers them.
+	types := filepath.Join(t.TempDir(), "types.json")
+	raw := replaceOnce(t, must(os.ReadFile(full)), `"CloseDate": "2026-11-20"`, `"CloseDate": "2026-13-01"`,
+		`"Quantity": 1,`, `"Quantity": "one",`, `"StageName": "Closed Booked"`, `"StageName": "Closed\u0000Booked"`)
+	if err := os.WriteFile(types, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		args     []string
@@ -29,6 +37,7 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{"valid", []string{"validate", full}, 0, []string{"deal-full.json: valid"}},
 		{"invalid", []string{"validate", full, bad}, 1, []string{"deal-full.json: valid", "4 problem(s)", "/StageName:", "[iso4217]"}},
+		{"wrong types", []string{"validate", types}, 1, []string{"4 problem(s)", "/CloseDate:", "/OpportunityLineItems/records/0/Quantity:", "[type]", "/StageName:", "[control_char]", "[stage]"}},
 		{"no files", []string{"validate"}, 2, nil},
 		{"missing file", []string{"validate", "nope.json"}, 2, nil},
 		{"bad flag", []string{"validate", "--nope", full}, 2, nil},

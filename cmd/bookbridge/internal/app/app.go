@@ -137,7 +137,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.Flow, err = bookbridge.New(bookbridge.Config{
 		Store: a.Store, Parser: parser, Rules: rules, Target: a.Target, Queue: a.Queue.Client(),
-		MaxDealBytes: cfg.MaxBodyBytes, Location: cfg.Location(), Now: a.now, Logger: a.Log,
+		MaxDealBytes: cfg.MaxBodyBytes, MaxDealRecords: cfg.MaxLineItems, Location: cfg.Location(), Now: a.now, Logger: a.Log,
 		LoadRetry: bookbridge.LoadRetry{Window: cfg.LoadRetryWindow, MaxDelay: cfg.LoadRetryMaxDelay},
 		// A write sent before a run's time limit ends well before River
 		// could rescue the job and start another run of it.

@@ -41,6 +41,7 @@ type Config struct {
 	TLSKey          string         `env:"TLS_KEY" default:"" doc:"PEM private key file for TLS_CERT"`
 	MaxBodyBytes    int64          `env:"MAX_BODY_BYTES" default:"6291456" doc:"largest deal or email body accepted, in bytes (6 MiB)"`
 	ReadTimeout     time.Duration  `env:"READ_TIMEOUT" default:"30s" doc:"longest wait for a request's body once its headers are in (headers have 10s); a body still arriving then is answered 408 and its connection closed"`
+	MaxLineItems    int            `env:"MAX_LINE_ITEMS" default:"5000" doc:"most records one list of a deal may hold (its line items, its sales team); a longer list is answered 422 with its count"`
 	TrustedProxies  []netip.Prefix `env:"TRUSTED_PROXIES" default:"" doc:"comma-separated addresses or CIDRs of gateways whose X-Forwarded-For is believed"`
 	AllowedIPs      []netip.Prefix `env:"ALLOWED_IPS" default:"" doc:"comma-separated addresses or CIDRs allowed to post deals and emails; empty allows all"`
 	LogFormat       string         `env:"LOG_FORMAT" default:"text" doc:"log format: text or json"`
@@ -354,6 +355,9 @@ func (c *Config) check() []string {
 	}
 	if c.ReadTimeout <= 0 {
 		p = append(p, "BOOKBRIDGE_READ_TIMEOUT must be greater than 0, such as 30s")
+	}
+	if c.MaxLineItems <= 0 {
+		p = append(p, "BOOKBRIDGE_MAX_LINE_ITEMS must be greater than 0")
 	}
 	switch c.LogFormat {
 	case "text", "json":

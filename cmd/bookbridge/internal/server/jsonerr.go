@@ -15,8 +15,11 @@ type ErrorBody struct {
 	// not_found, conflict, not_loadable, plan_failed, target,
 	// rules_invalid, rules_mismatch, internal.
 	Code string `json:"code"`
-	// Problems lists every validation problem (422 only).
+	// Problems lists the validation problems (422 only): at most
+	// MaxListedProblems, and no more than fit the answer's size bound.
 	Problems any `json:"problems,omitempty"`
+	// MoreProblems counts the problems found but not listed.
+	MoreProblems int `json:"more_problems,omitempty"`
 	// RequestID repeats the X-Request-Id of the answer for support.
 	RequestID string `json:"request_id,omitempty"`
 }
