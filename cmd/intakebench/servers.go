@@ -140,8 +140,15 @@ func startServers(ctx context.Context, o options) ([]target, func(), error) {
 		"BOOKBRIDGE_LOG_LEVEL="+o.logLevel,
 		"BOOKBRIDGE_CONFIG=",
 	)
+	// The schema first: the CLI's one-shot commands never create a
+	// database themselves.
+	migrate := exec.CommandContext(ctx, bin, "migrate")
+	migrate.Env, migrate.Stderr = env, os.Stderr
+	if err := migrate.Run(); err != nil {
+		return nil, cleanup, fmt.Errorf("bookbridge migrate: %w", err)
+	}
 	keyCmd := exec.CommandContext(ctx, bin, "apikey", "create", "bench", "--role", "intake")
-	keyCmd.Env = env
+	keyCmd.Env, keyCmd.Stderr = env, os.Stderr
 	out, err := keyCmd.Output()
 	if err != nil {
 		return nil, cleanup, fmt.Errorf("bookbridge apikey create: %w", err)
