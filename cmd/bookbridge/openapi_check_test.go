@@ -43,8 +43,12 @@ var loadContract = sync.OnceValues(func() (*apiContract, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", openAPIPath, err)
 	}
-	// An attachment answers with its own type: its bytes are not decoded.
+	// Bodies that are bytes or text to the API, not data to decode: an
+	// attachment, an email, a rule file and this document.
 	openapi3filter.RegisterBodyDecoder("application/pdf", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("message/rfc822", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/yaml", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/yaml", openapi3filter.PlainBodyDecoder)
 	return &apiContract{doc: doc, router: router}, nil
 })
 

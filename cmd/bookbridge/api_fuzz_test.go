@@ -1,0 +1,805 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/auth"
+	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/server"
+	"github.com/bookbridge/bookbridge/loader/memory"
+	"github.com/bookbridge/bookbridge/loader/refschema"
+	"github.com/bookbridge/bookbridge/sfdc"
+	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
+)
+
+// propertyRequests is how many generated requests TestAPIProperty sends
+// (each seed of it); FuzzAPI sends one per input.
+const propertyRequests = 600
+
+// TestAPIProperty sends requests generated from openapi.yaml (valid,
+// boundary and invalid parameters and bodies, every operation) to a server
+// in this process with an in-memory target, on each database, from fixed
+// seeds, and reports every request that breaks a rule of the API at once:
+// see apiFuzzEnv.send for the rules.
+func TestAPIProperty(t *testing.T) {
+	dbtest.EachURL(t, func(t *testing.T, dbURL string) {
+		propertyRun(t, newAPIFuzzEnv(t, dbURL))
+	})
+}
+
+func propertyRun(t *testing.T, e *apiFuzzEnv) {
+	var failures []string
+	for _, seed := range []uint64{1, 2} {
+		g := &reqGen{c: randChooser{rand.New(rand.NewPCG(seed, 22))}, e: e}
+		ops := g.operations()
+		for i := range propertyRequests / 2 {
+			// Every operation in turn, so that each gets its share.
+			r := g.requestFor(ops[i%len(ops)])
+			if msg := e.send(r); msg != "" {
+				failures = append(failures, fmt.Sprintf("seed %d request %d: %s", seed, i, msg))
+			}
+		}
+	}
+	reportFailures(t, failures)
+}
+
+// FuzzAPI reads each input as the choices of one generated request (see
+// reqGen) and fails on what TestAPIProperty fails on. CI runs its seeds
+// only; run it with go test -fuzz FuzzAPI ./cmd/bookbridge/.
+func FuzzAPI(f *testing.F) {
+	for seed := range uint64(24) {
+		r := rand.New(rand.NewPCG(seed, 10))
+		b := make([]byte, 64)
+		for i := range b {
+			b[i] = byte(r.UintN(256))
+		}
+		f.Add(b)
+	}
+	e := newAPIFuzzEnv(f, dbtest.SQLiteURL(f))
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		g := &reqGen{c: &byteChooser{b: choices}, e: e}
+		if msg := e.send(g.request()); msg != "" {
+			t.Error(msg)
+		}
+	})
+}
+
+// reportFailures fails t with each distinct failure once (the same
+// operation failing the same way is shown with its first request).
+func reportFailures(t *testing.T, failures []string) {
+	t.Helper()
+	seen := map[string]int{}
+	var order []string
+	for _, f := range failures {
+		key := failureKey(f)
+		if seen[key] == 0 {
+			order = append(order, f)
+		}
+		seen[key]++
+	}
+	for _, f := range order {
+		t.Errorf("%s (%d like it)", f, seen[failureKey(f)])
+	}
+}
+
+// failureKey is the operation and rule of a failure message, without the
+// request's values: "rule: METHOD route".
+func failureKey(msg string) string {
+	_, rest, _ := strings.Cut(msg, ": ")
+	rule, rest, _ := strings.Cut(rest, ": ")
+	method, rest, _ := strings.Cut(rest, " ")
+	route, _, _ := strings.Cut(rest, " ")
+	return rule + ": " + method + " " + route
+}
+
+// apiFuzzEnv is a server of the API in this process on a fresh SQLite
+// database and an in-memory target, with records in several states. It
+// works no background jobs, so only a request changes the database or the
+// target.
+type apiFuzzEnv struct {
+	t        testing.TB
+	p        *process
+	h        http.Handler
+	contract *apiContract
+	target   *memory.Target
+	keys     map[auth.Role]string
+	// refs are values of the record, job and attachment parameters that
+	// name things the database has.
+	refs map[string][]string
+	// last is the state after the latest request.
+	last state
+	// deal, email and rules are valid bodies the generator starts from.
+	deal, email, rules, nextRules []byte
+}
+
+func newAPIFuzzEnv(t testing.TB, dbURL string) *apiFuzzEnv {
+	t.Helper()
+	ctx := context.Background()
+	target := memory.New(memory.Options{Tables: refschema.Tables()})
+	cfg := testConfig(t, map[string]string{
+		"BOOKBRIDGE_DATABASE_URL":   dbURL,
+		"BOOKBRIDGE_LISTEN":         "127.0.0.1:0",
+		"BOOKBRIDGE_MAX_BODY_BYTES": "200000",
+		"BOOKBRIDGE_LOG_LEVEL":      "error",
+	})
+	p, err := startProcess(ctx, cfg, app.Options{Logger: testLogger(t), Target: target}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := p.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	e := &apiFuzzEnv{t: t, p: p, h: server.New(p.App).Handler(), contract: contract(t), target: target,
+		keys: map[auth.Role]string{}, refs: map[string][]string{}}
+	for _, role := range []auth.Role{auth.RoleIntake, auth.RoleOperator, auth.RoleAdmin} {
+		if e.keys[role], err = p.App.Auth.CreateKey(ctx, "fuzz-"+string(role), role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.deal = must(os.ReadFile(examplePayload))
+	e.email = must(os.ReadFile(exampleEmail))
+	e.rules = must(os.ReadFile("../../examples/mappings/reference.yaml"))
+	e.nextRules = must(os.ReadFile("../../examples/mappings/reference-next.yaml"))
+	e.seed(ctx)
+	return e
+}
+
+// seed stages, through the Flow at once, a loaded record (deal, email,
+// load), three ready ones (deal and email: each can be loaded once), a
+// received one (a deal alone) and one waiting for its payload (an email
+// alone), and queues the job of one more email.
+func (e *apiFuzzEnv) seed(ctx context.Context) {
+	flow := e.p.App.Flow
+	loaded := must(flow.AcceptDeal(ctx, e.deal))
+	must(flow.ProcessEmail(ctx, e.email, "api"))
+	must(flow.Load(ctx, loaded.Record.ID, "fuzz"))
+	for n := 1; n <= 3; n++ {
+		must(flow.AcceptDeal(ctx, otherDeal(e.deal, n)))
+		must(flow.ProcessEmail(ctx, otherEmail(e.email, n), "api"))
+	}
+	must(flow.AcceptDeal(ctx, otherDeal(e.deal, 4)))
+	alone := bytes.ReplaceAll(e.email, []byte("0001234567"), []byte("0009999999"))
+	alone = bytes.ReplaceAll(alone, []byte("Message-ID: <"), []byte("Message-ID: <alone-"))
+	must(flow.ProcessEmail(ctx, alone, "api"))
+	acc := must(flow.AcceptEmail(ctx, bytes.ReplaceAll(alone, []byte("<alone-"), []byte("<queued-")), "api"))
+	page := must(e.p.App.Store.List(ctx, stagingFilterAll()))
+	for _, r := range page.Records {
+		e.refs["record"] = append(e.refs["record"], r.Number, strconv.FormatInt(r.ID, 10))
+		for _, a := range must(e.p.App.Store.Get(ctx, r.ID)).Attachments {
+			e.refs["attachment"] = append(e.refs["attachment"], strconv.FormatInt(a.ID, 10))
+		}
+	}
+	if len(page.Records) != 6 {
+		e.t.Fatalf("seeding staged %d records, want 6", len(page.Records))
+	}
+	e.refs["job"] = []string{strconv.FormatInt(acc.JobID, 10)}
+}
+
+// otherDeal is deal with another Salesforce id and ECC id (n picks them).
+func otherDeal(deal []byte, n int) []byte {
+	id15 := fmt.Sprintf("006FZ%010d", n)
+	out := bytes.ReplaceAll(deal, []byte("006Dn00000AbCdEIAV"), []byte(id15+sfdc.IDChecksum(id15)))
+	return bytes.Replace(out, []byte(`"0001234567"`), []byte(fmt.Sprintf(`"8%09d"`, n)), 1)
+}
+
+// otherEmail is email for the deal otherDeal(deal, n) makes.
+func otherEmail(email []byte, n int) []byte {
+	out := bytes.ReplaceAll(email, []byte("0001234567"), []byte(fmt.Sprintf("8%09d", n)))
+	return bytes.ReplaceAll(out, []byte("Message-ID: <"), []byte(fmt.Sprintf("Message-ID: <deal-%d-", n)))
+}
+
+// genRequest is one generated request and what the generator knows of it.
+type genRequest struct {
+	method, path, query string
+	ctype               string
+	key                 string
+	body                []byte
+	// op is the contract's operation ("" for a path outside it).
+	op string
+}
+
+// send serves r and returns why the answer breaks a rule ("" when none):
+//   - no answer is a 5xx: nothing a client sends may fail the server, and
+//     the in-memory target never fails;
+//   - an answer to a path of the contract matches the contract (status,
+//     content type, body schema); any other path under /api/ is a 404 with
+//     an Error body;
+//   - a request the contract refuses (a parameter or body its schemas
+//     reject, a content type it does not list) is refused (4xx), and so is
+//     a write (POST) with a query parameter its operation does not have;
+//   - a refused request (4xx) changes nothing in the database or the target.
+func (e *apiFuzzEnv) send(r genRequest) string {
+	target := r.path
+	if r.query != "" {
+		target += "?" + r.query
+	}
+	req, err := http.NewRequest(r.method, "http://127.0.0.1"+target, bytes.NewReader(r.body))
+	if err != nil {
+		return fmt.Sprintf("generator: %s %s %s: not a request: %v", r.method, r.op, target, err)
+	}
+	if r.ctype != "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	if r.key != "" {
+		req.Header.Set("X-API-Key", r.key)
+	}
+	refusedByContract, why := e.contract.refuses(req, r.body)
+	if r.method == http.MethodPost && !refusedByContract {
+		if name := e.contract.unknownParam(req); name != "" {
+			refusedByContract, why = true, "a write with the query parameter "+strconv.Quote(name)+", which the operation does not have"
+		}
+	}
+	before := e.last
+	if before == nil {
+		before = e.snapshot()
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	res := rec.Result()
+	body, _ := io.ReadAll(res.Body)
+	after := e.snapshot()
+	e.last = after
+	desc := fmt.Sprintf("%s %s %s (%s, %d bytes) answered %d", r.method, routeOf(r), clip([]byte(target), 200), r.ctype, len(r.body), res.StatusCode)
+	switch {
+	case res.StatusCode >= 500:
+		return fmt.Sprintf("5xx: %s: %s", desc, clip(body, 300))
+	case r.op == "" && (res.StatusCode != http.StatusNotFound || !isErrorBody(body)):
+		return fmt.Sprintf("outside the contract, not a 404 Error: %s: %s %s", desc, res.Header.Get("Location"), clip(body, 300))
+	}
+	if r.op != "" {
+		if err := e.contract.check(req, res.StatusCode, res.Header, body); err != nil {
+			return fmt.Sprintf("answer not in the contract: %s: %v: %s", desc, err, clip(body, 300))
+		}
+	}
+	if refusedByContract && res.StatusCode < 400 {
+		return fmt.Sprintf("accepted what the contract refuses: %s: %s", desc, why)
+	}
+	if res.StatusCode >= 400 {
+		if changed := before.diff(after); changed != "" {
+			return fmt.Sprintf("refused but wrote: %s: %s changed: %s", desc, changed, clip(body, 200))
+		}
+	}
+	return ""
+}
+
+// routeOf names r's operation by its path template for messages.
+func routeOf(r genRequest) string {
+	if r.op == "" {
+		return "(outside)"
+	}
+	return r.op
+}
+
+func isErrorBody(b []byte) bool {
+	var body struct{ Error, Code string }
+	return json.Unmarshal(b, &body) == nil && body.Error != "" && body.Code != ""
+}
+
+// refuses reports whether the contract rejects req (its parameters, body
+// or content type), and why. A request to no operation is not judged here.
+func (c *apiContract) refuses(req *http.Request, body []byte) (bool, string) {
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return false, ""
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	err = openapi3filter.ValidateRequest(context.Background(), in)
+	// ValidateRequest reads the body; the server reads it next.
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return true, err.Error()
+	}
+	return false, ""
+}
+
+// unknownParam returns a query parameter of req that its operation does
+// not declare ("" when there is none, or req has no operation).
+func (c *apiContract) unknownParam(req *http.Request) string {
+	route, _, err := c.router.FindRoute(req)
+	if err != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(req.URL.Query())) {
+		if route.Operation.Parameters.GetByInAndName("query", name) == nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// state is a fingerprint of everything a request may change: every row of
+// every table of the database and every row and file of the target, but
+// for what a request may write even when it is refused (refusalAudit).
+type state map[string]string
+
+// refusalAudit is what a refused request may write: the column that
+// records a key's last use (any authenticated request), the history entry
+// of a deal answered stale (the record's history keeps it, by design), and
+// SQLite's counters of row ids (which move with rows compared themselves).
+var refusalAudit = struct {
+	columns    []string
+	eventKinds []string
+	tables     []string
+}{[]string{"last_used_at"}, []string{string(staging.EventPayloadStale)}, []string{"sqlite_sequence"}}
+
+func (e *apiFuzzEnv) snapshot() state {
+	ctx := context.Background()
+	db := e.p.App.DB
+	s := state{}
+	var tables []string
+	list := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.Dialect().Name() == dialect.PG {
+		list = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
+	}
+	if err := db.NewRaw(list).Scan(ctx, &tables); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, table := range tables {
+		if slices.Contains(refusalAudit.tables, table) {
+			continue
+		}
+		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		cols := must(rows.Columns())
+		// Rows come in no set order: each row is hashed alone, the table
+		// by its sorted row hashes.
+		var rowHashes []string
+		n := 0
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				e.t.Fatal(err)
+			}
+			if table == "staging_events" && slices.ContainsFunc(refusalAudit.eventKinds, func(k string) bool {
+				return fmt.Sprint(vals[slices.Index(cols, "kind")]) == k
+			}) {
+				continue
+			}
+			n++
+			h := sha256.New()
+			for i, v := range vals {
+				if slices.Contains(refusalAudit.columns, cols[i]) {
+					continue
+				}
+				io.WriteString(h, cols[i])
+				switch v := v.(type) {
+				case []byte:
+					h.Write(v)
+				case string:
+					io.WriteString(h, v)
+				default:
+					fmt.Fprint(h, v)
+				}
+				h.Write([]byte{0})
+			}
+			rowHashes = append(rowHashes, string(h.Sum(nil)))
+		}
+		if err := rows.Close(); err != nil {
+			e.t.Fatal(err)
+		}
+		slices.Sort(rowHashes)
+		sum := sha256.Sum256([]byte(strings.Join(rowHashes, "")))
+		s["db."+table] = fmt.Sprintf("%d rows %s", n, hex.EncodeToString(sum[:8]))
+	}
+	for table, recs := range e.target.Dump() {
+		h := sha256.New()
+		for _, r := range recs {
+			fmt.Fprintf(h, "%s %v %v\x00", r.ID, r.Fields, e.target.Files(table, r.ID))
+		}
+		s["target."+table] = fmt.Sprintf("%d rows %s", len(recs), hex.EncodeToString(h.Sum(nil))[:16])
+	}
+	return s
+}
+
+// diff names what differs between s and t ("" when nothing).
+func (s state) diff(t state) string {
+	var out []string
+	for k, v := range s {
+		if t[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range t {
+		if _, ok := s[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// chooser is where the generator's choices come from: a seeded random
+// source (the property test) or the fuzzer's bytes.
+type chooser interface {
+	// intn returns a number in [0, n).
+	intn(n int) int
+}
+
+type randChooser struct{ r *rand.Rand }
+
+func (c randChooser) intn(n int) int { return c.r.IntN(n) }
+
+// byteChooser reads choices from b, two bytes each; past its end every
+// choice is 0 (the first, most ordinary option).
+type byteChooser struct {
+	b   []byte
+	off int
+}
+
+func (c *byteChooser) intn(n int) int {
+	if c.off+2 > len(c.b) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint16(c.b[c.off:])
+	c.off += 2
+	return int(v) % n
+}
+
+// reqGen builds requests from the contract's operations.
+type reqGen struct {
+	c chooser
+	e *apiFuzzEnv
+}
+
+func (g *reqGen) pick(n int) int { return g.c.intn(n) }
+
+// oneIn is true one time in n.
+func (g *reqGen) oneIn(n int) bool { return g.c.intn(n) == 0 }
+
+func pickOf[T any](g *reqGen, xs []T) T { return xs[g.pick(len(xs))] }
+
+// operation is one method of one path of the contract.
+type operation struct {
+	method, path string
+	op           *openapi3.Operation
+}
+
+func (g *reqGen) operations() []operation {
+	var ops []operation
+	doc := g.e.contract.doc
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for method, op := range doc.Paths.Value(path).Operations() {
+			ops = append(ops, operation{method, path, op})
+		}
+	}
+	slices.SortFunc(ops, func(a, b operation) int { return strings.Compare(a.method+a.path, b.method+b.path) })
+	return ops
+}
+
+// request generates one request: an operation of the contract with path
+// and query parameters, a key and a body, each valid, at a boundary or
+// invalid.
+func (g *reqGen) request() genRequest { return g.requestFor(pickOf(g, g.operations())) }
+
+// requestFor generates a request to op.
+func (g *reqGen) requestFor(op operation) genRequest {
+	r := genRequest{method: op.method, op: op.path}
+	path := op.path
+	q := url.Values{}
+	for _, pr := range op.op.Parameters {
+		p := pr.Value
+		switch p.In {
+		case "path":
+			path = strings.Replace(path, "{"+p.Name+"}", url.PathEscape(g.pathValue(p)), 1)
+		case "query":
+			if g.oneIn(2) {
+				continue
+			}
+			for range 1 + g.pick(3)/2 {
+				q.Add(p.Name, g.paramValue(p.Schema.Value))
+			}
+		}
+	}
+	if g.oneIn(8) {
+		q.Add(pickOf(g, []string{"unknown", "dryrun", "DRY_RUN", "limit[]"}), pickOf(g, []string{"1", "", "true"}))
+	}
+	r.path, r.query = path, q.Encode()
+	// A path value that made another path (an empty or a dot segment) is
+	// outside the contract.
+	for _, seg := range strings.Split(r.path, "/")[1:] {
+		if seg == "" || seg == "." || seg == ".." {
+			r.op = ""
+		}
+	}
+	r.key = g.key(op.op)
+	if op.op.RequestBody != nil {
+		r.ctype, r.body = g.body(op)
+	} else if g.oneIn(10) {
+		r.ctype, r.body = "application/json", []byte(`{"records":["BB0001001"]}`)
+	}
+	return r
+}
+
+// key is mostly the admin key (which may do everything), sometimes none,
+// an unknown one or a key of a lesser role.
+func (g *reqGen) key(op *openapi3.Operation) string {
+	if op.Security != nil && len(*op.Security) == 0 {
+		return ""
+	}
+	switch g.pick(12) {
+	case 0:
+		return ""
+	case 1:
+		return "bbk_unknown"
+	case 2:
+		return g.e.keys[auth.RoleIntake]
+	case 3:
+		return g.e.keys[auth.RoleOperator]
+	}
+	return g.e.keys[auth.RoleAdmin]
+}
+
+// pathValue is a value of a path parameter: mostly one that names a thing
+// of the database, else an unknown, boundary or hostile one.
+func (g *reqGen) pathValue(p *openapi3.Parameter) string {
+	known := g.e.refs[p.Name]
+	if p.Name == "id" && p.Schema.Value.Type.Is("string") {
+		known = g.e.refs["record"]
+	}
+	if p.Name == "id" && p.Schema.Value.Type.Is("integer") {
+		known = g.e.refs["job"]
+	}
+	if len(known) > 0 && g.pick(3) > 0 {
+		return pickOf(g, known)
+	}
+	if p.Schema.Value.Type.Is("integer") {
+		return g.integer(p.Schema.Value)
+	}
+	return g.text()
+}
+
+// paramValue is a query parameter's value for schema s.
+func (g *reqGen) paramValue(s *openapi3.Schema) string {
+	switch {
+	case len(s.Enum) > 0 && g.pick(4) > 0:
+		return fmt.Sprint(pickOf(g, s.Enum))
+	case s.Type.Is("boolean"):
+		return pickOf(g, []string{"true", "false", "true", "false", "yes", "no", "", "1", "0", "TRUE", "on", "2", "true,false"})
+	case s.Type.Is("integer"):
+		return g.integer(s)
+	}
+	return g.text()
+}
+
+// integer is a valid, boundary or invalid integer for s.
+func (g *reqGen) integer(s *openapi3.Schema) string {
+	lo, hi := float64(math.MinInt64), float64(math.MaxInt64)
+	if s.Min != nil {
+		lo = *s.Min
+	}
+	if s.Max != nil {
+		hi = *s.Max
+	}
+	opts := []string{"1", "0", "-1", "abc", "", "1.5", "1e3", "99999999999999999999", "9223372036854775807", "0x10", " 1", "+1"}
+	if s.Min != nil {
+		opts = append(opts, ftoa(lo), ftoa(lo-1))
+	}
+	if s.Max != nil {
+		opts = append(opts, ftoa(hi), ftoa(hi+1), ftoa(math.Floor((lo+hi)/2)))
+	}
+	return pickOf(g, opts)
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// text is a string parameter's value: ordinary words, durations and
+// names, and hostile ones (control characters, invalid UTF-8, long).
+func (g *reqGen) text() string {
+	return pickOf(g, []string{
+		"", "a", "BB0001001", "BB9999999", "24h", "1h", "-1h", "soon", "rules.yaml", "Müller", "0001234567",
+		"\x00", "a\x00b", "\x1f", "\t", "\r\n", "\xff", "%", "'", `"`, "\\", "*", "_", "' OR 1=1 --", "..", ".",
+		strings.Repeat("x", 300), strings.Repeat("é", 2000), "received,loaded", "2026-11-27", "1e100000",
+	})
+}
+
+// body is the content type and body of a request to op: mostly a type
+// the operation takes with a body built for it, sometimes another type,
+// none, or bytes that are not what the type says.
+func (g *reqGen) body(op operation) (string, []byte) {
+	content := op.op.RequestBody.Value.Content
+	types := slices.Sorted(func(yield func(string) bool) {
+		for k := range content {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	ctype := pickOf(g, types)
+	switch g.pick(12) {
+	case 0:
+		ctype = pickOf(g, []string{"", "text/html", "application/json", "application/x-www-form-urlencoded", "multipart/form-data"})
+	case 1:
+		return ctype, nil
+	case 2:
+		return ctype, pickOf(g, [][]byte{[]byte("{"), []byte("[1]"), []byte("null"), []byte("\xff\xfe"), []byte(`{"a":1,"a":2}`), bytes.Repeat([]byte("x"), 250000)})
+	}
+	if ctype != "" && g.oneIn(6) {
+		ctype += "; charset=utf-8"
+	}
+	base, _, _ := strings.Cut(ctype, ";")
+	switch {
+	case op.op.OperationID == "postDeal" && base == "application/json":
+		return ctype, g.deal()
+	case base == "message/rfc822":
+		return ctype, g.emailBody()
+	case base == "application/yaml" || base == "text/yaml" || base == "text/plain":
+		return ctype, pickOf(g, [][]byte{g.e.rules, g.e.nextRules, []byte("version: 1\nsteps: [\n"), []byte(""), []byte("a: b\n"), []byte("\x00")})
+	case base == "application/json":
+		if mt := content.Get("application/json"); mt != nil && mt.Schema != nil {
+			return ctype, must(json.Marshal(g.jsonValue(mt.Schema.Value, 0)))
+		}
+	}
+	return ctype, []byte("{}")
+}
+
+// deal is the sample deal, mostly changed in one place: another
+// Salesforce id (a new record), a later version, or a field set to a
+// value of another type, a boundary or hostile value, or removed.
+func (g *reqGen) deal() []byte {
+	d := g.e.deal
+	switch g.pick(4) {
+	case 0:
+		return otherDeal(d, 100+g.pick(50))
+	case 1:
+		return bytes.Replace(d, []byte(`"LastModifiedDate": "2026-11-27T10:00:00.000+0000"`),
+			[]byte(fmt.Sprintf(`"LastModifiedDate": "2026-11-%02dT10:00:00.000+0000"`, 20+g.pick(10))), 1)
+	}
+	var v any
+	if err := json.Unmarshal(d, &v); err != nil {
+		g.e.t.Fatal(err)
+	}
+	var leaves [][]any
+	walkJSON(v, nil, func(path []any) { leaves = append(leaves, slices.Clone(path)) })
+	path := pickOf(g, leaves)
+	repl := pickOf(g, []any{nil, "", "\x00", "a\x00b", "2026-13-01", "x", 1e300, json.Number("1e100000"), json.Number("-1"),
+		json.Number("0.0000000000000000001"), json.Number("123456789012345678901234567890"), true, []any{}, map[string]any{},
+		strings.Repeat("x", 70000), "\u202e", "remove"})
+	v = setJSON(v, path, repl)
+	return must(json.Marshal(v))
+}
+
+// walkJSON calls leaf with the path of every scalar of v.
+func walkJSON(v any, path []any, leaf func([]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range x {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			walkJSON(x[k], append(path, k), leaf)
+		}
+	case []any:
+		for i, e := range x {
+			walkJSON(e, append(path, i), leaf)
+		}
+	default:
+		leaf(path)
+	}
+}
+
+// setJSON replaces the value at path ("remove" deletes an object's key).
+func setJSON(v any, path []any, repl any) any {
+	if len(path) == 0 {
+		return repl
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		k := path[0].(string)
+		if len(path) == 1 && repl == "remove" {
+			delete(x, k)
+			return x
+		}
+		x[k] = setJSON(x[k], path[1:], repl)
+	case []any:
+		i := path[0].(int)
+		x[i] = setJSON(x[i], path[1:], repl)
+	}
+	return v
+}
+
+// emailBody is the sample PH email: as it is, as a new message, cut
+// short, with its headers only, or not a message at all.
+func (g *reqGen) emailBody() []byte {
+	m := g.e.email
+	switch g.pick(6) {
+	case 0:
+		return m
+	case 1:
+		return bytes.ReplaceAll(m, []byte("Message-ID: <"), []byte(fmt.Sprintf("Message-ID: <fuzz-%d-", g.pick(1000))))
+	case 2:
+		return m[:len(m)/2]
+	case 3:
+		head, _, _ := bytes.Cut(m, []byte("\n\n"))
+		return head
+	case 4:
+		return []byte("not a message\x00")
+	}
+	return bytes.ReplaceAll(m, []byte("Subject: To Be Provisioned"), []byte("Subject: Hello"))
+}
+
+// jsonValue builds a value for schema s: mostly valid (required fields
+// present, values of the right type, enums from the list), sometimes a
+// boundary or a wrong type.
+func (g *reqGen) jsonValue(s *openapi3.Schema, depth int) any {
+	if g.oneIn(10) || depth > 4 {
+		return pickOf(g, []any{nil, "x", 1, -1, true, []any{}, map[string]any{}, "\x00", 1e300})
+	}
+	switch {
+	case len(s.Enum) > 0:
+		return pickOf(g, s.Enum)
+	case s.Type.Is("object"):
+		out := map[string]any{}
+		for _, name := range slices.Sorted(func(yield func(string) bool) {
+			for k := range s.Properties {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			if slices.Contains(s.Required, name) || g.pick(3) > 0 {
+				out[name] = g.jsonValue(s.Properties[name].Value, depth+1)
+			}
+		}
+		if g.oneIn(8) {
+			out["unknown"] = 1
+		}
+		return out
+	case s.Type.Is("array"):
+		var out []any
+		for range g.pick(4) {
+			out = append(out, g.jsonValue(s.Items.Value, depth+1))
+		}
+		return out
+	case s.Type.Is("boolean"):
+		return g.oneIn(2)
+	case s.Type.Is("integer"):
+		return pickOf(g, []any{0, 1, -1, math.MaxInt64})
+	case s.Type.Is("string"):
+		if len(g.e.refs["record"]) > 0 && g.oneIn(2) {
+			return pickOf(g, g.e.refs["record"])
+		}
+		return g.text()
+	}
+	return nil
+}
