@@ -38,7 +38,8 @@ import (
 )
 
 // propertyRequests is how many generated requests TestAPIProperty sends
-// (each seed of it); FuzzAPI sends one per input.
+// to each database (half from each of its two seeds); FuzzAPI sends one
+// per input.
 const propertyRequests = 600
 
 // TestAPIProperty sends requests generated from openapi.yaml (valid,
@@ -55,22 +56,25 @@ func TestAPIProperty(t *testing.T) {
 func propertyRun(t *testing.T, e *apiFuzzEnv) {
 	var failures []string
 	for _, seed := range []uint64{1, 2} {
-		g := &reqGen{c: randChooser{rand.New(rand.NewPCG(seed, 22))}, e: e}
+		g := &reqGen{t: t, c: randChooser{rand.New(rand.NewPCG(seed, 22))}, e: e}
 		ops := g.operations()
 		for i := range propertyRequests / 2 {
 			// Every operation in turn, so that each gets its share.
 			r := g.requestFor(ops[i%len(ops)])
-			if msg := e.send(r); msg != "" {
+			if msg := e.send(t, r); msg != "" {
 				failures = append(failures, fmt.Sprintf("seed %d request %d: %s", seed, i, msg))
 			}
 		}
 	}
 	reportFailures(t, failures)
+	t.Logf("answers by operation and status: %v", e.answered)
 }
 
 // FuzzAPI reads each input as the choices of one generated request (see
-// reqGen) and fails on what TestAPIProperty fails on. CI runs its seeds
-// only; run it with go test -fuzz FuzzAPI ./cmd/bookbridge/.
+// reqGen) and fails on what TestAPIProperty fails on. The inputs share one
+// server, so an input may meet what earlier ones staged. CI runs its seeds
+// only; run it with go test -run '^$' -fuzz FuzzAPI -fuzztime 20000x
+// ./cmd/bookbridge/.
 func FuzzAPI(f *testing.F) {
 	for seed := range uint64(24) {
 		r := rand.New(rand.NewPCG(seed, 10))
@@ -82,8 +86,8 @@ func FuzzAPI(f *testing.F) {
 	}
 	e := newAPIFuzzEnv(f, dbtest.SQLiteURL(f))
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		g := &reqGen{c: &byteChooser{b: choices}, e: e}
-		if msg := e.send(g.request()); msg != "" {
+		g := &reqGen{t: t, c: &byteChooser{b: choices}, e: e}
+		if msg := e.send(t, g.request()); msg != "" {
 			t.Error(msg)
 		}
 	})
@@ -103,7 +107,7 @@ func reportFailures(t *testing.T, failures []string) {
 		seen[key]++
 	}
 	for _, f := range order {
-		t.Errorf("%s (%d like it)", f, seen[failureKey(f)])
+		t.Errorf("%s (%d request(s) failed this way)", f, seen[failureKey(f)])
 	}
 }
 
@@ -117,10 +121,9 @@ func failureKey(msg string) string {
 	return rule + ": " + method + " " + route
 }
 
-// apiFuzzEnv is a server of the API in this process on a fresh SQLite
-// database and an in-memory target, with records in several states. It
-// works no background jobs, so only a request changes the database or the
-// target.
+// apiFuzzEnv is a server of the API in this process on a fresh database
+// and an in-memory target, with records in several states. It works no
+// background jobs, so only a request changes the database or the target.
 type apiFuzzEnv struct {
 	t        testing.TB
 	p        *process
@@ -133,6 +136,8 @@ type apiFuzzEnv struct {
 	refs map[string][]string
 	// last is the state after the latest request.
 	last state
+	// answered counts the answers by operation and status.
+	answered map[string]int
 	// deal, email and rules are valid bodies the generator starts from.
 	deal, email, rules, nextRules []byte
 }
@@ -159,7 +164,7 @@ func newAPIFuzzEnv(t testing.TB, dbURL string) *apiFuzzEnv {
 		}
 	})
 	e := &apiFuzzEnv{t: t, p: p, h: server.New(p.App).Handler(), contract: contract(t), target: target,
-		keys: map[auth.Role]string{}, refs: map[string][]string{}}
+		keys: map[auth.Role]string{}, refs: map[string][]string{}, answered: map[string]int{}}
 	for _, role := range []auth.Role{auth.RoleIntake, auth.RoleOperator, auth.RoleAdmin} {
 		if e.keys[role], err = p.App.Auth.CreateKey(ctx, "fuzz-"+string(role), role); err != nil {
 			t.Fatal(err)
@@ -237,7 +242,7 @@ type genRequest struct {
 //     reject, a content type it does not list) is refused (4xx), and so is
 //     a write (POST) with a query parameter its operation does not have;
 //   - a refused request (4xx) changes nothing in the database or the target.
-func (e *apiFuzzEnv) send(r genRequest) string {
+func (e *apiFuzzEnv) send(t testing.TB, r genRequest) string {
 	target := r.path
 	if r.query != "" {
 		target += "?" + r.query
@@ -260,14 +265,15 @@ func (e *apiFuzzEnv) send(r genRequest) string {
 	}
 	before := e.last
 	if before == nil {
-		before = e.snapshot()
+		before = e.snapshot(t)
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
 	res := rec.Result()
 	body, _ := io.ReadAll(res.Body)
-	after := e.snapshot()
+	after := e.snapshot(t)
 	e.last = after
+	e.answered[r.method+" "+routeOf(r)+" "+strconv.Itoa(res.StatusCode)]++
 	desc := fmt.Sprintf("%s %s %s (%s, %d bytes) answered %d", r.method, routeOf(r), clip([]byte(target), 200), r.ctype, len(r.body), res.StatusCode)
 	switch {
 	case res.StatusCode >= 500:
@@ -354,7 +360,7 @@ var refusalAudit = struct {
 	tables     []string
 }{[]string{"last_used_at"}, []string{string(staging.EventPayloadStale)}, []string{"sqlite_sequence"}}
 
-func (e *apiFuzzEnv) snapshot() state {
+func (e *apiFuzzEnv) snapshot(t testing.TB) state {
 	ctx := context.Background()
 	db := e.p.App.DB
 	s := state{}
@@ -364,7 +370,7 @@ func (e *apiFuzzEnv) snapshot() state {
 		list = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
 	}
 	if err := db.NewRaw(list).Scan(ctx, &tables); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, table := range tables {
 		if slices.Contains(refusalAudit.tables, table) {
@@ -372,7 +378,7 @@ func (e *apiFuzzEnv) snapshot() state {
 		}
 		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
 		if err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		cols := must(rows.Columns())
 		// Rows come in no set order: each row is hashed alone, the table
@@ -386,7 +392,7 @@ func (e *apiFuzzEnv) snapshot() state {
 		}
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
-				e.t.Fatal(err)
+				t.Fatal(err)
 			}
 			if table == "staging_events" && slices.ContainsFunc(refusalAudit.eventKinds, func(k string) bool {
 				return fmt.Sprint(vals[slices.Index(cols, "kind")]) == k
@@ -413,7 +419,7 @@ func (e *apiFuzzEnv) snapshot() state {
 			rowHashes = append(rowHashes, string(h.Sum(nil)))
 		}
 		if err := rows.Close(); err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		slices.Sort(rowHashes)
 		sum := sha256.Sum256([]byte(strings.Join(rowHashes, "")))
@@ -473,16 +479,26 @@ func (c *byteChooser) intn(n int) int {
 	return int(v) % n
 }
 
-// reqGen builds requests from the contract's operations.
+// reqGen builds requests from the contract's operations. Half of them are
+// valid throughout (the admin key, values the contract allows, a body of a
+// type the operation takes), so that the answers of success are reached
+// too; the others may be hostile in any part.
 type reqGen struct {
+	t testing.TB
 	c chooser
 	e *apiFuzzEnv
+	// valid is set while a valid request is built.
+	valid bool
 }
 
 func (g *reqGen) pick(n int) int { return g.c.intn(n) }
 
 // oneIn is true one time in n.
 func (g *reqGen) oneIn(n int) bool { return g.c.intn(n) == 0 }
+
+// hostile is true one time in n while a hostile request is built, never
+// while a valid one is.
+func (g *reqGen) hostile(n int) bool { return !g.valid && g.oneIn(n) }
 
 func pickOf[T any](g *reqGen, xs []T) T { return xs[g.pick(len(xs))] }
 
@@ -511,6 +527,7 @@ func (g *reqGen) request() genRequest { return g.requestFor(pickOf(g, g.operatio
 
 // requestFor generates a request to op.
 func (g *reqGen) requestFor(op operation) genRequest {
+	g.valid = g.oneIn(2)
 	r := genRequest{method: op.method, op: op.path}
 	path := op.path
 	q := url.Values{}
@@ -528,7 +545,7 @@ func (g *reqGen) requestFor(op operation) genRequest {
 			}
 		}
 	}
-	if g.oneIn(8) {
+	if g.hostile(8) {
 		q.Add(pickOf(g, []string{"unknown", "dryrun", "DRY_RUN", "limit[]"}), pickOf(g, []string{"1", "", "true"}))
 	}
 	r.path, r.query = path, q.Encode()
@@ -542,7 +559,7 @@ func (g *reqGen) requestFor(op operation) genRequest {
 	r.key = g.key(op.op)
 	if op.op.RequestBody != nil {
 		r.ctype, r.body = g.body(op)
-	} else if g.oneIn(10) {
+	} else if g.hostile(10) {
 		r.ctype, r.body = "application/json", []byte(`{"records":["BB0001001"]}`)
 	}
 	return r
@@ -553,6 +570,9 @@ func (g *reqGen) requestFor(op operation) genRequest {
 func (g *reqGen) key(op *openapi3.Operation) string {
 	if op.Security != nil && len(*op.Security) == 0 {
 		return ""
+	}
+	if g.valid {
+		return g.e.keys[auth.RoleAdmin]
 	}
 	switch g.pick(12) {
 	case 0:
@@ -577,7 +597,7 @@ func (g *reqGen) pathValue(p *openapi3.Parameter) string {
 	if p.Name == "id" && p.Schema.Value.Type.Is("integer") {
 		known = g.e.refs["job"]
 	}
-	if len(known) > 0 && g.pick(3) > 0 {
+	if len(known) > 0 && (g.valid || g.pick(3) > 0) {
 		return pickOf(g, known)
 	}
 	if p.Schema.Value.Type.Is("integer") {
@@ -589,8 +609,10 @@ func (g *reqGen) pathValue(p *openapi3.Parameter) string {
 // paramValue is a query parameter's value for schema s.
 func (g *reqGen) paramValue(s *openapi3.Schema) string {
 	switch {
-	case len(s.Enum) > 0 && g.pick(4) > 0:
+	case len(s.Enum) > 0 && (g.valid || g.pick(4) > 0):
 		return fmt.Sprint(pickOf(g, s.Enum))
+	case s.Type.Is("boolean") && g.valid:
+		return pickOf(g, []string{"true", "false"})
 	case s.Type.Is("boolean"):
 		return pickOf(g, []string{"true", "false", "true", "false", "yes", "no", "", "1", "0", "TRUE", "on", "2", "true,false"})
 	case s.Type.Is("integer"):
@@ -608,6 +630,9 @@ func (g *reqGen) integer(s *openapi3.Schema) string {
 	if s.Max != nil {
 		hi = *s.Max
 	}
+	if g.valid {
+		return ftoa(math.Max(lo, math.Min(hi, float64(pickOf(g, []int64{1, 2, 50, 200, math.MaxInt32})))))
+	}
 	opts := []string{"1", "0", "-1", "abc", "", "1.5", "1e3", "99999999999999999999", "9223372036854775807", "0x10", " 1", "+1"}
 	if s.Min != nil {
 		opts = append(opts, ftoa(lo), ftoa(lo-1))
@@ -623,6 +648,9 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // text is a string parameter's value: ordinary words, durations and
 // names, and hostile ones (control characters, invalid UTF-8, long).
 func (g *reqGen) text() string {
+	if g.valid {
+		return pickOf(g, []string{"", "a", "BB0001001", "24h", "1h", "Müller", "0001234567", "rules.yaml", "received"})
+	}
 	return pickOf(g, []string{
 		"", "a", "BB0001001", "BB9999999", "24h", "1h", "-1h", "soon", "rules.yaml", "Müller", "0001234567",
 		"\x00", "a\x00b", "\x1f", "\t", "\r\n", "\xff", "%", "'", `"`, "\\", "*", "_", "' OR 1=1 --", "..", ".",
@@ -643,12 +671,13 @@ func (g *reqGen) body(op operation) (string, []byte) {
 		}
 	})
 	ctype := pickOf(g, types)
-	switch g.pick(12) {
-	case 0:
+	switch pick := g.pick(12); {
+	case g.valid:
+	case pick == 0:
 		ctype = pickOf(g, []string{"", "text/html", "application/json", "application/x-www-form-urlencoded", "multipart/form-data"})
-	case 1:
+	case pick == 1:
 		return ctype, nil
-	case 2:
+	case pick == 2:
 		return ctype, pickOf(g, [][]byte{[]byte("{"), []byte("[1]"), []byte("null"), []byte("\xff\xfe"), []byte(`{"a":1,"a":2}`), bytes.Repeat([]byte("x"), 250000)})
 	}
 	if ctype != "" && g.oneIn(6) {
@@ -660,6 +689,8 @@ func (g *reqGen) body(op operation) (string, []byte) {
 		return ctype, g.deal()
 	case base == "message/rfc822":
 		return ctype, g.emailBody()
+	case (base == "application/yaml" || base == "text/yaml" || base == "text/plain") && g.valid:
+		return ctype, pickOf(g, [][]byte{g.e.rules, g.e.nextRules})
 	case base == "application/yaml" || base == "text/yaml" || base == "text/plain":
 		return ctype, pickOf(g, [][]byte{g.e.rules, g.e.nextRules, []byte("version: 1\nsteps: [\n"), []byte(""), []byte("a: b\n"), []byte("\x00")})
 	case base == "application/json":
@@ -675,16 +706,16 @@ func (g *reqGen) body(op operation) (string, []byte) {
 // value of another type, a boundary or hostile value, or removed.
 func (g *reqGen) deal() []byte {
 	d := g.e.deal
-	switch g.pick(4) {
-	case 0:
+	switch pick := g.pick(4); {
+	case g.valid && pick < 2, pick == 0:
 		return otherDeal(d, 100+g.pick(50))
-	case 1:
+	case g.valid, pick == 1:
 		return bytes.Replace(d, []byte(`"LastModifiedDate": "2026-11-27T10:00:00.000+0000"`),
 			[]byte(fmt.Sprintf(`"LastModifiedDate": "2026-11-%02dT10:00:00.000+0000"`, 20+g.pick(10))), 1)
 	}
 	var v any
 	if err := json.Unmarshal(d, &v); err != nil {
-		g.e.t.Fatal(err)
+		g.t.Fatal(err)
 	}
 	var leaves [][]any
 	walkJSON(v, nil, func(path []any) { leaves = append(leaves, slices.Clone(path)) })
@@ -742,17 +773,17 @@ func setJSON(v any, path []any, repl any) any {
 // short, with its headers only, or not a message at all.
 func (g *reqGen) emailBody() []byte {
 	m := g.e.email
-	switch g.pick(6) {
-	case 0:
+	switch pick := g.pick(6); {
+	case g.valid && pick < 3, pick == 0:
 		return m
-	case 1:
+	case g.valid, pick == 1:
 		return bytes.ReplaceAll(m, []byte("Message-ID: <"), []byte(fmt.Sprintf("Message-ID: <fuzz-%d-", g.pick(1000))))
-	case 2:
+	case pick == 2:
 		return m[:len(m)/2]
-	case 3:
+	case pick == 3:
 		head, _, _ := bytes.Cut(m, []byte("\n\n"))
 		return head
-	case 4:
+	case pick == 4:
 		return []byte("not a message\x00")
 	}
 	return bytes.ReplaceAll(m, []byte("Subject: To Be Provisioned"), []byte("Subject: Hello"))
@@ -762,7 +793,7 @@ func (g *reqGen) emailBody() []byte {
 // present, values of the right type, enums from the list), sometimes a
 // boundary or a wrong type.
 func (g *reqGen) jsonValue(s *openapi3.Schema, depth int) any {
-	if g.oneIn(10) || depth > 4 {
+	if g.hostile(10) || depth > 4 {
 		return pickOf(g, []any{nil, "x", 1, -1, true, []any{}, map[string]any{}, "\x00", 1e300})
 	}
 	switch {
@@ -781,7 +812,7 @@ func (g *reqGen) jsonValue(s *openapi3.Schema, depth int) any {
 				out[name] = g.jsonValue(s.Properties[name].Value, depth+1)
 			}
 		}
-		if g.oneIn(8) {
+		if g.hostile(8) {
 			out["unknown"] = 1
 		}
 		return out
@@ -802,4 +833,47 @@ func (g *reqGen) jsonValue(s *openapi3.Schema, depth int) any {
 		return g.text()
 	}
 	return nil
+}
+
+// TestAPIFuzzSeesWrites: the fingerprint the fuzz compares changes with a
+// staged deal, a history entry, a row of the target and a file on it, and
+// not with a stale deal's history entry alone.
+func TestAPIFuzzSeesWrites(t *testing.T) {
+	e := newAPIFuzzEnv(t, dbtest.SQLiteURL(t))
+	ctx := context.Background()
+	flow := e.p.App.Flow
+	before := e.snapshot(t)
+	must(flow.AcceptDeal(ctx, e.deal))
+	if got := before.diff(e.snapshot(t)); got != "" {
+		t.Errorf("a duplicate deal changed %s", got)
+	}
+	stale := bytes.Replace(e.deal, []byte(`"LastModifiedDate": "2026-11-27T10:00:00.000+0000"`), []byte(`"LastModifiedDate": "2026-11-26T10:00:00.000+0000"`), 1)
+	if out := must(flow.AcceptDeal(ctx, stale)); out.Outcome != staging.IntakeStale {
+		t.Fatalf("the older deal was %s, want stale", out.Outcome)
+	}
+	if got := before.diff(e.snapshot(t)); got != "" {
+		t.Errorf("a stale deal's history entry counted as a write: %s", got)
+	}
+	steps := []struct {
+		name  string
+		write func()
+		want  []string
+	}{
+		{"a new deal", func() { must(flow.AcceptDeal(ctx, otherDeal(e.deal, 90))) }, []string{"db.staging_events", "db.staging_records"}},
+		{"a row of the target", func() { e.target.Seed("core_company", map[string]string{"name": "x"}) }, []string{"target.core_company"}},
+		{"a field of a row", func() {
+			row := e.target.Dump()["core_company"][0]
+			e.target.Set("core_company", row.ID, map[string]string{"u_tenant_id": "changed"})
+		}, []string{"target.core_company"}},
+	}
+	for _, s := range steps {
+		before := e.snapshot(t)
+		s.write()
+		got := strings.Split(before.diff(e.snapshot(t)), ", ")
+		for _, w := range s.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%s changed %q, want %s among them", s.name, got, w)
+			}
+		}
+	}
 }
