@@ -102,7 +102,7 @@ func testDealInputAnswers(t *testing.T, dbURL string) {
 			req := must(http.NewRequest("POST", e.base+"/api/v1/deals", bytes.NewReader(c.body)))
 			req.Header.Set("X-API-Key", e.intake)
 			req.Header.Set("Content-Type", "application/json")
-			resp := must(http.DefaultClient.Do(req))
+			resp := must(e.client.Do(req))
 			raw := must(io.ReadAll(resp.Body))
 			resp.Body.Close()
 			var a answer

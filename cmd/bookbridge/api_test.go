@@ -84,7 +84,7 @@ func TestDealAnswers(t *testing.T) {
 		t.Errorf("unknown record: %d", status)
 	}
 	// The metrics count the outcomes.
-	resp := must(http.Get(e.base + "/metrics"))
+	resp := must(e.client.Get(e.base + "/metrics"))
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`bookbridge_intake_total{outcome="created"} 1`, `bookbridge_intake_total{outcome="invalid"} 5`,
@@ -94,7 +94,7 @@ func TestDealAnswers(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.yaml"} {
-		resp := must(http.Get(e.base + path))
+		resp := must(e.client.Get(e.base + path))
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d", path, resp.StatusCode)
@@ -116,7 +116,7 @@ func TestAllowlistThroughTrustedProxy(t *testing.T) {
 		if xff != "" {
 			req.Header.Set("X-Forwarded-For", xff)
 		}
-		resp := must(http.DefaultClient.Do(req))
+		resp := must(e.client.Do(req))
 		resp.Body.Close()
 		return resp.StatusCode
 	}
@@ -210,7 +210,7 @@ func TestConcurrentDealsStoredAsPosted(t *testing.T) {
 				req, _ := http.NewRequest("POST", e.base+"/api/v1/deals", bytes.NewReader(body))
 				req.Header.Set("X-API-Key", e.intake)
 				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := e.client.Do(req)
 				mu.Lock()
 				switch {
 				case err != nil:

@@ -170,6 +170,10 @@ func TestAPIAnswersAreDocumented(t *testing.T) {
 	seen = append(seen, seenAnswer{"POST", bulk, http.StatusAccepted, ""})
 	e.waitJob(many.Records[0].JobID)
 
+	// BB0001001 is loaded and in sync: nothing to acknowledge.
+	const ack = "/api/v1/records/{id}/drift/ack"
+	drive(e, "POST", "/api/v1/records/BB0001001/drift/ack", ack, e.operator, "", nil)
+
 	const retry = "/api/v1/loads/retry"
 	drive(e, "POST", retry, retry, e.operator, "application/json", []byte(`{"dry_run": true}`))
 	drive(e, "POST", retry, retry, e.operator, "application/json", []byte(`{"older_than": "soon"}`))

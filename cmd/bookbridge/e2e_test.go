@@ -34,6 +34,9 @@ type testEnv struct {
 	base     string
 	intake   string
 	operator string
+	// client sends the tests' API requests; it checks every answer
+	// against openapi.yaml and fails the test on a mismatch.
+	client *http.Client
 }
 
 func testConfig(t testing.TB, env map[string]string) *config.Config {
@@ -80,7 +83,7 @@ func startTestServer(t testing.TB, dbURL string, extra map[string]string) *testE
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	e := &testEnv{t: t, p: p, sn: sn, base: "http://" + p.Addr}
+	e := &testEnv{t: t, p: p, sn: sn, base: "http://" + p.Addr, client: checkedClient(t)}
 	if e.intake, err = p.App.Auth.CreateKey(ctx, "salesforce", auth.RoleIntake); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func (e *testEnv) do(method, path, key, ctype string, body []byte, out any) int 
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -203,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 		pdf := must(os.ReadFile(examplePDF))
 		req, _ := http.NewRequest("GET", e.base+"/api/v1/records/"+number+"/attachments/"+itoa(rec.Attachments[0].ID), nil)
 		req.Header.Set("X-API-Key", e.operator)
-		resp := must(http.DefaultClient.Do(req))
+		resp := must(e.client.Do(req))
 		got, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if !bytes.Equal(got, pdf) || resp.Header.Get("Content-Type") != "application/pdf" {

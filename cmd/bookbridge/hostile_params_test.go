@@ -81,7 +81,7 @@ func TestHostileParameters(t *testing.T) {
 			if ctype != "" {
 				req.Header.Set("Content-Type", ctype)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := e.client.Do(req)
 			if err != nil {
 				t.Fatalf("%s %s: %v", method, target, err)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -114,7 +113,7 @@ func waitMetric(t *testing.T, e *testEnv, line string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(e.base + "/metrics")
+		resp, err := e.client.Get(e.base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
