@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,4 +89,49 @@ func apiPaths(next http.Handler) http.Handler {
 func cleanPath(p string) bool {
 	c := path.Clean(p)
 	return c == p || c+"/" == p
+}
+
+// readJSONRequest reads the optional JSON object body of a POST such as
+// reconcile or loads/retry into dst: no body at all leaves dst as it is;
+// a body must come as application/json, be one object with no unknown
+// and no null member, within limit bytes. It answers the problem itself
+// (415, 413, 408 or 400 with example) and then reports false.
+func readJSONRequest(w http.ResponseWriter, r *http.Request, limit int64, dst any, example string) bool {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body with Content-Type: application/json, such as "+example+", or send no body")
+		return false
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if isBodyFailure(err) {
+		bodyFailed(w, r, err)
+		return false
+	} else if err != nil {
+		writeError(w, r, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		return false
+	}
+	bad := func(why string) bool {
+		writeError(w, r, http.StatusBadRequest, "bad_request", "the body must be a JSON object such as "+example+": "+why)
+		return false
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return bad(err.Error())
+	}
+	if members == nil {
+		return bad("it is null")
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if string(bytes.TrimSpace(members[name])) == "null" {
+			return bad(name + " is null; leave it out instead")
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return bad(err.Error())
+	}
+	return true
 }

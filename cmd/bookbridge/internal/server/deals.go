@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -109,6 +110,10 @@ func (s *Server) postDeal(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
 	raw, ok := s.readBody(w, r, "message/rfc822", nil) // emails are rare: not pooled
+	if ok && len(bytes.TrimSpace(raw)) == 0 {
+		writeError(w, r, http.StatusBadRequest, "bad_request", "the body is empty: send the whole email (headers and body) as message/rfc822")
+		ok = false
+	}
 	if !ok {
 		s.app.Metrics.Emails.WithLabelValues("api", "rejected").Inc()
 		return

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/bookbridge/bookbridge"
@@ -17,16 +16,8 @@ type ReconcileRequest struct {
 // reconcile compares loaded records with the live target; it only reads.
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	var req ReconcileRequest
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); isBodyFailure(err) {
-			bodyFailed(w, r, err)
-			return
-		} else if err != nil {
-			writeError(w, r, http.StatusBadRequest, "bad_request", `the body must be JSON such as {"records": ["BB0001001"]}, or empty for every loaded record: `+err.Error())
-			return
-		}
+	if !readJSONRequest(w, r, 256<<10, &req, `{"records": ["BB0001001"]} (or no body for every loaded record)`) {
+		return
 	}
 	var opts bookbridge.ReconcileOptions
 	for _, ref := range req.Records {

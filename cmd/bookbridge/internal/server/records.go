@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -256,16 +255,8 @@ type RetryAnswer struct {
 // or with dry_run lists them.
 func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
 	var req RetryRequest
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); isBodyFailure(err) {
-			bodyFailed(w, r, err)
-			return
-		} else if err != nil {
-			writeError(w, r, http.StatusBadRequest, "bad_request", "the body must be JSON such as {\"older_than\": \"1h\", \"error_contains\": \"503\", \"dry_run\": true}: "+err.Error())
-			return
-		}
+	if !readJSONRequest(w, r, 64<<10, &req, `{"older_than": "1h", "error_contains": "503", "dry_run": true}`) {
+		return
 	}
 	var f bookbridge.RetryFilter
 	if req.OlderThan != "" {
