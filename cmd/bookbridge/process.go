@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/bookbridge/bookbridge/cmd/bookbridge/internal/app"
@@ -37,6 +38,7 @@ type process struct {
 	SMTP string // the SMTP address, when the receiver runs
 
 	http     *http.Server
+	inFlight atomic.Int64 // HTTP requests being served
 	smtp     *mailbox.SMTPReceiver
 	serveErr chan error
 	log      *slog.Logger
@@ -59,10 +61,16 @@ func startProcess(ctx context.Context, cfg *config.Config, opts app.Options, rou
 		return nil, fmt.Errorf("BOOKBRIDGE_LISTEN=%s: %w", cfg.Listen, err)
 	}
 	p.Addr = ln.Addr().String()
+	handler := srv.Handler()
 	p.http = &http.Server{
-		Handler: srv.Handler(),
 		// A body's time (BOOKBRIDGE_READ_TIMEOUT) is set by the handler,
-		// from the headers on, and answered 408 when it passes.
+		// from the headers on, and answered 408 when it passes; inFlight
+		// counts the requests a shutdown may cut off.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.inFlight.Add(1)
+			defer p.inFlight.Add(-1)
+			handler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -143,11 +151,18 @@ func (p *process) Wait(ctx context.Context) error {
 }
 
 // Shutdown stops accepting work, lets requests, messages and jobs in
-// flight finish until ctx ends, and closes everything.
+// flight finish until ctx ends, and closes everything. When ctx ends
+// first, the requests still running are cut off, the log says how many,
+// and the error does too.
 func (p *process) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := p.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+		// The deadline came first: the requests still running are cut off.
+		cut := p.inFlight.Load()
+		p.log.Error("graceful shutdown ran out of BOOKBRIDGE_SHUTDOWN_TIMEOUT; requests still running are cut off",
+			"requests_cut_off", cut, "err", err)
+		p.http.Close()
+		errs = append(errs, fmt.Errorf("HTTP shutdown: %d request(s) still running were cut off: %w", cut, err))
 	}
 	if p.smtp != nil {
 		if err := p.smtp.Shutdown(ctx); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,11 +57,13 @@ func cmdServe(ctx context.Context, c *cli) error {
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := p.Shutdown(sctx); err != nil {
-		log.Error("shutdown", "err", err)
+	shutdownErr := p.Shutdown(sctx)
+	if shutdownErr != nil {
+		log.Error("shutdown", "err", shutdownErr)
 	}
-	if serveErr != nil {
-		return usageError("%v", serveErr)
+	if err := errors.Join(serveErr, shutdownErr); err != nil {
+		// Non-zero: a supervisor should know that work was cut off.
+		return usageError("%v", err)
 	}
 	return nil
 }

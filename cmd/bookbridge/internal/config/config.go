@@ -46,7 +46,7 @@ type Config struct {
 	AllowedIPs      []netip.Prefix `env:"ALLOWED_IPS" default:"" doc:"comma-separated addresses or CIDRs allowed to post deals and emails; empty allows all"`
 	LogFormat       string         `env:"LOG_FORMAT" default:"text" doc:"log format: text or json"`
 	LogLevel        string         `env:"LOG_LEVEL" default:"info" doc:"log level: debug, info, warn or error"`
-	ShutdownTimeout time.Duration  `env:"SHUTDOWN_TIMEOUT" default:"30s" doc:"how long a stopping server waits for requests and jobs to finish"`
+	ShutdownTimeout time.Duration  `env:"SHUTDOWN_TIMEOUT" default:"30s" doc:"how long a stopping server waits for requests and jobs to finish; past it they are cut off and serve exits non-zero"`
 	WaitingAlert    time.Duration  `env:"WAITING_ALERT" default:"24h" doc:"records waiting longer than this are flagged (console, metrics, periodic check)"`
 	TimeZone        string         `env:"TIMEZONE" default:"UTC" doc:"time zone of business dates (the 30-day rule, due dates)"`
 

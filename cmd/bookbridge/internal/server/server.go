@@ -4,9 +4,12 @@
 package server
 
 import (
+	"context"
 	_ "embed"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -84,8 +87,24 @@ func noParams(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// readyTimeout bounds /readyz's wait for the database, so that the probe
+// answers within 2 s even when the database hangs.
+const readyTimeout = 1500 * time.Millisecond
+
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.app.DB.PingContext(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	// The ping runs aside: a database that stopped answering may hold it
+	// past ctx (pgx then cancels on the server), and the probe must not.
+	pinged := make(chan error, 1)
+	go func() { pinged <- s.app.DB.PingContext(ctx) }()
+	var err error
+	select {
+	case err = <-pinged:
+	case <-ctx.Done():
+		err = fmt.Errorf("no answer within %s", readyTimeout)
+	}
+	if err != nil {
 		writeError(w, r, http.StatusServiceUnavailable, "not_ready", "the database does not answer: "+err.Error())
 		return
 	}
