@@ -99,6 +99,7 @@ func fileParts(env *enmime.Envelope) []*enmime.Part {
 func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
 	var out []Attachment
 	used := map[string]int{}
+	pdfs := 0
 	for i, part := range parts {
 		if n := int64(len(part.Content)); n > p.limits.MaxAttachmentBytes {
 			return nil, &LimitError{Limit: LimitAttachmentSize, Max: p.limits.MaxAttachmentBytes, Got: n,
@@ -129,9 +130,12 @@ func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
 		namedPDF := strings.EqualFold(path.Ext(a.FileName), ".pdf")
 		a.PDF = namedPDF || isPDFType(ct) || hasPDFHeader(part.Content)
 		if a.PDF && !p.skipPDFCheck {
-			w, ok := checkPDF(part.Content, p.pdfTimeout)
-			a.Warnings = append(a.Warnings, w...)
-			a.Usable = ok
+			v := unusable(fmt.Sprintf("could not be checked: the message has more than %d PDFs (phmail.Limits.MaxPDFs)", p.limits.MaxPDFs))
+			if pdfs++; pdfs <= p.limits.MaxPDFs {
+				v = p.pdf.check(part.Content)
+			}
+			a.Warnings = append(a.Warnings, v.warnings...)
+			a.Usable = v.usable
 		}
 		out = append(out, a)
 	}
