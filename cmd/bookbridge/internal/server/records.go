@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/phmail"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -141,12 +142,16 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
 	ServeAttachment(w, r, att, data)
 }
 
-// ServeAttachment writes a staged file. Only a usable PDF is shown in the
-// browser; anything else (a flagged PDF, other types) is offered as a
-// download, and nothing is sniffed or scripted.
+// OpensInline reports whether att is shown in the browser: the PDF check's
+// verdict (phmail.ShowInline), the one rule the API and the console share.
+func OpensInline(att staging.Attachment) bool { return phmail.ShowInline(att.ContentType, att.Usable) }
+
+// ServeAttachment writes a staged file. Only a checked, usable PDF is shown
+// in the browser (OpensInline); anything else (a flagged PDF, other types)
+// is offered as a download, and nothing is sniffed or scripted.
 func ServeAttachment(w http.ResponseWriter, r *http.Request, att staging.Attachment, data []byte) {
 	h := w.Header()
-	inline := att.Usable && att.ContentType == "application/pdf" && r.URL.Query().Get("download") == ""
+	inline := OpensInline(att) && r.URL.Query().Get("download") == ""
 	ct := att.ContentType
 	if !inline {
 		ct = "application/octet-stream"
