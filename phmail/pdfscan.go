@@ -33,10 +33,10 @@ var (
 	activeActions = map[string]string{
 		"JavaScript":       "JavaScript action",
 		"Launch":           "Launch action",
-		"GoToR":            "GoToR action (opens another file)",
-		"GoToE":            "GoToE action (opens an embedded file)",
+		"GoToR":            "GoToR action to another file",
+		"GoToE":            "GoToE action to an embedded file",
 		"ImportData":       "ImportData action",
-		"SubmitForm":       "SubmitForm action (sends form data out)",
+		"SubmitForm":       "SubmitForm action sending form data",
 		"RichMediaExecute": "rich media action",
 	}
 	// activeNames are the same words as values anywhere else (a /Type, a
@@ -44,10 +44,10 @@ var (
 	activeNames = map[string]string{
 		"JavaScript":       "JavaScript",
 		"Launch":           "Launch action",
-		"GoToR":            "GoToR action (opens another file)",
-		"GoToE":            "GoToE action (opens an embedded file)",
+		"GoToR":            "GoToR action to another file",
+		"GoToE":            "GoToE action to an embedded file",
 		"ImportData":       "ImportData action",
-		"SubmitForm":       "SubmitForm action (sends form data out)",
+		"SubmitForm":       "SubmitForm action sending form data",
 		"EmbeddedFile":     "embedded file",
 		"RichMedia":        "rich media",
 		"RichMediaExecute": "rich media action",
