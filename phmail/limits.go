@@ -42,9 +42,10 @@ type Limits struct {
 	// it are not usable. Default DefaultMaxPDFs.
 	MaxPDFs int
 	// PDFCheckMemory bounds the memory one PDF check may use: pdfcpu's
-	// decode limits are set from it, and a file whose compressed streams
-	// decode to more than half of it is not checked (not usable). Default
-	// DefaultPDFCheckMemory.
+	// resource limits are set from it, and a file with a compressed stream
+	// that decodes to more than an eighth of it, or with compressed streams
+	// that decode to more than a quarter of it together, is not checked
+	// (not usable). Default DefaultPDFCheckMemory.
 	PDFCheckMemory int64
 	// PDFCheckTimeout bounds the time of one PDF check; a file whose check
 	// runs out of time is not usable. Default DefaultPDFCheckTimeout.

@@ -26,12 +26,13 @@ const maxFlateLayers = 4
 // streams decode to, without keeping any of it: every "stream" keyword of
 // the raw bytes that starts zlib data is inflated into a counter, and
 // inflated data that is zlib data again is followed too. pdfcpu decodes
-// some streams (cross-reference streams, metadata, page contents) with its
-// own fixed limit rather than the configured one, so this is what keeps a
-// compressed-stream bomb from reaching it. It returns errBudget once the
-// total passes budget, or the context's error.
-func flateBudget(ctx context.Context, data []byte, budget int64) error {
-	c := &counter{ctx: ctx, left: budget}
+// cross-reference streams with its own fixed limit rather than the
+// configured one, and keeps decoded object streams while it reads, so this
+// is what keeps a compressed-stream bomb from reaching it. It returns
+// errBudget once one stream passes perStream or all pass total, or the
+// context's error.
+func flateBudget(ctx context.Context, data []byte, perStream, total int64) error {
+	left := total
 	for i := 0; ; {
 		k := bytes.Index(data[i:], []byte("stream"))
 		if k < 0 {
@@ -50,9 +51,11 @@ func flateBudget(ctx context.Context, data []byte, budget int64) error {
 		default:
 			continue
 		}
+		c := &counter{ctx: ctx, left: min(perStream, left)}
 		if err := inflateCount(bytes.NewReader(data[at:]), c, maxFlateLayers); err != nil {
 			return err
 		}
+		left -= min(perStream, left) - c.left
 	}
 }
 
@@ -112,20 +115,21 @@ func (c *counter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// decodedBudget decodes, one at a time and with pdfcpu's own filters, every
-// stream of a parsed file that pdfcpu's validation may decode (all but
-// images), and drops each result at once. It returns errBudget when their
-// total passes budget. This covers the filters and the encryption that
-// flateBudget cannot see.
+// decodedBudget decodes, one at a time and with pdfcpu's own filters, the
+// streams that pdfcpu's validation decodes with its own fixed limit rather
+// than the configured one (metadata streams and page contents), and drops
+// each result at once. It returns errBudget when their total passes
+// budget. This covers the filters and the encryption that flateBudget
+// cannot see.
 func decodedBudget(ctx context.Context, xt *model.XRefTable, budget int64) error {
 	left := budget
-	for _, n := range sortedObjects(xt) {
-		if err := ctx.Err(); err != nil {
-			return err
+	decode := func(o types.Object) error {
+		if ref, ok := o.(types.IndirectRef); ok {
+			o = object(ctx, xt, ref.ObjectNumber.Value())
 		}
-		sd, ok := xt.Table[n].Object.(types.StreamDict)
-		if !ok || sd.Image() || len(sd.FilterPipeline) == 0 || sd.Content != nil {
-			continue
+		sd, ok := o.(types.StreamDict)
+		if !ok || sd.Image() || len(sd.FilterPipeline) == 0 {
+			return nil
 		}
 		probe := sd
 		probe.Content = nil
@@ -133,10 +137,49 @@ func decodedBudget(ctx context.Context, xt *model.XRefTable, budget int64) error
 			if isDecodeLimit(err) {
 				return errBudget
 			}
-			continue // unsupported or broken filters are pdfcpu's to judge
+			return nil // unsupported or broken filters are pdfcpu's to judge
 		}
 		if left -= int64(len(probe.Content)); left < 0 {
 			return errBudget
+		}
+		return nil
+	}
+	for _, n := range sortedObjects(xt) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o := object(ctx, xt, n)
+		var d types.Dict
+		switch v := o.(type) {
+		case types.StreamDict:
+			if t := v.Dict.Type(); t != nil && *t == "Metadata" {
+				if err := decode(v); err != nil {
+					return err
+				}
+			}
+			continue
+		case types.Dict:
+			d = v
+		default:
+			continue
+		}
+		if t := d.Type(); t == nil || *t != "Page" {
+			continue
+		}
+		contents := d["Contents"]
+		if ref, ok := contents.(types.IndirectRef); ok {
+			if a, ok := object(ctx, xt, ref.ObjectNumber.Value()).(types.Array); ok {
+				contents = a
+			}
+		}
+		list, ok := contents.(types.Array)
+		if !ok {
+			list = types.Array{contents}
+		}
+		for _, c := range list {
+			if err := decode(c); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -148,7 +191,8 @@ func isDecodeLimit(err error) bool {
 
 // budgetReason words errBudget for the attachment's warnings.
 func budgetReason(memory int64) string {
-	return fmt.Sprintf("could not be checked: its compressed streams decode to more than the %s a PDF check may use (raise the PDF check memory limit only if such files are legitimate)", mib(memory))
+	return fmt.Sprintf("could not be checked: its compressed streams decode to more than a PDF check with %s of memory may hold (%s for one stream, %s for all; raise the PDF check memory only if such files are legitimate)",
+		mib(memory), mib(streamShare(memory)), mib(memory/4))
 }
 
 func mib(n int64) string {

@@ -17,6 +17,7 @@ type testPDF struct {
 	catalog string   // added to the catalog dictionary
 	page    string   // added to the page dictionary
 	content string   // object 4, the page's content stream; default a text line
+	onPage  string   // the page's /Contents; default "4 0 R"
 	extra   []string // objects 6, 7, ...
 	packed  []int    // object numbers to put in an object stream
 	packPad int      // zero bytes after the objects of the object stream
@@ -27,10 +28,14 @@ func (p testPDF) objects() []string {
 	if p.content != "" {
 		content = p.content
 	}
+	onPage := "4 0 R"
+	if p.onPage != "" {
+		onPage = p.onPage
+	}
 	return append([]string{
 		"<< /Type /Catalog /Pages 2 0 R" + p.catalog + " >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>" + p.page + " >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents " + onPage + " /Resources << /Font << /F1 5 0 R >> >>" + p.page + " >>",
 		content,
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}, p.extra...)

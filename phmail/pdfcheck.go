@@ -20,10 +20,11 @@ var pdfcpuSetup sync.Once
 // resource limits taken from memory (the bytes one check may use), without
 // letting pdfcpu create its configuration directory (see the package doc).
 //
-// Decoded data can be held twice while a buffer grows, so one stream may
-// decode to a quarter of memory; object counts are bounded so that the
-// cross-reference table (a few hundred bytes per entry) stays within a
-// quarter too.
+// One stream may decode to an eighth of memory: pdfcpu's buffers can hold
+// three times that while they grow, and the garbage collector lets the
+// heap reach about twice what is live. Object counts are bounded so that
+// the cross-reference table (a few hundred bytes per entry) stays within
+// an eighth too.
 func pdfConfig(memory int64) *model.Configuration {
 	pdfcpuSetup.Do(func() {
 		if model.ConfigPath == "default" {
@@ -34,13 +35,13 @@ func pdfConfig(memory int64) *model.Configuration {
 	conf.ValidationMode = model.ValidationRelaxed
 	conf.Cmd = model.VALIDATE
 	l := &conf.Limits
-	quarter := memory / 4
-	l.MaxStreamBytes = min(l.MaxStreamBytes, quarter)
-	l.MaxDecodeBytes = min(l.MaxDecodeBytes, quarter)
-	l.MaxImageBytes = min(l.MaxImageBytes, quarter)
-	l.MaxImagePixels = min(l.MaxImagePixels, quarter/4)
-	l.MaxObjectStreamFirst = min(l.MaxObjectStreamFirst, quarter)
-	entries := int(min(int64(l.MaxObjectCount), quarter/256))
+	eighth := streamShare(memory)
+	l.MaxStreamBytes = min(l.MaxStreamBytes, eighth)
+	l.MaxDecodeBytes = min(l.MaxDecodeBytes, eighth)
+	l.MaxImageBytes = min(l.MaxImageBytes, eighth)
+	l.MaxImagePixels = min(l.MaxImagePixels, eighth/4)
+	l.MaxObjectStreamFirst = min(l.MaxObjectStreamFirst, eighth)
+	entries := int(min(int64(l.MaxObjectCount), eighth/256))
 	l.MaxObjectCount = entries
 	l.MaxXRefEntries = min(l.MaxXRefEntries, entries)
 	l.MaxObjectStreamCount = min(l.MaxObjectStreamCount, entries)
@@ -113,11 +114,18 @@ func (c *pdfChecker) check(data []byte) verdict {
 	}
 }
 
+// streamShare is the most one stream may decode to, and the most the
+// streams pdfcpu's validation decodes may decode to together: an eighth of
+// the check's memory (see pdfConfig).
+func streamShare(memory int64) int64 { return memory / 8 }
+
 // inspectPDF measures what the file's streams decode to (flateBudget, then
-// decodedBudget), validates it with pdfcpu and scans its objects.
+// decodedBudget), validates it with pdfcpu and scans its objects. All Flate
+// streams together may decode to a quarter of memory, since pdfcpu keeps
+// decoded object streams while it reads.
 func inspectPDF(ctx context.Context, data []byte, memory int64) verdict {
-	budget := memory / 2
-	if err := flateBudget(ctx, data, budget); err != nil {
+	budget := streamShare(memory)
+	if err := flateBudget(ctx, data, budget, memory/4); err != nil {
 		return boundReached(err, memory)
 	}
 	pc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(memory))

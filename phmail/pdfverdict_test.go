@@ -239,7 +239,7 @@ func TestPDFShape(t *testing.T) {
 // make the file unusable, whatever filter or place hides them, and that a
 // file within the bound passes.
 func TestBombs(t *testing.T) {
-	const memory = 16 << 20 // budget: 8 MiB of decoded streams
+	const memory = 16 << 20 // 2 MiB for one stream, 4 MiB for all
 	big := 12 << 20
 	content := func(dict string, data []byte) testPDF {
 		return testPDF{content: streamObj(dict, data)}
@@ -254,6 +254,8 @@ func TestBombs(t *testing.T) {
 		{"flate twice", content("/Filter [/FlateDecode /FlateDecode]", zeros(big, 2)).bytes(), false},
 		{"hex then flate", content("/Filter [/ASCIIHexDecode /FlateDecode]", []byte(fmt.Sprintf("%X>", zeros(big, 1)))).bytes(), false},
 		{"run length", content("/Filter /RunLengthDecode", runLengthBomb(12<<20)).bytes(), false},
+		{"run length metadata", testPDF{catalog: " /Metadata 6 0 R", extra: []string{streamObj("/Type /Metadata /Subtype /XML /Filter /RunLengthDecode", runLengthBomb(4<<20))}}.bytes(), false},
+		{"run length contents array", testPDF{onPage: "[4 0 R 6 0 R]", extra: []string{streamObj("/Filter /RunLengthDecode", runLengthBomb(4<<20))}}.bytes(), false},
 		{"metadata", testPDF{catalog: " /Metadata 6 0 R", extra: []string{streamObj("/Type /Metadata /Subtype /XML /Filter /FlateDecode", zeros(big, 1))}}.bytes(), false},
 		{"orphan stream", testPDF{extra: []string{streamObj("/Filter /FlateDecode", zeros(big, 1))}}.bytes(), false},
 		{"many small streams", testPDF{extra: slicesRepeat(streamObj("/Filter /FlateDecode", zeros(1<<20, 1)), 12)}.bytes(), false},

@@ -95,7 +95,7 @@ type Config struct {
 	EmailMaxDepth        int           `env:"EMAIL_MAX_DEPTH" default:"8" doc:"deepest multipart nesting of one PH email; deeper refuses the email"`
 	EmailMaxDecodedBytes int64         `env:"EMAIL_MAX_DECODED_BYTES" default:"33554432" doc:"most bytes of all decoded parts of one PH email together (32 MiB); more refuses the email"`
 	EmailMaxPDFs         int           `env:"EMAIL_MAX_PDFS" default:"10" doc:"most PDFs checked in one PH email; the ones past it are kept but not usable"`
-	PDFCheckMemory       int64         `env:"PDF_CHECK_MEMORY" default:"268435456" doc:"most memory one PDF check may use (256 MiB, at least 16 MiB); a PDF whose streams would need more is kept but not usable (could not be checked)"`
+	PDFCheckMemory       int64         `env:"PDF_CHECK_MEMORY" default:"268435456" doc:"most memory one PDF check may use (256 MiB, at least 16 MiB); a PDF with a compressed stream decoding to more than an eighth of it, or streams decoding to more than a quarter together, is kept but not usable (could not be checked)"`
 	PDFCheckTimeout      time.Duration `env:"PDF_CHECK_TIMEOUT" default:"10s" doc:"longest check of one PDF; a PDF whose check takes longer is kept but not usable (could not be checked)"`
 	PDFChecksAtOnce      int           `env:"PDF_CHECKS_AT_ONCE" default:"2" doc:"most PDF checks running at once; a PDF that waits longer than PDF_CHECK_TIMEOUT for its turn is kept but not usable"`
 
