@@ -1,6 +1,7 @@
 package phmail
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -96,7 +97,9 @@ func fileParts(env *enmime.Envelope) []*enmime.Part {
 
 // attachments builds the Attachment list, enforcing the attachment size
 // limit and checking every PDF.
-func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
+func (p *Parser) attachments(ctx context.Context, parts []*enmime.Part) ([]Attachment, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.limits.MaxPDFCheckTime)
+	defer cancel()
 	var out []Attachment
 	used := map[string]int{}
 	pdfs := 0
@@ -132,7 +135,7 @@ func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
 		if a.PDF && !p.skipPDFCheck {
 			v := unusable(fmt.Sprintf("could not be checked: the message has more than %d PDFs (phmail.Limits.MaxPDFs)", p.limits.MaxPDFs))
 			if pdfs++; pdfs <= p.limits.MaxPDFs {
-				v = p.pdf.check(part.Content)
+				v = p.pdf.check(ctx, part.Content)
 			}
 			a.Warnings = append(a.Warnings, v.warnings...)
 			a.Usable = v.usable

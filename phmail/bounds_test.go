@@ -1,9 +1,11 @@
 package phmail_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bookbridge/bookbridge/phmail"
 )
@@ -39,6 +41,30 @@ func TestMessageBounds(t *testing.T) {
 	var le *phmail.LimitError
 	if _, err := p.Parse(three); !errors.As(err, &le) || le.Limit != phmail.LimitDecodedSize || le.Got <= le.Max || !phmail.IsRejection(err) {
 		t.Fatalf("MaxDecodedBytes: %v", err)
+	}
+
+	// The checks of one message share MaxPDFCheckTime and the caller's
+	// context; the PDFs past either are kept, not usable, and the fields
+	// still come through.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	p, err = phmail.NewParser(phmail.WithLimits(phmail.Limits{MaxPDFCheckTime: time.Nanosecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, parse := range map[string]func() (*phmail.Message, error){
+		"MaxPDFCheckTime": func() (*phmail.Message, error) { return p.Parse(three) },
+		"context ended":   func() (*phmail.Message, error) { return phmail.ParseContext(ended, three) },
+	} {
+		m, err := parse()
+		if err != nil || m.ECCID != "0001234567" || len(m.Attachments) != 3 {
+			t.Fatalf("%s: %v %+v", name, err, m)
+		}
+		for _, a := range m.Attachments {
+			if a.Usable || !strings.Contains(strings.Join(a.Warnings, " "), "could not be checked: the time for the PDF checks of this email ran out") {
+				t.Errorf("%s: %s usable=%v %q", name, a.FileName, a.Usable, a.Warnings)
+			}
+		}
 	}
 
 	_, err = phmail.NewParser(phmail.WithLimits(phmail.Limits{PDFCheckMemory: 1 << 20, MaxDecodedBytes: 1 << 20}))

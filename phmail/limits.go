@@ -23,7 +23,8 @@ const (
 	DefaultMaxPDFs            = 10        // PDFs checked in one message
 	DefaultPDFCheckMemory     = 256 << 20 // 256 MiB of memory for one PDF check
 	DefaultPDFCheckTimeout    = 10 * time.Second
-	DefaultPDFChecksAtOnce    = 2 // PDF checks running at once in one Parser
+	DefaultMaxPDFCheckTime    = 15 * time.Second
+	DefaultPDFChecksAtOnce    = 1 // PDF checks running at once in one Parser
 )
 
 // Limits bound what a message may cost to parse. Zero fields take their
@@ -50,6 +51,11 @@ type Limits struct {
 	// PDFCheckTimeout bounds the time of one PDF check; a file whose check
 	// runs out of time is not usable. Default DefaultPDFCheckTimeout.
 	PDFCheckTimeout time.Duration
+	// MaxPDFCheckTime bounds the PDF checks of one message together,
+	// waits for a turn included; the PDFs not checked by then are not
+	// usable. Keep it below the time a caller gives one message (the
+	// reference server's job time limit). Default DefaultMaxPDFCheckTime.
+	MaxPDFCheckTime time.Duration
 	// PDFChecksAtOnce bounds the PDF checks running at once in one Parser
 	// (a check that ran out of time counts until pdfcpu has really
 	// stopped); a check that waits longer than PDFCheckTimeout for its turn
@@ -79,6 +85,9 @@ func (l Limits) WithDefaults() Limits {
 	def(&l.PDFCheckMemory, DefaultPDFCheckMemory)
 	if l.PDFCheckTimeout <= 0 {
 		l.PDFCheckTimeout = DefaultPDFCheckTimeout
+	}
+	if l.MaxPDFCheckTime <= 0 {
+		l.MaxPDFCheckTime = DefaultMaxPDFCheckTime
 	}
 	defInt(&l.PDFChecksAtOnce, DefaultPDFChecksAtOnce)
 	return l

@@ -2,6 +2,7 @@ package phmail
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -94,6 +95,11 @@ var defaultParser = func() *Parser {
 // Parse parses raw with the default Parser.
 func Parse(raw []byte) (*Message, error) { return defaultParser.Parse(raw) }
 
+// ParseContext parses raw with the default Parser (see Parser.ParseContext).
+func ParseContext(ctx context.Context, raw []byte) (*Message, error) {
+	return defaultParser.ParseContext(ctx, raw)
+}
+
 // maxHTMLTokens bounds the HTML walk of one body.
 const maxHTMLTokens = 200_000
 
@@ -102,6 +108,13 @@ const maxHTMLTokens = 200_000
 // ErrNotPH and *MissingFieldsError the Message is returned as well, holding
 // what could be read (for logs and quarantine).
 func (p *Parser) Parse(raw []byte) (*Message, error) {
+	return p.ParseContext(context.Background(), raw)
+}
+
+// ParseContext is Parse with a context that bounds the PDF checks besides
+// Limits.MaxPDFCheckTime: the PDFs not checked when ctx ends are not usable
+// ("could not be checked"). It never fails because of ctx.
+func (p *Parser) ParseContext(ctx context.Context, raw []byte) (*Message, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, &MalformedError{Err: errEmpty}
 	}
@@ -133,7 +146,7 @@ func (p *Parser) Parse(raw []byte) (*Message, error) {
 	p.readBody(env, m)
 	p.normalize(m)
 
-	atts, err := p.attachments(fileParts(env))
+	atts, err := p.attachments(ctx, fileParts(env))
 	if err != nil {
 		return nil, err
 	}

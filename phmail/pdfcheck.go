@@ -84,15 +84,24 @@ func newPDFChecker(l Limits) *pdfChecker {
 // pdfcpu cannot be interrupted inside a stream decode, so a check that
 // times out keeps its slot until its goroutine has really finished: the
 // slots bound the checks running, abandoned ones included.
-func (c *pdfChecker) check(data []byte) verdict {
+//
+// parent bounds the checks of one message together; when it ends first,
+// the reason says so.
+func (c *pdfChecker) check(parent context.Context, data []byte) verdict {
 	if reason := pdfShape(data); reason != "" {
 		return unusable(reason)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
+	if parent.Err() != nil {
+		return messageOutOfTime()
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
+		if parent.Err() != nil {
+			return messageOutOfTime()
+		}
 		return unusable(fmt.Sprintf("could not be checked: %d other PDF checks were still running after %s; parse the email again later", cap(c.slots), c.timeout))
 	}
 	done := make(chan verdict, 1)
@@ -110,8 +119,15 @@ func (c *pdfChecker) check(data []byte) verdict {
 	case v := <-done:
 		return v
 	case <-ctx.Done():
+		if parent.Err() != nil {
+			return messageOutOfTime()
+		}
 		return unusable(fmt.Sprintf("could not be checked: the check took longer than %s", c.timeout))
 	}
+}
+
+func messageOutOfTime() verdict {
+	return unusable("could not be checked: the time for the PDF checks of this email ran out; parse the email again later")
 }
 
 // streamShare is the most one stream may decode to, and the most the

@@ -69,7 +69,7 @@ func TestActiveContentInObjectStreams(t *testing.T) {
 	if bytes.Contains(pdf, []byte("JavaScript")) {
 		t.Fatal("the script is visible in the raw bytes; the test would prove nothing")
 	}
-	v := testChecker().check(pdf)
+	v := testChecker().check(context.Background(), pdf)
 	if v.usable || len(v.warnings) != 1 || !strings.Contains(v.warnings[0], "JavaScript action (object 6)") {
 		t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 	}
@@ -97,7 +97,7 @@ func TestCheckPDFGuards(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ch := newPDFChecker(Limits{PDFCheckTimeout: 50 * time.Millisecond}.WithDefaults())
 			ch.inspect = c.inspect
-			v := ch.check(pdf)
+			v := ch.check(context.Background(), pdf)
 			if c.want == "" {
 				if !v.usable || len(v.warnings) != 0 {
 					t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
@@ -126,10 +126,10 @@ func TestCheckSlots(t *testing.T) {
 		close(finished)
 		return verdict{usable: true}
 	}
-	if v := ch.check(pdf); v.usable || !strings.Contains(v.warnings[0], "took longer than 30ms") {
+	if v := ch.check(context.Background(), pdf); v.usable || !strings.Contains(v.warnings[0], "took longer than 30ms") {
 		t.Fatalf("first: usable=%v warnings=%q", v.usable, v.warnings)
 	}
-	if v := ch.check(pdf); v.usable || !strings.Contains(v.warnings[0], "1 other PDF checks were still running after 30ms") {
+	if v := ch.check(context.Background(), pdf); v.usable || !strings.Contains(v.warnings[0], "1 other PDF checks were still running after 30ms") {
 		t.Fatalf("second: usable=%v warnings=%q", v.usable, v.warnings)
 	}
 	close(release)
@@ -139,7 +139,7 @@ func TestCheckSlots(t *testing.T) {
 	for len(ch.slots) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if v := ch.check(pdf); !v.usable {
+	if v := ch.check(context.Background(), pdf); !v.usable {
 		t.Fatalf("after the slot was freed: warnings=%q", v.warnings)
 	}
 }

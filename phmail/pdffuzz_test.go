@@ -1,6 +1,7 @@
 package phmail
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func FuzzCheckPDF(f *testing.F) {
 	f.Add([]byte("%PDF-1.7\nstartxref\n0\n%%EOF"))
 	ch := newPDFChecker(Limits{PDFCheckMemory: 16 << 20, PDFCheckTimeout: 5 * time.Second}.WithDefaults())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v := ch.check(data)
+		v := ch.check(context.Background(), data)
 		if !v.usable {
 			if len(v.warnings) == 0 || strings.TrimSpace(v.warnings[0]) == "" {
 				t.Fatalf("unusable without a reason: %q", v.warnings)

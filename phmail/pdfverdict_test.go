@@ -3,6 +3,7 @@ package phmail
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestDangerousActions(t *testing.T) {
 				if h.hidden && bytes.Contains(pdf, []byte("/"+a.s)) {
 					t.Fatal("the action's name is written plainly; the form would prove nothing")
 				}
-				v := testChecker().check(pdf)
+				v := testChecker().check(context.Background(), pdf)
 				if v.usable || len(v.warnings) == 0 || !strings.HasPrefix(v.warnings[0], "active content: ") || !strings.Contains(v.warnings[0], a.finding) {
 					t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 				}
@@ -106,7 +107,7 @@ func TestActiveContentKinds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := testChecker().check(c.pdf.bytes())
+			v := testChecker().check(context.Background(), c.pdf.bytes())
 			if v.usable || len(v.warnings) == 0 || !strings.HasPrefix(v.warnings[0], "active content: ") || !strings.Contains(v.warnings[0], c.finding) {
 				t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 			}
@@ -155,7 +156,7 @@ func TestDepthVerdicts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := testChecker().check(c.pdf.bytes())
+			v := testChecker().check(context.Background(), c.pdf.bytes())
 			if v.usable != c.usable {
 				t.Fatalf("usable=%v, want %v; warnings=%q", v.usable, c.usable, v.warnings)
 			}
@@ -174,12 +175,12 @@ func TestDepthVerdicts(t *testing.T) {
 func TestURIWarning(t *testing.T) {
 	p := testPDF{page: " /Annots [6 0 R]", extra: []string{
 		"<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] /Border [0 0 0] /A << /S /URI /URI (https://phish.example/login) >> >>"}}
-	v := testChecker().check(p.bytes())
+	v := testChecker().check(context.Background(), p.bytes())
 	if !v.usable || len(v.warnings) != 1 || !strings.Contains(v.warnings[0], `links to the web`) || !strings.Contains(v.warnings[0], `"https://phish.example/login" (object 6)`) {
 		t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 	}
 	p.extra = append(p.extra, "<< /S /Launch /F (x.exe) >>")
-	v = testChecker().check(p.bytes())
+	v = testChecker().check(context.Background(), p.bytes())
 	if v.usable || len(v.warnings) != 2 || !strings.HasPrefix(v.warnings[0], "active content: Launch action (object 7)") || !strings.Contains(v.warnings[1], "phish.example") {
 		t.Fatalf("with a launch action: usable=%v warnings=%q", v.usable, v.warnings)
 	}
@@ -224,7 +225,7 @@ func TestPDFShape(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := testChecker().check(c.data)
+			v := testChecker().check(context.Background(), c.data)
 			if v.usable != c.usable {
 				t.Fatalf("usable=%v, want %v; warnings=%q", v.usable, c.usable, v.warnings)
 			}
@@ -264,7 +265,7 @@ func TestBombs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ch := newPDFChecker(Limits{PDFCheckMemory: memory}.WithDefaults())
-			v := ch.check(c.pdf)
+			v := ch.check(context.Background(), c.pdf)
 			if v.usable != c.usable {
 				t.Fatalf("usable=%v, want %v; warnings=%q", v.usable, c.usable, v.warnings)
 			}

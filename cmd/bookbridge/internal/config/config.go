@@ -97,7 +97,8 @@ type Config struct {
 	EmailMaxPDFs         int           `env:"EMAIL_MAX_PDFS" default:"10" doc:"most PDFs checked in one PH email; the ones past it are kept but not usable"`
 	PDFCheckMemory       int64         `env:"PDF_CHECK_MEMORY" default:"268435456" doc:"most memory one PDF check may use (256 MiB, at least 16 MiB); a PDF with a compressed stream decoding to more than an eighth of it, or streams decoding to more than a quarter together, is kept but not usable (could not be checked)"`
 	PDFCheckTimeout      time.Duration `env:"PDF_CHECK_TIMEOUT" default:"10s" doc:"longest check of one PDF; a PDF whose check takes longer is kept but not usable (could not be checked)"`
-	PDFChecksAtOnce      int           `env:"PDF_CHECKS_AT_ONCE" default:"2" doc:"most PDF checks running at once; a PDF that waits longer than PDF_CHECK_TIMEOUT for its turn is kept but not usable"`
+	EmailPDFCheckTime    time.Duration `env:"EMAIL_PDF_CHECK_TIME" default:"15s" doc:"longest time for all PDF checks of one PH email together, waits for a turn included; the PDFs not checked by then are kept but not usable; at most three quarters of LOAD_TIMEOUT are used"`
+	PDFChecksAtOnce      int           `env:"PDF_CHECKS_AT_ONCE" default:"1" doc:"most PDF checks running at once (each may use PDF_CHECK_MEMORY); a PDF that waits longer than PDF_CHECK_TIMEOUT for its turn is kept but not usable"`
 
 	// What "bookbridge send" reads: it talks to a server rather than
 	// being one.
@@ -107,12 +108,19 @@ type Config struct {
 	location *time.Location
 }
 
-// EmailLimits returns the bounds on one PH email and its PDF checks.
+// EmailLimits returns the bounds on one PH email and its PDF checks. The
+// time for all checks of an email is at most three quarters of
+// LOAD_TIMEOUT, the time limit of the job that processes it, so that the
+// job ends in time and is not tried again.
 func (c *Config) EmailLimits() phmail.Limits {
+	checkTime := c.EmailPDFCheckTime
+	if c.LoadTimeout > 0 {
+		checkTime = min(checkTime, c.LoadTimeout*3/4)
+	}
 	return phmail.Limits{
 		MaxParts: c.EmailMaxParts, MaxDepth: c.EmailMaxDepth, MaxDecodedBytes: c.EmailMaxDecodedBytes,
 		MaxPDFs: c.EmailMaxPDFs, PDFCheckMemory: c.PDFCheckMemory, PDFCheckTimeout: c.PDFCheckTimeout,
-		PDFChecksAtOnce: c.PDFChecksAtOnce,
+		MaxPDFCheckTime: checkTime, PDFChecksAtOnce: c.PDFChecksAtOnce,
 	}
 }
 
@@ -432,7 +440,7 @@ func (c *Config) check() []string {
 		p = append(p, "BOOKBRIDGE_SMTP_MAX_CONNECTIONS must be greater than 0")
 	}
 	if c.EmailMaxParts <= 0 || c.EmailMaxDepth <= 0 || c.EmailMaxDecodedBytes <= 0 || c.EmailMaxPDFs <= 0 ||
-		c.PDFCheckMemory <= 0 || c.PDFCheckTimeout <= 0 || c.PDFChecksAtOnce <= 0 {
+		c.PDFCheckMemory <= 0 || c.PDFCheckTimeout <= 0 || c.EmailPDFCheckTime <= 0 || c.PDFChecksAtOnce <= 0 {
 		p = append(p, "BOOKBRIDGE_EMAIL_MAX_* and BOOKBRIDGE_PDF_CHECK* settings must be greater than 0")
 	} else if err := c.EmailLimits().WithDefaults().Validate(); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {

@@ -118,7 +118,7 @@ func TestEmailLimits(t *testing.T) {
 	got := c.EmailLimits()
 	want := phmail.Limits{MaxParts: phmail.DefaultMaxParts, MaxDepth: phmail.DefaultMaxDepth, MaxDecodedBytes: phmail.DefaultMaxDecodedBytes,
 		MaxPDFs: phmail.DefaultMaxPDFs, PDFCheckMemory: phmail.DefaultPDFCheckMemory, PDFCheckTimeout: phmail.DefaultPDFCheckTimeout,
-		PDFChecksAtOnce: phmail.DefaultPDFChecksAtOnce}
+		MaxPDFCheckTime: phmail.DefaultMaxPDFCheckTime, PDFChecksAtOnce: phmail.DefaultPDFChecksAtOnce}
 	if got != want {
 		t.Fatalf("limits %+v, want %+v", got, want)
 	}
@@ -126,7 +126,11 @@ func TestEmailLimits(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PDFCheckMemory: at least 16 MiB") {
 		t.Fatalf("small memory: %v", err)
 	}
-	for _, bad := range []string{"BOOKBRIDGE_EMAIL_MAX_PARTS", "BOOKBRIDGE_PDF_CHECKS_AT_ONCE", "BOOKBRIDGE_PDF_CHECK_TIMEOUT"} {
+	c, err = Load(envOf(map[string]string{"BOOKBRIDGE_EMAIL_PDF_CHECK_TIME": "20s", "BOOKBRIDGE_LOAD_TIMEOUT": "8s", "BOOKBRIDGE_JOB_RESCUE_AFTER": "10s"}))
+	if err != nil || c.EmailLimits().MaxPDFCheckTime != 6*time.Second {
+		t.Errorf("check time past the job's: %v %+v", err, c.EmailLimits())
+	}
+	for _, bad := range []string{"BOOKBRIDGE_EMAIL_MAX_PARTS", "BOOKBRIDGE_EMAIL_PDF_CHECK_TIME", "BOOKBRIDGE_PDF_CHECKS_AT_ONCE", "BOOKBRIDGE_PDF_CHECK_TIMEOUT"} {
 		if _, err := Load(envOf(map[string]string{bad: "0"})); err == nil || !strings.Contains(err.Error(), "must be greater than 0") {
 			t.Errorf("%s=0: %v", bad, err)
 		}
