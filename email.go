@@ -41,7 +41,7 @@ func (f *Flow) ProcessEmail(ctx context.Context, raw []byte, channel string) (Em
 }
 
 func (f *Flow) processEmail(ctx context.Context, raw []byte, channel string) (EmailProcessed, error) {
-	msg, err := f.cfg.Parser.Parse(raw)
+	msg, err := f.cfg.Parser.ParseContext(ctx, raw)
 	switch {
 	case errors.Is(err, phmail.ErrNotPH):
 		f.log.InfoContext(ctx, "ignored an email that is not from the Provisioning Hub", "channel", channel, "err", err)

@@ -65,7 +65,7 @@ func (f *Flow) Reparse(ctx context.Context, recordID int64, dryRun bool, opts ..
 	if err != nil {
 		return res, err
 	}
-	msg, err := f.cfg.Parser.Parse(raw)
+	msg, err := f.cfg.Parser.ParseContext(ctx, raw)
 	if err != nil {
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package phmail
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -96,9 +97,12 @@ func fileParts(env *enmime.Envelope) []*enmime.Part {
 
 // attachments builds the Attachment list, enforcing the attachment size
 // limit and checking every PDF.
-func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
+func (p *Parser) attachments(ctx context.Context, parts []*enmime.Part) ([]Attachment, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.limits.MaxPDFCheckTime)
+	defer cancel()
 	var out []Attachment
 	used := map[string]int{}
+	pdfs := 0
 	for i, part := range parts {
 		if n := int64(len(part.Content)); n > p.limits.MaxAttachmentBytes {
 			return nil, &LimitError{Limit: LimitAttachmentSize, Max: p.limits.MaxAttachmentBytes, Got: n,
@@ -129,9 +133,12 @@ func (p *Parser) attachments(parts []*enmime.Part) ([]Attachment, error) {
 		namedPDF := strings.EqualFold(path.Ext(a.FileName), ".pdf")
 		a.PDF = namedPDF || isPDFType(ct) || hasPDFHeader(part.Content)
 		if a.PDF && !p.skipPDFCheck {
-			w, ok := checkPDF(part.Content, p.pdfTimeout)
-			a.Warnings = append(a.Warnings, w...)
-			a.Usable = ok
+			v := unusable(fmt.Sprintf("could not be checked: the message has more than %d PDFs (phmail.Limits.MaxPDFs)", p.limits.MaxPDFs))
+			if pdfs++; pdfs <= p.limits.MaxPDFs {
+				v = p.pdf.check(ctx, part.Content)
+			}
+			a.Warnings = append(a.Warnings, v.warnings...)
+			a.Usable = v.usable
 		}
 		out = append(out, a)
 	}

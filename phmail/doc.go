@@ -7,8 +7,9 @@
 //   - MIME is decoded by jhillyerd/enmime (quoted-printable, base64,
 //     declared charsets such as ISO-8859-1 or Windows-1252, multipart/
 //     alternative and mixed); before enmime sees a message, its size, header
-//     size, MIME depth and part count are bounded (see [Limits]), and a
-//     message past a limit fails with a [*LimitError] naming it.
+//     size, MIME depth and part count are bounded, and afterwards the
+//     decoded size of all its parts (see [Limits]); a message past a limit
+//     fails with a [*LimitError] naming it.
 //   - The subject test: reply and forward prefixes (RE:, FW:, Fwd:, AW:, WG:,
 //     repeated, any case) are removed, then the subject must start with
 //     "To Be Provisioned" (any case). Other emails fail with [ErrNotPH],
@@ -24,10 +25,28 @@
 //     missing fail with one [*MissingFieldsError] listing every missing label.
 //   - Attachments (attached or inline, including application/octet-stream
 //     with a .pdf name) get a sanitized file name, their size and SHA-256.
-//     Every file named, typed or shaped as a PDF is checked with pdfcpu
-//     (with a time limit and a panic guard) and scanned for active content
-//     (JavaScript, Launch actions, embedded files); a file that fails is kept
-//     with Usable=false and a warning, never silently dropped.
+//     Every file named, typed or shaped as a PDF is checked, and every check
+//     ends in a verdict; a file that fails is kept with Usable=false and a
+//     warning, never silently dropped:
+//   - A PDF is a file with "%PDF-" in its first 1024 bytes after nothing
+//     but text, a final startxref that points at a cross-reference section
+//     and %%EOF with nothing after it, that pdfcpu reads and validates; an
+//     archive or other container holding a PDF is not one.
+//   - Active content makes a PDF unusable: JavaScript (actions, /JS, the
+//     document's JavaScript), Launch, GoToR, GoToE, ImportData and
+//     SubmitForm actions, embedded files, XFA forms and rich media. The
+//     scan reads every parsed object (object streams, name trees, indirect
+//     /S values and #-escaped names included), not the raw bytes. An
+//     action chain or object tree deeper than the scan depth is unusable
+//     too. Web links (URI actions) leave the file usable with a warning
+//     that lists them, for the operator.
+//   - Each check is bounded (see [Limits]): memory (pdfcpu's resource
+//     limits come from it, and the streams' decoded size is measured before
+//     pdfcpu decodes them), time per check and per message, the checks
+//     running at once and the PDFs checked per message. A check that
+//     reaches a bound makes the file unusable with a warning that starts
+//     "could not be checked:". [ShowInline] is the one rule for which
+//     stored files a browser may show: checked, usable PDFs only.
 //
 // Labels, the subject prefix and pattern, reply prefixes and required fields
 // come from a [Config] whose zero value means the documented defaults, so a

@@ -43,6 +43,7 @@ const (
 	LimitDepth          = "MIME depth"
 	LimitParts          = "MIME part count"
 	LimitAttachmentSize = "attachment size"
+	LimitDecodedSize    = "decoded size"
 )
 
 func (e *LimitError) Error() string {

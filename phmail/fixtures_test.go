@@ -1,7 +1,9 @@
 package phmail_test
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/zlib"
 	"encoding/base64"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -60,6 +63,15 @@ var (
 		"<< /Type /Filespec /F (run.bat) /EF << /F 8 0 R >> >>",
 		"<< /Type /EmbeddedFile /Length 9 >>\nstream\necho hi\r\n\nendstream")
 	fakePDF = []byte("<html><body>This is not a PDF, it is a web page saved as contract.pdf</body></html>\n")
+	bombZ   = deflateTimes(make([]byte, 300<<20), 3)
+	bombPDF = buildPDF("Contract with a 300 MiB stream", "",
+		fmt.Sprintf("<< /Filter [/FlateDecode /FlateDecode /FlateDecode] /Length %d >>\nstream\n%s\nendstream", len(bombZ), bombZ))
+	chainPDF = buildPDF("Contract with a script after 40 actions", " /OpenAction 6 0 R",
+		actionChain(6, 40, "<< /S /JavaScript /JS (app.alert\\(1\\)) >>")...)
+	gotoRPDF = buildPDF("Contract opening a file share", " /OpenAction 6 0 R",
+		"<< /S 7 0 R /F (\\\\\\\\files.example\\\\share\\\\x.pdf) /D [0 /Fit] >>", "/GoToR")
+	linkPDF = buildPDF("Contract DR00004711 with a link", "",
+		"<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] /Border [0 0 0] /A << /S /URI /URI (https://ph.example.com/tickets/PH-100234) >> >>")
 )
 
 // b64 encodes data as a MIME body: base64 in lines of 76 characters.
@@ -314,7 +326,61 @@ func fixtures() map[string]string {
 		filePart("b15", "application/pdf", "attachment", "", contractPDF)))
 	// Nothing but blank lines: not a message at all.
 	f["16-empty-message.eml"] = "\r\n\r\n"
+
+	// Hostile files that pass for PDFs, beside the real contract: a ZIP
+	// holding the contract, a compressed-stream bomb, a script at the end of
+	// an action chain deeper than the scan depth, a GoToR to a UNC path
+	// behind an indirect /S, a file without startxref.
+	f["17-hostile-pdfs.eml"] = mixed(headers(stdSubject, "ph-17@ph.example.com"), "b17",
+		textPart("b17", "utf-8", "7bit", stdBody),
+		filePart("b17", "application/pdf", "attachment", "Contract_zip.pdf", zipOf("Contract_DR00004711.pdf", contractPDF)),
+		filePart("b17", "application/pdf", "attachment", "Contract_bomb.pdf", bombPDF),
+		filePart("b17", "application/pdf", "attachment", "Contract_chain.pdf", chainPDF),
+		filePart("b17", "application/pdf", "attachment", "Contract_gotor.pdf", gotoRPDF),
+		filePart("b17", "application/pdf", "attachment", "Contract_cut.pdf", contractPDF[:bytes.LastIndex(contractPDF, []byte("startxref"))]),
+		filePart("b17", "application/pdf", "attachment", "Contract_DR00004711.pdf", contractPDF))
+
+	// A usable contract with a web link: usable, with a warning.
+	f["18-uri-link.eml"] = mixed(headers(stdSubject, "ph-18@ph.example.com"), "b18",
+		textPart("b18", "utf-8", "7bit", stdBody),
+		filePart("b18", "application/pdf", "attachment", "Contract_DR00004711.pdf", linkPDF))
 	return f
+}
+
+// zipOf returns a ZIP archive holding data, stored uncompressed so that
+// the PDF's header shows within its first bytes.
+func zipOf(name string, data []byte) []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		panic(err)
+	}
+	w.Write(data)
+	zw.Close()
+	return b.Bytes()
+}
+
+// deflateTimes compresses data with zlib, layers times over.
+func deflateTimes(data []byte, layers int) []byte {
+	for range layers {
+		var z bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+		zw.Write(data)
+		zw.Close()
+		data = z.Bytes()
+	}
+	return data
+}
+
+// actionChain returns n GoTo actions, objects first, first+1, ..., each
+// pointing at the next, then last.
+func actionChain(first, n int, last string) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, fmt.Sprintf("<< /S /GoTo /D [3 0 R /Fit] /Next %d 0 R >>", first+i+1))
+	}
+	return append(out, last)
 }
 
 // examples are the sample emails under examples/emails, matching the example

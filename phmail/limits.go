@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
@@ -18,36 +19,90 @@ const (
 	DefaultMaxDepth           = 8         // multipart nesting; PH mail uses 2 or 3
 	DefaultMaxParts           = 100       // MIME parts in the whole message
 	DefaultMaxAttachmentBytes = 20 << 20  // 20 MiB per decoded attachment
+	DefaultMaxDecodedBytes    = 32 << 20  // 32 MiB for all decoded parts of a message together
+	DefaultMaxPDFs            = 10        // PDFs checked in one message
+	DefaultPDFCheckMemory     = 256 << 20 // 256 MiB of memory for one PDF check
+	DefaultPDFCheckTimeout    = 10 * time.Second
+	DefaultMaxPDFCheckTime    = 15 * time.Second
+	DefaultPDFChecksAtOnce    = 1 // PDF checks running at once in one Parser
 )
 
 // Limits bound what a message may cost to parse. Zero fields take their
-// defaults; a message past a limit fails with a *LimitError naming it.
+// defaults. A message past one of the message limits fails with a
+// *LimitError naming it; a PDF past one of the PDF check limits is kept
+// with Usable=false and a warning that starts "could not be checked:".
 type Limits struct {
 	MaxMessageBytes    int64 // raw message size; default DefaultMaxMessageBytes
 	MaxHeaderBytes     int64 // each header block (message or part); default DefaultMaxHeaderBytes
 	MaxDepth           int   // multipart nesting, the message itself at 0; default DefaultMaxDepth
 	MaxParts           int   // MIME parts, the message itself included; default DefaultMaxParts
 	MaxAttachmentBytes int64 // each decoded attachment; default DefaultMaxAttachmentBytes
+	MaxDecodedBytes    int64 // all decoded parts (bodies and files) together; default DefaultMaxDecodedBytes
+
+	// MaxPDFs is how many PDFs of one message are checked; the files past
+	// it are not usable. Default DefaultMaxPDFs.
+	MaxPDFs int
+	// PDFCheckMemory bounds the memory one PDF check may use: pdfcpu's
+	// resource limits are set from it, and a file with a compressed stream
+	// that decodes to more than an eighth of it, or with compressed streams
+	// that decode to more than a quarter of it together, is not checked
+	// (not usable). Default DefaultPDFCheckMemory.
+	PDFCheckMemory int64
+	// PDFCheckTimeout bounds the time of one PDF check; a file whose check
+	// runs out of time is not usable. Default DefaultPDFCheckTimeout.
+	PDFCheckTimeout time.Duration
+	// MaxPDFCheckTime bounds the PDF checks of one message together,
+	// waits for a turn included; the PDFs not checked by then are not
+	// usable. Keep it below the time a caller gives one message (the
+	// reference server's job time limit). Default DefaultMaxPDFCheckTime.
+	MaxPDFCheckTime time.Duration
+	// PDFChecksAtOnce bounds the PDF checks running at once in one Parser
+	// (a check that ran out of time counts until pdfcpu has really
+	// stopped); a check that waits longer than PDFCheckTimeout for its turn
+	// makes the file unusable. Default DefaultPDFChecksAtOnce.
+	PDFChecksAtOnce int
 }
 
 // WithDefaults returns l with every zero field at its default.
 func (l Limits) WithDefaults() Limits {
-	if l.MaxMessageBytes <= 0 {
-		l.MaxMessageBytes = DefaultMaxMessageBytes
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
+	def(&l.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	defInt(&l.MaxDepth, DefaultMaxDepth)
+	defInt(&l.MaxParts, DefaultMaxParts)
+	def(&l.MaxAttachmentBytes, DefaultMaxAttachmentBytes)
+	def(&l.MaxDecodedBytes, DefaultMaxDecodedBytes)
+	defInt(&l.MaxPDFs, DefaultMaxPDFs)
+	def(&l.PDFCheckMemory, DefaultPDFCheckMemory)
+	if l.PDFCheckTimeout <= 0 {
+		l.PDFCheckTimeout = DefaultPDFCheckTimeout
 	}
-	if l.MaxParts <= 0 {
-		l.MaxParts = DefaultMaxParts
+	if l.MaxPDFCheckTime <= 0 {
+		l.MaxPDFCheckTime = DefaultMaxPDFCheckTime
 	}
-	if l.MaxAttachmentBytes <= 0 {
-		l.MaxAttachmentBytes = DefaultMaxAttachmentBytes
-	}
+	defInt(&l.PDFChecksAtOnce, DefaultPDFChecksAtOnce)
 	return l
+}
+
+// Validate reports every problem of l (after WithDefaults) at once.
+func (l Limits) Validate() error {
+	var errs []error
+	if l.PDFCheckMemory < 16<<20 {
+		errs = append(errs, errors.New("phmail.Limits.PDFCheckMemory: at least 16 MiB (16777216); a PDF check needs room to read a contract"))
+	}
+	if l.MaxDecodedBytes < l.MaxAttachmentBytes {
+		errs = append(errs, errors.New("phmail.Limits.MaxDecodedBytes: must be at least MaxAttachmentBytes, or no message could carry a file of the largest size"))
+	}
+	return errors.Join(errs...)
 }
 
 // leniencyFactor bounds the conservative counts of checkStructure relative

@@ -85,6 +85,15 @@ func (m *Message) Fields() map[string]string {
 	return f
 }
 
+// ShowInline reports whether a stored file may be shown in a browser
+// rather than offered as a download: only a file typed application/pdf that
+// the PDF check found usable. Every file typed as a PDF is checked (unless
+// the Parser was made WithoutPDFCheck), so Usable on such a file is the
+// check's verdict; everything else downloads.
+func ShowInline(contentType string, usable bool) bool {
+	return usable && contentType == "application/pdf"
+}
+
 // UsablePDFs returns the PDFs that passed every check: the files to send on.
 func (m *Message) UsablePDFs() []Attachment {
 	var out []Attachment

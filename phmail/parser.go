@@ -2,8 +2,10 @@ package phmail
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -18,7 +20,8 @@ import (
 type Parser struct {
 	cfg          Config
 	limits       Limits
-	pdfTimeout   time.Duration
+	pdfTimeout   time.Duration // from WithPDFCheckTimeout; 0: Limits.PDFCheckTimeout
+	pdf          *pdfChecker
 	skipPDFCheck bool
 	subjectRE    *regexp.Regexp
 	matchers     []*labelMatcher
@@ -36,8 +39,9 @@ func WithConfig(c Config) Option { return func(p *Parser) { p.cfg = c } }
 // defaults.
 func WithLimits(l Limits) Option { return func(p *Parser) { p.limits = l } }
 
-// WithPDFCheckTimeout bounds the check of each PDF (default
-// DefaultPDFCheckTimeout). A PDF whose check runs out of time is not usable.
+// WithPDFCheckTimeout bounds the check of each PDF, as
+// Limits.PDFCheckTimeout does, over whatever WithLimits sets. A PDF whose
+// check runs out of time is not usable.
 func WithPDFCheckTimeout(d time.Duration) Option { return func(p *Parser) { p.pdfTimeout = d } }
 
 // WithoutPDFCheck turns the pdfcpu check off: PDFs are then usable when they
@@ -52,13 +56,14 @@ func NewParser(opts ...Option) (*Parser, error) {
 		o(p)
 	}
 	p.cfg = p.cfg.WithDefaults()
-	p.limits = p.limits.WithDefaults()
-	if p.pdfTimeout <= 0 {
-		p.pdfTimeout = DefaultPDFCheckTimeout
+	if p.pdfTimeout > 0 {
+		p.limits.PDFCheckTimeout = p.pdfTimeout
 	}
-	if err := p.cfg.Validate(); err != nil {
+	p.limits = p.limits.WithDefaults()
+	if err := errors.Join(p.cfg.Validate(), p.limits.Validate()); err != nil {
 		return nil, err
 	}
+	p.pdf = newPDFChecker(p.limits)
 	p.subjectRE = regexp.MustCompile(p.cfg.SubjectPattern)
 	for _, field := range dataFields {
 		for _, l := range p.cfg.Labels[field] {
@@ -90,6 +95,11 @@ var defaultParser = func() *Parser {
 // Parse parses raw with the default Parser.
 func Parse(raw []byte) (*Message, error) { return defaultParser.Parse(raw) }
 
+// ParseContext parses raw with the default Parser (see Parser.ParseContext).
+func ParseContext(ctx context.Context, raw []byte) (*Message, error) {
+	return defaultParser.ParseContext(ctx, raw)
+}
+
 // maxHTMLTokens bounds the HTML walk of one body.
 const maxHTMLTokens = 200_000
 
@@ -98,6 +108,13 @@ const maxHTMLTokens = 200_000
 // ErrNotPH and *MissingFieldsError the Message is returned as well, holding
 // what could be read (for logs and quarantine).
 func (p *Parser) Parse(raw []byte) (*Message, error) {
+	return p.ParseContext(context.Background(), raw)
+}
+
+// ParseContext is Parse with a context that bounds the PDF checks besides
+// Limits.MaxPDFCheckTime: the PDFs not checked when ctx ends are not usable
+// ("could not be checked"). It never fails because of ctx.
+func (p *Parser) ParseContext(ctx context.Context, raw []byte) (*Message, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, &MalformedError{Err: errEmpty}
 	}
@@ -129,7 +146,7 @@ func (p *Parser) Parse(raw []byte) (*Message, error) {
 	p.readBody(env, m)
 	p.normalize(m)
 
-	atts, err := p.attachments(fileParts(env))
+	atts, err := p.attachments(ctx, fileParts(env))
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +162,11 @@ func (p *Parser) Parse(raw []byte) (*Message, error) {
 	return m, nil
 }
 
-// checkTree re-checks depth and part count on the tree enmime built.
+// checkTree re-checks depth and part count on the tree enmime built, and
+// bounds the decoded size of all its parts together.
 func checkTree(root *enmime.Part, lim Limits) error {
 	parts := 0
+	var decoded int64
 	var walk func(p *enmime.Part, depth int) error
 	walk = func(p *enmime.Part, depth int) error {
 		for ; p != nil; p = p.NextSibling {
@@ -157,6 +176,9 @@ func checkTree(root *enmime.Part, lim Limits) error {
 			}
 			if depth > lim.MaxDepth {
 				return &LimitError{Limit: LimitDepth, Max: int64(lim.MaxDepth), Got: int64(depth)}
+			}
+			if decoded += int64(len(p.Content)); decoded > lim.MaxDecodedBytes {
+				return &LimitError{Limit: LimitDecodedSize, Max: lim.MaxDecodedBytes, Got: decoded, Detail: "all parts together"}
 			}
 			if err := walk(p.FirstChild, depth+1); err != nil {
 				return err

@@ -3,10 +3,8 @@ package phmail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,17 +12,20 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
-
-// DefaultPDFCheckTimeout bounds the PDF check of one file.
-const DefaultPDFCheckTimeout = 10 * time.Second
 
 var pdfcpuSetup sync.Once
 
-// pdfConfig returns pdfcpu's relaxed validation configuration without
+// pdfConfig returns pdfcpu's relaxed validation configuration with its
+// resource limits taken from memory (the bytes one check may use), without
 // letting pdfcpu create its configuration directory (see the package doc).
-func pdfConfig() *model.Configuration {
+//
+// One stream may decode to an eighth of memory: pdfcpu's buffers can hold
+// three times that while they grow, and the garbage collector lets the
+// heap reach about twice what is live. Object counts are bounded so that
+// the cross-reference table (a few hundred bytes per entry) stays within
+// an eighth too.
+func pdfConfig(memory int64) *model.Configuration {
 	pdfcpuSetup.Do(func() {
 		if model.ConfigPath == "default" {
 			api.DisableConfigDir()
@@ -33,154 +34,161 @@ func pdfConfig() *model.Configuration {
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
 	conf.Cmd = model.VALIDATE
+	l := &conf.Limits
+	eighth := streamShare(memory)
+	l.MaxStreamBytes = min(l.MaxStreamBytes, eighth)
+	l.MaxDecodeBytes = min(l.MaxDecodeBytes, eighth)
+	l.MaxImageBytes = min(l.MaxImageBytes, eighth)
+	l.MaxImagePixels = min(l.MaxImagePixels, eighth/4)
+	l.MaxObjectStreamFirst = min(l.MaxObjectStreamFirst, eighth)
+	entries := int(min(int64(l.MaxObjectCount), eighth/256))
+	l.MaxObjectCount = entries
+	l.MaxXRefEntries = min(l.MaxXRefEntries, entries)
+	l.MaxObjectStreamCount = min(l.MaxObjectStreamCount, entries)
 	return conf
 }
 
-// pdfHeaderWindow is how far into a file readers look for "%PDF-".
-const pdfHeaderWindow = 1024
-
-// hasPDFHeader reports whether data carries the PDF signature where PDF
-// readers look for it.
-func hasPDFHeader(data []byte) bool {
-	return bytes.Contains(data[:min(len(data), pdfHeaderWindow)], []byte("%PDF-"))
+// verdict is the outcome of one PDF check: usable or not, and the
+// warnings that say why (or, for a usable file, what the operator should
+// know, such as its links).
+type verdict struct {
+	warnings []string
+	usable   bool
 }
 
-// checkPDF validates a file named, typed or shaped as a PDF and looks for
-// active content. It returns the warnings and whether the file is usable.
-// pdfcpu runs in its own goroutine with a time limit and a panic guard; a
-// check that times out leaves that goroutine to finish on its own.
-func checkPDF(data []byte, timeout time.Duration) ([]string, bool) {
-	if !hasPDFHeader(data) {
-		return []string{fmt.Sprintf("not a PDF: the content does not start with %%PDF- (it looks like %s)", http.DetectContentType(data))}, false
+func unusable(reason string) verdict { return verdict{warnings: []string{reason}} }
+
+// pdfChecker runs PDF checks within the [Limits]: at most PDFChecksAtOnce
+// at a time in the process of one Parser, each with PDFCheckTimeout and
+// PDFCheckMemory.
+type pdfChecker struct {
+	timeout time.Duration
+	memory  int64
+	slots   chan struct{}
+	// inspect is inspectPDF; tests replace it to reach the time limit, the
+	// slot limit and the panic guard.
+	inspect func(ctx context.Context, data []byte, memory int64) verdict
+}
+
+func newPDFChecker(l Limits) *pdfChecker {
+	return &pdfChecker{timeout: l.PDFCheckTimeout, memory: l.PDFCheckMemory,
+		slots: make(chan struct{}, l.PDFChecksAtOnce), inspect: inspectPDF}
+}
+
+// check validates a file named, typed or shaped as a PDF and looks for
+// active content. Every outcome is a verdict: a check that reaches a bound
+// (time, memory, depth, busy checker) makes the file unusable with a reason
+// starting "could not be checked:", never usable.
+//
+// pdfcpu runs in its own goroutine with the time limit and a panic guard.
+// pdfcpu cannot be interrupted inside a stream decode, so a check that
+// times out keeps its slot until its goroutine has really finished: the
+// slots bound the checks running, abandoned ones included.
+//
+// parent bounds the checks of one message together; when it ends first,
+// the reason says so.
+func (c *pdfChecker) check(parent context.Context, data []byte) verdict {
+	if reason := pdfShape(data); reason != "" {
+		return unusable(reason)
 	}
-	type result struct {
-		warnings []string
-		ok       bool
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
-	done := make(chan result, 1)
-	inspect := pdfInspector
+	if parent.Err() != nil {
+		return messageOutOfTime()
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		if parent.Err() != nil {
+			return messageOutOfTime()
+		}
+		return unusable(fmt.Sprintf("could not be checked: %d other PDF checks were still running after %s; parse the email again later", cap(c.slots), c.timeout))
+	}
+	done := make(chan verdict, 1)
+	inspect := c.inspect
 	go func() {
+		defer func() { <-c.slots }()
 		defer func() {
 			if r := recover(); r != nil {
-				done <- result{[]string{fmt.Sprintf("PDF check failed: pdfcpu stopped on this file (%v)", r)}, false}
+				done <- unusable(fmt.Sprintf("PDF check failed: pdfcpu stopped on this file (%v)", r))
 			}
 		}()
-		w, ok := inspect(ctx, data)
-		done <- result{w, ok}
+		done <- inspect(ctx, data, c.memory)
 	}()
 	select {
-	case r := <-done:
-		return r.warnings, r.ok
+	case v := <-done:
+		return v
 	case <-ctx.Done():
-		return []string{fmt.Sprintf("PDF check failed: it took longer than %s", timeout)}, false
+		if parent.Err() != nil {
+			return messageOutOfTime()
+		}
+		return unusable(fmt.Sprintf("could not be checked: the check took longer than %s", c.timeout))
 	}
 }
 
-// pdfInspector is inspectPDF; tests replace it to reach the time limit and
-// the panic guard.
-var pdfInspector = inspectPDF
+func messageOutOfTime() verdict {
+	return unusable("could not be checked: the time for the PDF checks of this email ran out; parse the email again later")
+}
 
-func inspectPDF(ctx context.Context, data []byte) ([]string, bool) {
-	pc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig())
+// streamShare is the most one stream may decode to, and the most the
+// streams pdfcpu's validation decodes may decode to together: an eighth of
+// the check's memory (see pdfConfig).
+func streamShare(memory int64) int64 { return memory / 8 }
+
+// inspectPDF measures what the file's streams decode to (flateBudget, then
+// decodedBudget), validates it with pdfcpu and scans its objects. All Flate
+// streams together may decode to a quarter of memory, since pdfcpu keeps
+// decoded object streams while it reads.
+func inspectPDF(ctx context.Context, data []byte, memory int64) verdict {
+	budget := streamShare(memory)
+	if err := flateBudget(ctx, data, budget, memory/4); err != nil {
+		return boundReached(err, memory)
+	}
+	pc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(memory))
 	if err != nil {
-		return []string{"PDF check failed: " + oneLine(err.Error())}, false
+		if v, ok := boundError(err, memory); ok {
+			return v
+		}
+		return unusable("PDF check failed: " + oneLine(err.Error()))
+	}
+	// The scan sees the objects as the file has them: validation may
+	// drop entries it does not support (such as XFA).
+	scan := scanPDF(ctx, pc.XRefTable)
+	if err := decodedBudget(ctx, pc.XRefTable, budget); err != nil {
+		return boundReached(err, memory)
 	}
 	if err := api.ValidateContext(pc); err != nil {
-		return []string{"PDF check failed: " + oneLine(err.Error())}, false
+		if v, ok := boundError(err, memory); ok {
+			return v
+		}
+		return unusable("PDF check failed: " + oneLine(err.Error()))
 	}
-	found := activeContent(pc.XRefTable)
-	if len(found) == 0 {
-		return nil, true
+	if err := ctx.Err(); err != nil {
+		return boundReached(err, memory)
 	}
-	return []string{"active content: " + strings.Join(found, "; ")}, false
+	bad, notes := scan.warnings()
+	if len(bad) > 0 {
+		return verdict{warnings: append(bad, notes...)}
+	}
+	return verdict{warnings: notes, usable: true}
 }
 
-// activeContent lists the active content of a parsed PDF: JavaScript (as an
-// action, a /JS entry or the document's JavaScript name tree), Launch
-// actions and embedded files. It inspects every object of the cross
-// reference table, object streams included, not the raw bytes.
-func activeContent(xt *model.XRefTable) []string {
-	kinds := map[string][]int{}
-	nums := make([]int, 0, len(xt.Table))
-	for n := range xt.Table {
-		nums = append(nums, n)
+// boundError recognises pdfcpu's errors for a reached limit or time.
+func boundError(err error, memory int64) (verdict, bool) {
+	if isDecodeLimit(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return boundReached(err, memory), true
 	}
-	sort.Ints(nums)
-	for _, n := range nums {
-		e := xt.Table[n]
-		if e == nil || e.Free || e.Object == nil {
-			continue
-		}
-		scanObject(e.Object, 0, func(kind string) {
-			if l := kinds[kind]; len(l) == 0 || l[len(l)-1] != n {
-				kinds[kind] = append(kinds[kind], n)
-			}
-		})
+	if s := err.Error(); strings.Contains(s, "limit") && strings.Contains(s, "exceed") {
+		return unusable("could not be checked: " + oneLine(s)), true
 	}
-	var out []string
-	for kind, objs := range kinds {
-		if len(objs) > 5 {
-			objs = objs[:5]
-		}
-		parts := make([]string, len(objs))
-		for i, o := range objs {
-			parts[i] = fmt.Sprint(o)
-		}
-		out = append(out, fmt.Sprintf("%s (object %s)", kind, strings.Join(parts, ", ")))
-	}
-	slices.Sort(out)
-	return out
+	return verdict{}, false
 }
 
-const maxScanDepth = 32
-
-func scanObject(o types.Object, depth int, report func(string)) {
-	if depth > maxScanDepth {
-		return
+func boundReached(err error, memory int64) verdict {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return unusable("could not be checked: the check ran out of time")
 	}
-	switch v := o.(type) {
-	case types.StreamDict:
-		scanDict(v.Dict, depth, report)
-	case *types.StreamDict:
-		scanDict(v.Dict, depth, report)
-	case types.Dict:
-		scanDict(v, depth, report)
-	case types.Array:
-		for _, e := range v {
-			scanObject(e, depth+1, report)
-		}
-	}
-}
-
-func scanDict(d types.Dict, depth int, report func(string)) {
-	if s := d.NameEntry("S"); s != nil {
-		switch *s {
-		case "JavaScript":
-			report("JavaScript action")
-		case "Launch":
-			report("Launch action")
-		}
-	}
-	if _, ok := d["JS"]; ok {
-		report("JavaScript")
-	}
-	if _, ok := d["JavaScript"]; ok {
-		report("document JavaScript")
-	}
-	if t := d.NameEntry("Type"); t != nil && *t == "EmbeddedFile" {
-		report("embedded file")
-	}
-	if _, ok := d["EmbeddedFiles"]; ok {
-		report("embedded files")
-	}
-	if _, ok := d["EF"]; ok {
-		report("embedded file")
-	}
-	for _, v := range d {
-		scanObject(v, depth+1, report)
-	}
+	return unusable(budgetReason(memory))
 }
 
 func oneLine(s string) string {

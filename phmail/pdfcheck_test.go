@@ -59,6 +59,9 @@ func objStmPDF(t *testing.T) []byte {
 	return b.Bytes()
 }
 
+// testChecker is a checker with the default limits.
+func testChecker() *pdfChecker { return newPDFChecker(Limits{}.WithDefaults()) }
+
 // TestActiveContentInObjectStreams checks that active content is found in
 // the parsed objects, not in the raw bytes.
 func TestActiveContentInObjectStreams(t *testing.T) {
@@ -66,9 +69,9 @@ func TestActiveContentInObjectStreams(t *testing.T) {
 	if bytes.Contains(pdf, []byte("JavaScript")) {
 		t.Fatal("the script is visible in the raw bytes; the test would prove nothing")
 	}
-	w, ok := checkPDF(pdf, DefaultPDFCheckTimeout)
-	if ok || len(w) != 1 || !strings.Contains(w[0], "JavaScript action (object 6)") {
-		t.Fatalf("usable=%v warnings=%q", ok, w)
+	v := testChecker().check(context.Background(), pdf)
+	if v.usable || len(v.warnings) != 1 || !strings.Contains(v.warnings[0], "JavaScript action (object 6)") {
+		t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 	}
 }
 
@@ -77,34 +80,67 @@ func TestCheckPDFGuards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func(f func(context.Context, []byte) ([]string, bool)) { pdfInspector = f }(pdfInspector)
 	cases := []struct {
 		name    string
-		inspect func(context.Context, []byte) ([]string, bool)
+		inspect func(context.Context, []byte, int64) verdict
 		want    string
 	}{
-		{"panic", func(context.Context, []byte) ([]string, bool) { panic("broken xref") }, "pdfcpu stopped on this file (broken xref)"},
-		{"time limit", func(ctx context.Context, _ []byte) ([]string, bool) {
+		{"panic", func(context.Context, []byte, int64) verdict { panic("broken xref") }, "pdfcpu stopped on this file (broken xref)"},
+		{"time limit", func(ctx context.Context, _ []byte, _ int64) verdict {
 			<-ctx.Done()
 			time.Sleep(time.Millisecond) // finish after the checker gave up
-			return nil, true
-		}, "took longer than 50ms"},
+			return verdict{usable: true}
+		}, "could not be checked: the check took longer than 50ms"},
 		{"valid", inspectPDF, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			pdfInspector = c.inspect
-			w, ok := checkPDF(pdf, 50*time.Millisecond)
+			ch := newPDFChecker(Limits{PDFCheckTimeout: 50 * time.Millisecond}.WithDefaults())
+			ch.inspect = c.inspect
+			v := ch.check(context.Background(), pdf)
 			if c.want == "" {
-				if !ok || len(w) != 0 {
-					t.Fatalf("usable=%v warnings=%q", ok, w)
+				if !v.usable || len(v.warnings) != 0 {
+					t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 				}
 				return
 			}
-			if ok || len(w) != 1 || !strings.Contains(w[0], c.want) {
-				t.Fatalf("usable=%v warnings=%q", ok, w)
+			if v.usable || len(v.warnings) != 1 || !strings.Contains(v.warnings[0], c.want) {
+				t.Fatalf("usable=%v warnings=%q", v.usable, v.warnings)
 			}
 		})
+	}
+}
+
+// TestCheckSlots checks that a check that ran out of time keeps its slot
+// until pdfcpu has really stopped, so that abandoned checks cannot pile up.
+func TestCheckSlots(t *testing.T) {
+	pdf, err := os.ReadFile("testdata/contract.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := newPDFChecker(Limits{PDFCheckTimeout: 30 * time.Millisecond, PDFChecksAtOnce: 1}.WithDefaults())
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	ch.inspect = func(context.Context, []byte, int64) verdict {
+		<-release // ignores its context, like a decode inside pdfcpu
+		close(finished)
+		return verdict{usable: true}
+	}
+	if v := ch.check(context.Background(), pdf); v.usable || !strings.Contains(v.warnings[0], "took longer than 30ms") {
+		t.Fatalf("first: usable=%v warnings=%q", v.usable, v.warnings)
+	}
+	if v := ch.check(context.Background(), pdf); v.usable || !strings.Contains(v.warnings[0], "1 other PDF checks were still running after 30ms") {
+		t.Fatalf("second: usable=%v warnings=%q", v.usable, v.warnings)
+	}
+	close(release)
+	<-finished
+	ch.inspect = inspectPDF
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ch.slots) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if v := ch.check(context.Background(), pdf); !v.usable {
+		t.Fatalf("after the slot was freed: warnings=%q", v.warnings)
 	}
 }
 

@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		ok = true
 		return a, nil
 	}
-	parser, err := phmail.NewParser()
+	parser, err := phmail.NewParser(phmail.WithLimits(cfg.EmailLimits()))
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/bookbridge/bookbridge/phmail"
 	"github.com/bookbridge/bookbridge/staging/bundb"
 )
 
@@ -91,12 +92,38 @@ type Config struct {
 	IMAPPollInterval     time.Duration `env:"IMAP_POLL_INTERVAL" default:"1m" doc:"how often the folder is polled (IDLE is used as well where offered)"`
 	IMAPOnlyUnseen       bool          `env:"IMAP_ONLY_UNSEEN" default:"false" doc:"read only unread messages; by default every message in the folder is read, since handled ones leave it (a person opening a PH email must not make bookbridge skip it)"`
 
+	// Bounds on one PH email and on the check of each PDF it carries.
+	EmailMaxParts        int           `env:"EMAIL_MAX_PARTS" default:"100" doc:"most MIME parts in one PH email; more refuses the email"`
+	EmailMaxDepth        int           `env:"EMAIL_MAX_DEPTH" default:"8" doc:"deepest multipart nesting of one PH email; deeper refuses the email"`
+	EmailMaxDecodedBytes int64         `env:"EMAIL_MAX_DECODED_BYTES" default:"33554432" doc:"most bytes of all decoded parts of one PH email together (32 MiB); more refuses the email"`
+	EmailMaxPDFs         int           `env:"EMAIL_MAX_PDFS" default:"10" doc:"most PDFs checked in one PH email; the ones past it are kept but not usable"`
+	PDFCheckMemory       int64         `env:"PDF_CHECK_MEMORY" default:"268435456" doc:"most memory one PDF check may use (256 MiB, at least 16 MiB); a PDF with a compressed stream decoding to more than an eighth of it, or streams decoding to more than a quarter together, is kept but not usable (could not be checked)"`
+	PDFCheckTimeout      time.Duration `env:"PDF_CHECK_TIMEOUT" default:"10s" doc:"longest check of one PDF; a PDF whose check takes longer is kept but not usable (could not be checked)"`
+	EmailPDFCheckTime    time.Duration `env:"EMAIL_PDF_CHECK_TIME" default:"15s" doc:"longest time for all PDF checks of one PH email together, waits for a turn included; the PDFs not checked by then are kept but not usable; at most three quarters of LOAD_TIMEOUT are used"`
+	PDFChecksAtOnce      int           `env:"PDF_CHECKS_AT_ONCE" default:"1" doc:"most PDF checks running at once (each may use PDF_CHECK_MEMORY); a PDF that waits longer than PDF_CHECK_TIMEOUT for its turn is kept but not usable"`
+
 	// What "bookbridge send" reads: it talks to a server rather than
 	// being one.
 	URL    string `env:"URL" default:"" doc:"send: the intake endpoint it posts to (default: http://LISTEN/api/v1/deals)"`
 	APIKey string `env:"API_KEY" default:"" secret:"true" doc:"send: the API key it presents as X-API-Key"`
 
 	location *time.Location
+}
+
+// EmailLimits returns the bounds on one PH email and its PDF checks. The
+// time for all checks of an email is at most three quarters of
+// LOAD_TIMEOUT, the time limit of the job that processes it, so that the
+// job ends in time and is not tried again.
+func (c *Config) EmailLimits() phmail.Limits {
+	checkTime := c.EmailPDFCheckTime
+	if c.LoadTimeout > 0 {
+		checkTime = min(checkTime, c.LoadTimeout*3/4)
+	}
+	return phmail.Limits{
+		MaxParts: c.EmailMaxParts, MaxDepth: c.EmailMaxDepth, MaxDecodedBytes: c.EmailMaxDecodedBytes,
+		MaxPDFs: c.EmailMaxPDFs, PDFCheckMemory: c.PDFCheckMemory, PDFCheckTimeout: c.PDFCheckTimeout,
+		MaxPDFCheckTime: checkTime, PDFChecksAtOnce: c.PDFChecksAtOnce,
+	}
 }
 
 // Location returns the time zone of TimeZone (valid after Load).
@@ -419,6 +446,14 @@ func (c *Config) check() []string {
 	}
 	if c.SMTPMaxConnections <= 0 {
 		p = append(p, "BOOKBRIDGE_SMTP_MAX_CONNECTIONS must be greater than 0")
+	}
+	if c.EmailMaxParts <= 0 || c.EmailMaxDepth <= 0 || c.EmailMaxDecodedBytes <= 0 || c.EmailMaxPDFs <= 0 ||
+		c.PDFCheckMemory <= 0 || c.PDFCheckTimeout <= 0 || c.EmailPDFCheckTime <= 0 || c.PDFChecksAtOnce <= 0 {
+		p = append(p, "BOOKBRIDGE_EMAIL_MAX_* and BOOKBRIDGE_PDF_CHECK* settings must be greater than 0")
+	} else if err := c.EmailLimits().WithDefaults().Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			p = append(p, "email and PDF check settings: "+e)
+		}
 	}
 	if (c.SMTPUser == "") != (c.SMTPPassword == "") {
 		p = append(p, "BOOKBRIDGE_SMTP_USER and BOOKBRIDGE_SMTP_PASSWORD go together")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookbridge/bookbridge/phmail"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -101,6 +103,36 @@ func TestBooleanSettings(t *testing.T) {
 		cfg, err := Load(envOf(map[string]string{"BOOKBRIDGE_IMAP_ONLY_UNSEEN": tc.in}))
 		if err != nil || cfg.IMAPOnlyUnseen != tc.want {
 			t.Errorf("%q: %v, %v; want %v", tc.in, cfg.IMAPOnlyUnseen, err, tc.want)
+		}
+	}
+}
+
+// TestEmailLimits checks that the email and PDF check settings reach
+// phmail's limits with their documented defaults, and that bad values are
+// refused with the setting named.
+func TestEmailLimits(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.EmailLimits()
+	want := phmail.Limits{MaxParts: phmail.DefaultMaxParts, MaxDepth: phmail.DefaultMaxDepth, MaxDecodedBytes: phmail.DefaultMaxDecodedBytes,
+		MaxPDFs: phmail.DefaultMaxPDFs, PDFCheckMemory: phmail.DefaultPDFCheckMemory, PDFCheckTimeout: phmail.DefaultPDFCheckTimeout,
+		MaxPDFCheckTime: phmail.DefaultMaxPDFCheckTime, PDFChecksAtOnce: phmail.DefaultPDFChecksAtOnce}
+	if got != want {
+		t.Fatalf("limits %+v, want %+v", got, want)
+	}
+	c, err = Load(envOf(map[string]string{"BOOKBRIDGE_PDF_CHECK_MEMORY": "1048576", "BOOKBRIDGE_PDF_CHECK_TIMEOUT": "3s"}))
+	if err == nil || !strings.Contains(err.Error(), "PDFCheckMemory: at least 16 MiB") {
+		t.Fatalf("small memory: %v", err)
+	}
+	c, err = Load(envOf(map[string]string{"BOOKBRIDGE_EMAIL_PDF_CHECK_TIME": "20s", "BOOKBRIDGE_LOAD_TIMEOUT": "8s", "BOOKBRIDGE_JOB_RESCUE_AFTER": "10s"}))
+	if err != nil || c.EmailLimits().MaxPDFCheckTime != 6*time.Second {
+		t.Errorf("check time past the job's: %v %+v", err, c.EmailLimits())
+	}
+	for _, bad := range []string{"BOOKBRIDGE_EMAIL_MAX_PARTS", "BOOKBRIDGE_EMAIL_PDF_CHECK_TIME", "BOOKBRIDGE_PDF_CHECKS_AT_ONCE", "BOOKBRIDGE_PDF_CHECK_TIMEOUT"} {
+		if _, err := Load(envOf(map[string]string{bad: "0"})); err == nil || !strings.Contains(err.Error(), "must be greater than 0") {
+			t.Errorf("%s=0: %v", bad, err)
 		}
 	}
 }

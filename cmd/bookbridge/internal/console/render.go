@@ -53,6 +53,7 @@ func (c *Console) templates() map[string]*template.Template {
 		"loadJob":    loadJobWords,
 		"dict":       dict,
 		"until":      c.until,
+		"inline":     server.OpensInline,
 	}
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bookbridge/bookbridge"
+	"github.com/bookbridge/bookbridge/phmail"
 	"github.com/bookbridge/bookbridge/staging"
 )
 
@@ -140,13 +141,18 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {
 	ServeAttachment(w, r, att, data)
 }
 
-// ServeAttachment writes a staged file. Only a usable PDF is shown in the
-// browser, unless the query asks for download=true; anything else (a
-// flagged PDF, other types) is offered as a download, and nothing is
-// sniffed or scripted. The caller has checked the query with ReadParams.
+// OpensInline reports whether att is shown in the browser: the PDF check's
+// verdict (phmail.ShowInline), the one rule the API and the console share.
+func OpensInline(att staging.Attachment) bool { return phmail.ShowInline(att.ContentType, att.Usable) }
+
+// ServeAttachment writes a staged file. Only a checked, usable PDF is shown
+// in the browser (OpensInline), unless the query asks for download=true;
+// anything else (a flagged PDF, other types) is offered as a download, and
+// nothing is sniffed or scripted. The caller has checked the query with
+// ReadParams.
 func ServeAttachment(w http.ResponseWriter, r *http.Request, att staging.Attachment, data []byte) {
 	h := w.Header()
-	inline := att.Usable && att.ContentType == "application/pdf" && !ReadParams(r).Bool("download")
+	inline := OpensInline(att) && !ReadParams(r).Bool("download")
 	ct := att.ContentType
 	if !inline {
 		ct = "application/octet-stream"
