@@ -21,7 +21,7 @@ import (
 // of skipping when the program is missing (CI sets it).
 const envRequireE2E = "BOOKBRIDGE_REQUIRE_E2E"
 
-const contractPath = "../../cmd/bookbridge/internal/server/openapi.yaml"
+const contractPath = "../openapi.yaml"
 
 // redocly returns the node binary that runs the installed @redocly/cli, or
 // skips t (fails it under BOOKBRIDGE_REQUIRE_E2E=1) when node or the npm
@@ -40,7 +40,7 @@ func redocly(t *testing.T) string {
 		missing("NODE NOT INSTALLED: the OpenAPI lint needs Node.js 20.19 or newer with npm on PATH")
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "@redocly", "cli", "package.json")); err != nil {
-		missing("REDOCLY CLI NOT INSTALLED: run `npm ci` in tools/openapi-lint")
+		missing("REDOCLY CLI NOT INSTALLED: run `npm ci` in cmd/bookbridge/internal/server/openapilint")
 	}
 	return node
 }
