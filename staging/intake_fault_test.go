@@ -1,0 +1,363 @@
+package staging_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/bookbridge/bookbridge/staging"
+	"github.com/bookbridge/bookbridge/staging/bundb"
+	"github.com/bookbridge/bookbridge/staging/dbtest"
+)
+
+// pgProxy forwards loopback connections to Postgres and can misbehave:
+// freeze drops what Postgres answers on the connections open now (their
+// requests still go through), cut closes them, and refuse makes new
+// connections fail at once.
+type pgProxy struct {
+	ln       net.Listener
+	target   string
+	mu       sync.Mutex
+	conns    []*proxyConn
+	refusing bool
+}
+
+type proxyConn struct {
+	client, server net.Conn
+	mu             sync.Mutex
+	frozen         bool
+}
+
+func startProxy(t *testing.T, target string) *pgProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.accept()
+	return p
+}
+
+func (p *pgProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refusing := p.refusing
+		p.mu.Unlock()
+		if refusing {
+			c.Close()
+			continue
+		}
+		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		pc := &proxyConn{client: c, server: s}
+		p.mu.Lock()
+		p.conns = append(p.conns, pc)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(s, c); s.Close() }()
+		go pc.answer()
+	}
+}
+
+// answer copies what Postgres sends to the client, unless frozen.
+func (pc *proxyConn) answer() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := pc.server.Read(buf)
+		pc.mu.Lock()
+		frozen := pc.frozen
+		pc.mu.Unlock()
+		if n > 0 && !frozen {
+			if _, werr := pc.client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			pc.client.Close()
+			return
+		}
+	}
+}
+
+func (p *pgProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.mu.Lock()
+		c.frozen = true
+		c.mu.Unlock()
+	}
+}
+
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.client.Close()
+		c.server.Close()
+	}
+	p.conns = nil
+}
+
+func (p *pgProxy) refuse(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusing = on
+}
+
+// storeThrough opens a migrated store on dsn's schema through the proxy,
+// with params added to the URL.
+func storeThrough(t *testing.T, dsn string, params map[string]string) (*staging.Store, *pgProxy) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	q := u.Query()
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	u.RawQuery = q.Encode()
+	db, err := bundb.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, _ := newStore(t, db)
+	return s, p
+}
+
+// sameSchema opens the schema of dsn directly, for the test's own checks.
+func sameSchema(t *testing.T, dsn string) *bun.DB {
+	t.Helper()
+	db, err := bundb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// blockSalesforceIDs inserts, in a transaction left open, rows with the
+// deals' Salesforce ids: a batch's insert of those deals waits for it.
+func blockSalesforceIDs(t *testing.T, db *bun.DB, deals ...staging.Payload) (tx *sql.Tx, pid int) {
+	t.Helper()
+	return holdLock(t, db, func(tx *sql.Tx) error {
+		for _, d := range deals {
+			if _, err := tx.ExecContext(context.Background(), `INSERT INTO staging_records (state, state_since, version, sf_id, created_at, updated_at)
+				VALUES ('received', now(), 1, $1, now(), now())`, d.SalesforceID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// recordsOf counts the records of each deal.
+func recordsOf(t *testing.T, db *bun.DB, deals []staging.Payload) []int {
+	t.Helper()
+	out := make([]int, len(deals))
+	for i, d := range deals {
+		if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM staging_records WHERE sf_id = ?", d.SalesforceID).Scan(&out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+type intakeAnswer struct {
+	res staging.IntakeResult
+	err error
+}
+
+// intakeAll sends the deals at once and returns a channel of their
+// answers, in the deals' order once all arrived.
+func intakeAll(s *staging.Store, deals []staging.Payload) <-chan []intakeAnswer {
+	out := make(chan []intakeAnswer, 1)
+	go func() {
+		answers := make([]intakeAnswer, len(deals))
+		var wg sync.WaitGroup
+		for i, d := range deals {
+			wg.Go(func() {
+				res, err := s.Intake(context.Background(), d)
+				answers[i] = intakeAnswer{res, err}
+			})
+		}
+		wg.Wait()
+		out <- answers
+	}()
+	return out
+}
+
+func faultDeals(base, n int) []staging.Payload {
+	out := make([]staging.Payload, n)
+	for i := range out {
+		out[i] = smallDeal(base+i, fmt.Sprintf("%d", 8800000+base+i), fmt.Sprintf("DR%08d", base+i))
+	}
+	return out
+}
+
+// checkOnce fails unless every deal has exactly one record.
+func checkOnce(t *testing.T, db *bun.DB, deals []staging.Payload) {
+	t.Helper()
+	for i, n := range recordsOf(t, db, deals) {
+		if n != 1 {
+			t.Fatalf("deal %d has %d records, want 1", i, n)
+		}
+	}
+}
+
+// The batch path's faults, on real Postgres through a proxy. In each,
+// every caller gets its own answer (created, or an error when its deal was
+// not committed), nothing is committed twice, and the next deals go
+// through.
+func TestBatchFaults(t *testing.T) {
+	t.Run("backend terminated mid-batch", func(t *testing.T) {
+		dsn := dbtest.PostgresURL(t)
+		s, _ := storeThrough(t, dsn, nil)
+		direct := sameSchema(t, dsn)
+		deals := faultDeals(100, 4)
+		holder, pid := blockSalesforceIDs(t, direct, deals...)
+		answers := intakeAll(s, deals)
+		waitBlockedBy(t, direct, pid, 1)
+		// Every session waiting for the holder is a batch writer's.
+		if _, err := direct.ExecContext(context.Background(),
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ? = ANY (pg_blocking_pids(pid))", pid); err != nil {
+			t.Fatal(err)
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range receive(t, answers, "the answers") {
+			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+				t.Fatalf("deal %d: %v %v, want created (its batch was rolled back, the general path staged it)", i, a.res.Outcome, a.err)
+			}
+		}
+		checkOnce(t, direct, deals)
+		checkNextDeals(t, s, direct, 200)
+	})
+
+	t.Run("answer lost after the commit", func(t *testing.T) {
+		dsn := dbtest.PostgresURL(t)
+		s, proxy := storeThrough(t, dsn, nil)
+		direct := sameSchema(t, dsn)
+		deals := faultDeals(300, 1)
+		holder, pid := blockSalesforceIDs(t, direct, deals...)
+		answers := intakeAll(s, deals)
+		waitBlockedBy(t, direct, pid, 1)
+		proxy.freeze() // the batch's answer will not arrive
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, direct, 1, "SELECT count(*) FROM staging_records WHERE sf_id = $1", deals[0].SalesforceID) // committed
+		proxy.cut()
+		a := receive(t, answers, "the answer")[0]
+		if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+			t.Fatalf("the deal whose commit was not answered: %v %v, want created", a.res.Outcome, a.err)
+		}
+		if stored := mustGetIn(t, direct, a.res.Record.ID); stored != deals[0].SalesforceID {
+			t.Fatalf("answered record %d holds %q", a.res.Record.ID, stored)
+		}
+		checkOnce(t, direct, deals)
+		checkNextDeals(t, s, direct, 400)
+	})
+
+	t.Run("Postgres refuses connections", func(t *testing.T) {
+		dsn := dbtest.PostgresURL(t)
+		s, proxy := storeThrough(t, dsn, nil)
+		direct := sameSchema(t, dsn)
+		proxy.refuse(true)
+		proxy.cut()
+		deals := faultDeals(500, 3)
+		for i, a := range receive(t, intakeAll(s, deals), "the answers") {
+			if a.err == nil {
+				t.Fatalf("deal %d was answered %s while Postgres refused connections", i, a.res.Outcome)
+			}
+		}
+		for i, n := range recordsOf(t, direct, deals) {
+			if n != 0 {
+				t.Fatalf("deal %d has %d records though it was refused", i, n)
+			}
+		}
+		proxy.refuse(false)
+		for i, a := range receive(t, intakeAll(s, deals), "the answers to the redeliveries") {
+			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+				t.Fatalf("redelivered deal %d: %v %v", i, a.res.Outcome, a.err)
+			}
+		}
+		checkOnce(t, direct, deals)
+		checkNextDeals(t, s, direct, 600)
+	})
+
+	t.Run("statement timeout", func(t *testing.T) {
+		dsn := dbtest.PostgresURL(t)
+		direct := sameSchema(t, dsn)
+		newStore(t, direct) // migrated without the timeout
+		s, _ := storeThrough(t, dsn, map[string]string{"statement_timeout": "300"})
+		stuck := faultDeals(700, 1)
+		holder, pid := blockSalesforceIDs(t, direct, stuck...)
+		answers := intakeAll(s, stuck)
+		waitBlockedBy(t, direct, pid, 1)
+		others := faultDeals(710, 6)
+		for i, a := range receive(t, intakeAll(s, others), "the other deals' answers") {
+			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+				t.Fatalf("other deal %d: %v %v", i, a.res.Outcome, a.err)
+			}
+		}
+		a := receive(t, answers, "the stuck deal's answer")[0]
+		if a.err == nil {
+			t.Fatalf("the deal whose insert timed out was answered %s", a.res.Outcome)
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if n := recordsOf(t, direct, stuck)[0]; n != 0 {
+			t.Fatalf("the timed-out deal has %d records", n)
+		}
+		if res := intake(t, s, stuck[0]); res.Outcome != staging.IntakeCreated {
+			t.Fatalf("the timed-out deal redelivered: %s", res.Outcome)
+		}
+		checkOnce(t, direct, append(stuck, others...))
+	})
+}
+
+// checkNextDeals stages a few more deals and checks each is staged once.
+func checkNextDeals(t *testing.T, s *staging.Store, db *bun.DB, base int) {
+	t.Helper()
+	next := faultDeals(base, 5)
+	for i, a := range receive(t, intakeAll(s, next), "the next deals' answers") {
+		if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+			t.Fatalf("next deal %d: %v %v", i, a.res.Outcome, a.err)
+		}
+	}
+	checkOnce(t, db, next)
+}
+
+// mustGetIn returns the Salesforce id of record id.
+func mustGetIn(t *testing.T, db *bun.DB, id int64) string {
+	t.Helper()
+	var sfID string
+	if err := db.QueryRowContext(context.Background(), "SELECT sf_id FROM staging_records WHERE id = ?", id).Scan(&sfID); err != nil {
+		t.Fatal(errors.Join(fmt.Errorf("record %d", id), err))
+	}
+	return sfID
+}
