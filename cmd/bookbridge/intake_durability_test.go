@@ -158,7 +158,6 @@ func (a attempt) want() (int, string) {
 
 // dealPoster posts deals to serve and reads its answers.
 type dealPoster struct {
-	t      *testing.T
 	client *http.Client
 	base   string // serve's URL
 	key    string // an intake key
@@ -168,7 +167,7 @@ type dealPoster struct {
 func newDealPoster(t *testing.T, base, key string, deals dealMaker) *dealPoster {
 	tr := &http.Transport{MaxIdleConnsPerHost: durabilitySenders, MaxConnsPerHost: 2 * durabilitySenders, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &dealPoster{t: t, base: base, key: key, deals: deals, client: &http.Client{
+	return &dealPoster{base: base, key: key, deals: deals, client: &http.Client{
 		Transport:     checkedTransport{t: t, contract: contract(t), next: tr},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
