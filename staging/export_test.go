@@ -56,6 +56,16 @@ func WriterStarts(queued, writers, busy, last int) bool {
 
 func testDeal() *fastDeal { return &fastDeal{row: &recordRow{PayloadRaw: []byte("{}")}} }
 
+// NumberedSearchText says whether numbering a record after its search text
+// was made gives the search text of the numbered record.
+func NumberedSearchText(r *Record, number string) (numbered, whole string) {
+	unnumbered := *r
+	unnumbered.Number = ""
+	numberedRec := *r
+	numberedRec.Number = number
+	return numberedSearchText(searchText(&unnumbered), number), searchText(&numberedRec)
+}
+
 // FoldSearch and FoldSpelled are the search folding, for the tests.
 var FoldSearch, FoldSpelled = foldSearch, foldSpelled
 

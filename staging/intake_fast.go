@@ -290,6 +290,7 @@ type batchWriter struct {
 	pc      *pgconn.PgConn
 	tm      *pgtype.Map
 	prep    [batchSteps]*pgconn.StatementDescription // nil: sent unnamed
+	bufs    *batchBufs                               // the batch's buffers, from batchPool
 	batches int                                      // batches written
 	idle    bool                                     // ended with nothing queued
 	failed  bool                                     // a batch failed on Postgres
@@ -442,11 +443,10 @@ func buildBatchStatements(db *bun.DB) (*batchStatements, error) {
 		EXISTS (SELECT 1 FROM `+records.table+` r WHERE `+waitingWhere("d.ecc_key")+`)
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(sf_id, ecc_key, n) ORDER BY d.n`,
 		pgtype.TextArrayOID, pgtype.TextArrayOID)
-	n := len(records.columns)
 	set(stepInsert, "insert", `WITH staged AS (
-		INSERT INTO `+records.table+` (`+records.names()+`) `+records.rows(1, "d")+`
+		INSERT INTO `+records.table+` (`+records.names()+`) `+records.rows(1)+`
 		ON CONFLICT (sf_id) DO NOTHING RETURNING id)
-		INSERT INTO `+events.table+` (`+events.names()+`) SELECT * FROM (`+events.rows(n+1, "e")+`) AS e
+		INSERT INTO `+events.table+` (`+events.names()+`) SELECT * FROM (`+events.rows(records.params()+1)+`) AS e
 		WHERE e.record_id IN (SELECT id FROM staged) RETURNING record_id`,
 		append(records.oids(), events.oids()...)...)
 	return st, nil
@@ -456,16 +456,35 @@ func buildBatchStatements(db *bun.DB) (*batchStatements, error) {
 var batchFormat = []int16{pgtype.BinaryFormatCode}
 
 // send queues step with its parameters on p, as the prepared statement or
-// unnamed.
+// unnamed. The parameters are encoded into the writer's buffer, which the
+// next step reuses: the pipeline copies each request as it is queued.
 func (w *batchWriter) send(p *pgconn.Pipeline, step int, args ...any) error {
 	st := w.stmts.steps[step]
-	values := make([][]byte, len(args))
+	var ends [64]int
+	if len(args) > len(ends) {
+		return fmt.Errorf("staging: %s has %d parameters, more than a batch sends", st.name, len(args))
+	}
+	buf := w.bufs.params[:0]
 	for i, a := range args {
-		v, err := w.tm.Encode(st.oids[i], pgtype.BinaryFormatCode, a, nil)
+		nb, err := w.tm.Encode(st.oids[i], pgtype.BinaryFormatCode, a, buf)
 		if err != nil {
 			return fmt.Errorf("staging: encoding parameter $%d of %s: %w", i+1, st.name, err)
 		}
-		values[i] = v
+		if nb == nil { // NULL
+			ends[i] = -1
+		} else {
+			buf = nb
+			ends[i] = len(buf)
+		}
+	}
+	w.bufs.params = buf
+	values := make([][]byte, len(args))
+	start := 0
+	for i := range args {
+		if ends[i] >= 0 {
+			values[i] = buf[start:ends[i]:ends[i]]
+			start = ends[i]
+		}
 	}
 	if sd := w.prep[step]; sd != nil {
 		p.SendQueryStatement(sd, values, batchFormat, batchFormat)
@@ -530,6 +549,13 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 			d.done <- answers[i]
 		}
 	}()
+	w.bufs = batchPool.Get().(*batchBufs)
+	defer func() {
+		if cap(w.bufs.joined) <= 2*fastBatchMaxBytes && cap(w.bufs.params) <= 3*fastBatchMaxBytes {
+			batchPool.Put(w.bufs)
+		}
+		w.bufs = nil
+	}()
 	b.mu.Lock()
 	spare := b.takeSpare(len(batch))
 	b.mu.Unlock()
@@ -553,7 +579,7 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 		r.ID, r.Number = ids[used], FormatNumber(ids[used])
 		used++
 		stampNew(r, now)
-		d.row.ID, d.row.Number, d.row.SearchText = r.ID, r.Number, searchText(r)
+		d.row.ID, d.row.Number, d.row.SearchText = r.ID, r.Number, numberedSearchText(d.row.SearchText, r.Number)
 		d.row.StateSince, d.row.CreatedAt, d.row.UpdatedAt, d.row.PayloadReceivedAt = now, now, now, now
 		d.ev.RecordID, d.ev.At = r.ID, now
 		staged = append(staged, d)
@@ -672,9 +698,23 @@ func (w *batchWriter) sendInsert(p *pgconn.Pipeline, staged []*fastDeal) error {
 	for i, d := range staged {
 		rows[i], events[i] = reflect.ValueOf(d.row), reflect.ValueOf(d.ev)
 	}
-	args := append(w.stmts.records.values(rows), w.stmts.events.values(events)...)
-	return w.send(p, stepInsert, args...)
+	args, scratch := w.stmts.records.values(rows, w.bufs.joined[:0])
+	w.bufs.joined = scratch
+	more, _ := w.stmts.events.values(events, nil)
+	return w.send(p, stepInsert, append(args, more...)...)
 }
+
+// batchBufs are the buffers of one batch: the bytea values joined and the
+// parameters encoded. They are as large as a batch, so they are kept for
+// the next one (see batchPool).
+type batchBufs struct {
+	joined []byte
+	params []byte
+}
+
+// batchPool keeps batchBufs between batches and writers; one outsized
+// batch's buffers are dropped rather than kept.
+var batchPool = sync.Pool{New: func() any { return new(batchBufs) }}
 
 // fail ends a batch that failed before its commit, which is then rolled
 // back: each deal takes the general path. synced says whether the Sync

@@ -28,6 +28,11 @@ import (
 // (ü -> ue), å is aa and ø is oe. A query word is folded once and matches
 // either spelling.
 //
+// numberedSearchText returns the search text of a record numbered after
+// its search text was made without a number: searchText puts the number
+// first, and a number (NumberPrefix and digits) has one spelling.
+func numberedSearchText(text, number string) string { return foldSearch(number) + text }
+
 // searchSep separates the fields of the stored search text, so that a
 // query word never matches across two fields.
 const searchSep = "\x1f"

@@ -94,46 +94,90 @@ func (ins *arrayInsert) names() string {
 }
 
 // rows returns the SELECT that turns the parameters from $first on back
-// into rows with the columns' names, under alias.
-func (ins *arrayInsert) rows(first int, alias string) string {
-	params := make([]string, len(ins.columns))
-	for i, c := range ins.columns {
-		params[i] = fmt.Sprintf("$%d::%s", first+i, arrayKinds[c.kind].name)
+// into rows with the columns' names. A bytea column travels as one value,
+// its rows' bytes joined, with each row's offset and length (-1 for NULL)
+// in two arrays: large values are not cut into an array's elements, which
+// would copy each once more.
+func (ins *arrayInsert) rows(first int) string {
+	var arrays, unnested, selected []string
+	n := first
+	for _, c := range ins.columns {
+		name := c.field.Name
+		if c.kind == arrayBytea {
+			arrays = append(arrays, fmt.Sprintf("$%d::integer[]", n+1), fmt.Sprintf("$%d::integer[]", n+2))
+			unnested = append(unnested, name+"_off", name+"_len")
+			selected = append(selected, fmt.Sprintf("CASE WHEN u.%[1]s_len < 0 THEN NULL ELSE substring($%[2]d::bytea FROM u.%[1]s_off + 1 FOR u.%[1]s_len) END", name, n))
+			n += 3
+			continue
+		}
+		arrays = append(arrays, fmt.Sprintf("$%d::%s", n, arrayKinds[c.kind].name))
+		unnested = append(unnested, name)
+		selected = append(selected, "u."+name)
+		n++
 	}
-	return fmt.Sprintf("SELECT * FROM unnest(%s) AS %s(%s)", strings.Join(params, ", "), alias, ins.names())
+	return fmt.Sprintf("SELECT %s FROM unnest(%s) AS u(%s)", strings.Join(selected, ", "), strings.Join(arrays, ", "), strings.Join(unnested, ", "))
 }
+
+// params returns the number of parameters rows takes.
+func (ins *arrayInsert) params() int { return len(ins.oids()) }
 
 // oids returns the parameters' types, in order.
 func (ins *arrayInsert) oids() []uint32 {
-	out := make([]uint32, len(ins.columns))
-	for i, c := range ins.columns {
-		out[i] = arrayKinds[c.kind].oid
+	var out []uint32
+	for _, c := range ins.columns {
+		if c.kind == arrayBytea {
+			out = append(out, pgtype.ByteaOID, pgtype.Int4ArrayOID, pgtype.Int4ArrayOID)
+			continue
+		}
+		out = append(out, arrayKinds[c.kind].oid)
 	}
 	return out
 }
 
-// values returns one array per column of the rows (pointers to T), as
-// pgtype's encoders take them. A nullzero field's zero value is NULL, as
-// Bun writes it.
-func (ins *arrayInsert) values(rows []reflect.Value) []any {
-	out := make([]any, len(ins.columns))
-	for i, c := range ins.columns {
-		out[i] = c.values(rows)
+// values returns the parameters of the rows (pointers to T), as pgtype's
+// encoders take them, and scratch grown by the bytea columns' joined
+// values, which it holds. A nullzero field's zero value is NULL, as Bun
+// writes it.
+func (ins *arrayInsert) values(rows []reflect.Value, scratch []byte) ([]any, []byte) {
+	out := make([]any, 0, len(ins.columns)+4)
+	for _, c := range ins.columns {
+		if c.kind == arrayBytea {
+			start := len(scratch)
+			var offs, lens []int32
+			scratch, offs, lens = c.bytes(rows, scratch)
+			out = append(out, scratch[start:len(scratch):len(scratch)], offs, lens)
+			continue
+		}
+		out = append(out, c.values(rows))
 	}
-	return out
+	return out, scratch
+}
+
+// bytes appends a bytea column's rows to joined, with their offsets
+// (from the end of joined as given) and lengths.
+func (c arrayColumn) bytes(rows []reflect.Value, joined []byte) (_ []byte, offs, lens []int32) {
+	size := 0
+	for _, row := range rows {
+		size += c.field.Value(row.Elem()).Len()
+	}
+	joined = slices.Grow(joined, size)
+	start := len(joined)
+	offs, lens = make([]int32, len(rows)), make([]int32, len(rows))
+	for i, row := range rows {
+		v := c.field.Value(row.Elem())
+		b := v.Bytes()
+		offs[i], lens[i] = int32(len(joined)-start), int32(len(b))
+		if b == nil && c.field.NullZero {
+			lens[i] = -1
+		}
+		joined = append(joined, b...)
+	}
+	return joined, offs, lens
 }
 
 func (c arrayColumn) values(rows []reflect.Value) any {
 	f := c.field
-	null := func(v reflect.Value) bool {
-		if !f.NullZero {
-			return false
-		}
-		if t, ok := v.Interface().(time.Time); ok {
-			return t.IsZero()
-		}
-		return v.IsZero()
-	}
+	null := func(v reflect.Value) bool { return f.NullZero && v.IsZero() }
 	field := func(row reflect.Value) reflect.Value { return f.Value(row.Elem()) }
 	switch c.kind {
 	case arrayInt8:
@@ -153,19 +197,8 @@ func (c arrayColumn) values(rows []reflect.Value) any {
 	case arrayTimestamptz:
 		out := make([]pgtype.Timestamptz, len(rows))
 		for i, row := range rows {
-			v := field(row)
-			out[i] = pgtype.Timestamptz{Time: v.Interface().(time.Time), Valid: !null(v)}
-		}
-		return out
-	case arrayBytea:
-		out := make([][]byte, len(rows))
-		for i, row := range rows {
-			v := field(row)
-			b := v.Bytes()
-			if b == nil && !null(v) {
-				b = []byte{} // empty, not NULL: NULL only for nullzero
-			}
-			out[i] = b
+			t := field(row).Addr().Interface().(*time.Time) // a pointer: no copy on the heap
+			out[i] = pgtype.Timestamptz{Time: *t, Valid: !f.NullZero || !t.IsZero()}
 		}
 		return out
 	default: // arrayBool
