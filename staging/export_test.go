@@ -76,3 +76,10 @@ func SetSearchTextBatch(t interface{ Cleanup(func()) }, n int) {
 	searchTextBatch = n
 	t.Cleanup(func() { searchTextBatch = old })
 }
+
+// QueuedDeals returns how many new deals wait for a batch writer.
+func QueuedDeals(s *Store) int {
+	s.batcher.mu.Lock()
+	defer s.batcher.mu.Unlock()
+	return len(s.batcher.queue)
+}

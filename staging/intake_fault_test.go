@@ -361,3 +361,50 @@ func mustGetIn(t *testing.T, db *bun.DB, id int64) string {
 	}
 	return sfID
 }
+
+// A deal that waited for its batch is stamped with the batch's time, when
+// it is written and committed, not with the time it was queued: here both
+// writers wait for another session while the deal is queued, and the
+// clock moves on by a minute before they are free.
+func TestQueuedDealIsStampedWhenWritten(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s, clock := newStore(t, db)
+	stuck := faultDeals(900, 2)
+	holder, pid := blockSalesforceIDs(t, db, stuck...)
+	first := intakeAll(s, stuck[:1])
+	waitBlockedBy(t, db, pid, 1)
+	second := intakeAll(s, stuck[1:])
+	waitBlockedBy(t, db, pid, 2) // both writers wait
+	queuedAt := clock.Now()
+	queued := intakeAll(s, faultDeals(910, 1))
+	for deadline := time.Now().Add(waitBound); staging.QueuedDeals(s) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deal was not queued within %s", waitBound)
+		}
+	}
+	clock.Advance(time.Minute)
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []<-chan []intakeAnswer{first, second} {
+		if a := receive(t, ch, "a stuck deal's answer")[0]; a.err != nil || a.res.Outcome != staging.IntakeCreated {
+			t.Fatalf("stuck deal: %v %v", a.res.Outcome, a.err)
+		}
+	}
+	a := receive(t, queued, "the queued deal's answer")[0]
+	if a.err != nil || a.res.Outcome != staging.IntakeCreated {
+		t.Fatalf("queued deal: %v %v", a.res.Outcome, a.err)
+	}
+	stored := mustGet(t, s, a.res.Record.ID)
+	want := queuedAt.Add(time.Minute)
+	for what, got := range map[string]time.Time{"created_at": stored.CreatedAt, "updated_at": stored.UpdatedAt,
+		"state_since": stored.StateSince, "payload received": stored.Payload.ReceivedAt, "answered created_at": a.res.Record.CreatedAt} {
+		if !got.Equal(want) {
+			t.Errorf("%s is %s, want the batch's time %s (queued at %s)", what, got, want, queuedAt)
+		}
+	}
+	h, err := s.History(context.Background(), stored.ID)
+	if err != nil || len(h) != 1 || !h[0].At.Equal(want) {
+		t.Fatalf("history: %v %+v, want one event at %s", err, h, want)
+	}
+}
