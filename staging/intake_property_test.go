@@ -437,11 +437,19 @@ func (g *propGen) redelivery() (propStep, bool) {
 }
 
 func (g *propGen) oldRedelivery() (propStep, bool) {
-	d, ok := g.pick(g.deals, func(d *propDeal) bool { return len(d.sent) > 1 })
+	earlier := func(d *propDeal) []staging.Payload {
+		if len(d.sent) == 0 {
+			return nil
+		}
+		last := d.sent[len(d.sent)-1].Raw
+		return slices.DeleteFunc(slices.Clone(d.sent), func(p staging.Payload) bool { return string(p.Raw) == string(last) })
+	}
+	d, ok := g.pick(g.deals, func(d *propDeal) bool { return len(earlier(d)) > 0 })
 	if !ok {
 		return propStep{}, false
 	}
-	p := d.sent[g.rnd.IntN(len(d.sent)-1)]
+	ps := earlier(d)
+	p := ps[g.rnd.IntN(len(ps))]
 	return propStep{name: "redelivery of an earlier version", ops: []propOp{g.send(d, p)}}, true
 }
 
@@ -687,15 +695,18 @@ func (side *propSide) report(ctx context.Context) (string, error) {
 		views = append(views, n.record(r, histories[r.ID]))
 	}
 	slices.SortFunc(views, func(a, b propRecordView) int { return strings.Compare(a.Label, b.Label) })
-	out, err := json.MarshalIndent(struct {
+	var out strings.Builder
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // message ids are <...>
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
 		Records []propRecordView
 		Answers [][]string
-	}{views, n.answers(side.steps)}, "", "  ")
-	if err != nil {
+	}{views, n.answers(side.steps)}); err != nil {
 		return "", err
 	}
 	side.steps, side.emails = nil, nil
-	return n.text(string(out)), nil
+	return n.text(out.String()), nil
 }
 
 // sequenceRecords returns the records made since the last sequence.
@@ -921,10 +932,15 @@ func propDiff(a, b string) string {
 			i++
 		}
 	}
+	// Each group of differences is shown with a few lines around it,
+	// under the name of the record (or the answers) it is in.
 	const around, limit = 4, 300
-	var b2 strings.Builder
-	shown, last := 0, -1
+	var out strings.Builder
+	shown, last, section := 0, -1, ""
 	for k, l := range lines {
+		if t := strings.TrimSpace(l.text); strings.HasPrefix(t, `"Label": `) || strings.HasPrefix(t, `"Answers": `) {
+			section = strings.TrimSuffix(t, ",")
+		}
 		near := false
 		for d := max(0, k-around); d <= min(len(lines)-1, k+around); d++ {
 			if lines[d].mark != ' ' {
@@ -935,15 +951,15 @@ func propDiff(a, b string) string {
 		if !near {
 			continue
 		}
-		if last >= 0 && k > last+1 {
-			b2.WriteString("  ...\n")
+		if last < 0 || k > last+1 {
+			fmt.Fprintf(&out, "@@ in %s @@\n", cmp.Or(section, "the start"))
 		}
 		if shown++; shown > limit {
-			b2.WriteString("  ... (more differences left out)\n")
+			out.WriteString("  ... (more differences left out)\n")
 			break
 		}
-		fmt.Fprintf(&b2, "%c %s\n", l.mark, l.text)
+		fmt.Fprintf(&out, "%c %s\n", l.mark, l.text)
 		last = k
 	}
-	return b2.String()
+	return out.String()
 }
