@@ -606,11 +606,11 @@ func (g *propGen) together() (propStep, bool) {
 
 // propSide is one of the two stores and what the sequence did on it.
 type propSide struct {
-	name      string
-	s         *staging.Store
-	watermark int64         // records up to this id belong to earlier sequences
-	steps     [][]propReply // the answers of the sequence's steps
-	emails    map[int64]string
+	name    string
+	s       *staging.Store
+	earlier map[int64]bool // the records of earlier sequences
+	steps   [][]propReply  // the answers of the sequence's steps
+	emails  map[int64]string
 }
 
 // propReply is the answer to one delivery.
@@ -688,7 +688,7 @@ func (side *propSide) report(ctx context.Context) (string, error) {
 		for i, a := range r.Attachments {
 			n.atts[a.ID] = fmt.Sprintf("%s file %d", label, i+1)
 		}
-		side.watermark = max(side.watermark, r.ID)
+		side.earlier[r.ID] = true
 	}
 	var views []propRecordView
 	for _, r := range recs {
@@ -709,8 +709,12 @@ func (side *propSide) report(ctx context.Context) (string, error) {
 	return n.text(out.String()), nil
 }
 
-// sequenceRecords returns the records made since the last sequence.
+// sequenceRecords returns the records made since the last sequence. They
+// are told by id, not by its order: a store may draw ids ahead of use.
 func (side *propSide) sequenceRecords(ctx context.Context) ([]*staging.Record, error) {
+	if side.earlier == nil {
+		side.earlier = map[int64]bool{}
+	}
 	var out []*staging.Record
 	f := staging.Filter{Limit: 500}
 	for range 100 {
@@ -719,8 +723,8 @@ func (side *propSide) sequenceRecords(ctx context.Context) ([]*staging.Record, e
 			return nil, err
 		}
 		for _, sum := range page.Records {
-			if sum.ID <= side.watermark {
-				return out, nil
+			if side.earlier[sum.ID] {
+				continue
 			}
 			r, err := side.s.Get(ctx, sum.ID)
 			if err != nil {
