@@ -767,15 +767,24 @@ func propName(m map[int64]string, id int64, what string) string {
 	return fmt.Sprintf("(%s %d of no record of the sequence)", what, id)
 }
 
-var propNumber = regexp.MustCompile(staging.NumberPrefix + `[0-9]{7}`)
+// propNumbers matches a record number, or a list of them.
+var propNumbers = regexp.MustCompile(staging.NumberPrefix + `[0-9]{7}(?:, ` + staging.NumberPrefix + `[0-9]{7})*`)
 
-// text replaces the record numbers in s by the records' names.
+// text replaces the record numbers in s by the records' names. A list of
+// numbers (in number order, as the store writes them) becomes a list of
+// names in name order: each database numbers its records in its own order.
 func (n *propNames) text(s string) string {
-	return propNumber.ReplaceAllStringFunc(s, func(num string) string {
-		if l, ok := n.numbers[num]; ok {
-			return l
+	return propNumbers.ReplaceAllStringFunc(s, func(list string) string {
+		names := strings.Split(list, ", ")
+		for i, num := range names {
+			if l, ok := n.numbers[num]; ok {
+				names[i] = l
+			} else {
+				names[i] = "(record number of no record of the sequence)"
+			}
 		}
-		return "(record number of no record of the sequence)"
+		slices.Sort(names)
+		return strings.Join(names, ", ")
 	})
 }
 
@@ -821,6 +830,9 @@ func (n *propNames) record(r *staging.Record, h []staging.Event) propRecordView 
 			cand.Number, cand.ID = propName(n.records, cand.ID, "record"), 0
 			rv.Candidates = append(rv.Candidates, cand)
 		}
+		// The store lists candidates in id order; each database has its
+		// own.
+		slices.SortFunc(rv.Candidates, func(a, b staging.Candidate) int { return strings.Compare(a.Number, b.Number) })
 		c.Review = &rv
 	}
 	for _, a := range r.Attachments {
@@ -889,8 +901,13 @@ func (n *propNames) answer(r propReply) string {
 	if rec := res.Record; rec != nil {
 		s += fmt.Sprintf(", record %s (%s, version %d)", n.records[rec.ID], rec.State, rec.Version)
 	}
+	var cands []string
 	for _, c := range res.Candidates {
-		s += ", candidate " + propName(n.records, c.ID, "record")
+		cands = append(cands, propName(n.records, c.ID, "record"))
+	}
+	slices.Sort(cands) // in id order, which each database has its own
+	for _, c := range cands {
+		s += ", candidate " + c
 	}
 	if res.Reason != "" {
 		s += ", reason: " + res.Reason
