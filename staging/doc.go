@@ -108,8 +108,9 @@
 // database URL: they then go unnamed. Without it, the first batch that
 // finds a statement gone takes the general way and the store sends every
 // later batch unnamed, saying so once in its log. A record id drawn for a
-// deal the batch did not stage is kept for the next batch; the few kept
-// when the process ends leave a gap in the record numbers.
+// deal the batch did not stage is kept for the next batch for up to two
+// seconds, so record numbers follow arrival to within that; an id not
+// used by then, or kept when the process ends, leaves a gap.
 //
 // # PH emails
 //

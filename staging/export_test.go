@@ -1,5 +1,7 @@
 package staging
 
+import "time"
+
 // SchemaSteps is the number of schema migration steps, for the tests.
 var SchemaSteps = len(schemaMigrations)
 
@@ -82,4 +84,13 @@ func QueuedDeals(s *Store) int {
 	s.batcher.mu.Lock()
 	defer s.batcher.mu.Unlock()
 	return len(s.batcher.queue)
+}
+
+// SpareIDs keeps ids as drawn age ago and returns what a batch of n deals
+// then takes of them.
+func SpareIDs(ids []int64, age time.Duration, n int) []int64 {
+	var b intakeBatcher
+	b.putSpare(ids, time.Now().Add(-age))
+	got, _ := b.takeSpare(n)
+	return got
 }

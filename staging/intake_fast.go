@@ -55,6 +55,10 @@ const (
 	batchWriters = 2
 	// spareIDsMax caps the record ids kept drawn for later batches.
 	spareIDsMax = fastBatchMax
+	// spareIDsMaxAge is how long a drawn record id is kept for a later
+	// batch: ids follow the order deals arrive in to within this, and
+	// one kept longer is given up, leaving a gap in the numbers.
+	spareIDsMaxAge = 2 * time.Second
 )
 
 // fastDeal is one new deal waiting for its batch.
@@ -82,10 +86,11 @@ type intakeBatcher struct {
 	mu      sync.Mutex
 	wake    sync.Cond // on mu: a deal queued or a batch answered
 	queue   []*fastDeal
-	writers int     // writers running (see runWriter)
-	busy    int     // writers writing a batch
-	last    int     // deals of the batch taken last
-	spare   []int64 // record ids drawn from the sequence and not used yet
+	writers int       // writers running (see runWriter)
+	busy    int       // writers writing a batch
+	last    int       // deals of the batch taken last
+	spare   []int64   // record ids drawn from the sequence and not used yet
+	spareAt time.Time // when the oldest of spare was drawn
 }
 
 // add queues d and reports whether a writer must be started to write it:
@@ -151,19 +156,37 @@ func (b *intakeBatcher) take() []*fastDeal {
 	return batch
 }
 
-// takeSpare returns up to n spare record ids; b.mu is held.
-func (b *intakeBatcher) takeSpare(n int) []int64 {
+// takeSpare returns up to n spare record ids, none older than
+// spareIDsMaxAge; b.mu is held.
+// It returns when they were drawn: now when it returns none.
+func (b *intakeBatcher) takeSpare(n int) (ids []int64, drawn time.Time) {
+	drawn = time.Now()
+	if drawn.Sub(b.spareAt) > spareIDsMaxAge {
+		b.spare = b.spare[:0]
+	}
 	n = min(n, len(b.spare))
-	ids := slices.Clone(b.spare[:n])
+	if n == 0 {
+		return nil, drawn
+	}
+	ids = slices.Clone(b.spare[:n])
 	b.spare = slices.Delete(b.spare, 0, n)
-	return ids
+	return ids, b.spareAt
 }
 
-// putSpare keeps ids a batch drew but did not use, for the next batch.
-func (b *intakeBatcher) putSpare(ids []int64) {
+// putSpare keeps ids a batch drew at drawn but did not use, for the next
+// batch. Ids drawn at different times are kept in the order drawn, and
+// the oldest's time counts for all.
+func (b *intakeBatcher) putSpare(ids []int64, drawn time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if len(b.spare) == 0 || drawn.Before(b.spareAt) {
+		b.spareAt = drawn
+	}
 	b.spare = append(b.spare, ids[:min(len(ids), spareIDsMax-len(b.spare))]...)
+	slices.Sort(b.spare)
 }
 
 // intakeNewFast stages a deal seen for the first time on Postgres in a
@@ -557,14 +580,14 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 		w.bufs = nil
 	}()
 	b.mu.Lock()
-	spare := b.takeSpare(len(batch))
+	spare, drawn := b.takeSpare(len(batch))
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
 	defer cancel()
 	p := w.pc.StartPipeline(ctx)
 	facts, err := w.learn(p, batch, len(batch)-len(spare))
 	if err != nil {
-		b.putSpare(spare)
+		b.putSpare(spare, drawn)
 		return w.fail(p, batch, err, false)
 	}
 	ids := append(spare, facts.ids...)
@@ -585,14 +608,14 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 		staged = append(staged, d)
 	}
 	if len(staged) == 0 {
-		b.putSpare(ids)
+		b.putSpare(ids, drawn)
 		if err := p.Sync(); err != nil {
 			return w.fail(p, batch, err, false)
 		}
 		return w.close(p)
 	}
 	if err := w.sendInsert(p, staged); err != nil {
-		b.putSpare(ids)
+		b.putSpare(ids, drawn)
 		return w.fail(p, batch, err, false)
 	}
 	if err := p.Sync(); err != nil {
@@ -602,7 +625,7 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 	if err := w.read(p, func(row int) []any { got = append(got, 0); return []any{&got[row]} }); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) { // the transaction is rolled back
-			b.putSpare(ids)
+			b.putSpare(ids, drawn)
 			return w.fail(p, batch, err, true)
 		}
 		return w.unknown(p, batch, staged, answers, facts.txid, err)
@@ -623,7 +646,7 @@ func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
 			unused = append(unused, d.rec.ID)
 		}
 	}
-	b.putSpare(append(unused, ids[used:]...))
+	b.putSpare(append(unused, ids[used:]...), drawn)
 	return w.close(p)
 }
 

@@ -553,3 +553,25 @@ func namedBatchStatements(t *testing.T, db *bun.DB) int {
 	}
 	return n
 }
+
+// Record ids a batch drew and did not use go to the next batches, lowest
+// first, while they are fresh; older ones are given up.
+func TestSpareIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  []int64
+		age  time.Duration
+		n    int
+		want []int64
+	}{
+		{"fresh ids, lowest first", []int64{9, 7, 8}, 0, 2, []int64{7, 8}},
+		{"more wanted than kept", []int64{5}, time.Second, 3, []int64{5}},
+		{"too old", []int64{5, 6}, 3 * time.Second, 2, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := staging.SpareIDs(tc.ids, tc.age, tc.n); !slices.Equal(got, tc.want) {
+				t.Fatalf("took %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
