@@ -374,6 +374,9 @@ func (w *batchWriter) run(c *pgx.Conn) error {
 		ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
 		defer cancel()
 		for i, st := range stmts.steps {
+			if st.planEach {
+				continue
+			}
 			sd, err := c.Prepare(ctx, st.name, st.sql)
 			if err != nil {
 				s.unnameBatchesAfter(err)
@@ -408,8 +411,10 @@ func (w *batchWriter) run(c *pgx.Conn) error {
 		// longer fits the schema: the next writer prepares them afresh.
 		ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
 		defer cancel()
-		for _, st := range w.stmts.steps {
-			_ = c.Deallocate(ctx, st.name)
+		for i, st := range w.stmts.steps {
+			if w.prep[i] != nil {
+				_ = c.Deallocate(ctx, st.name)
+			}
 		}
 	}
 	return nil
@@ -429,6 +434,13 @@ type batchStatements struct {
 	steps [batchSteps]struct {
 		name, sql string
 		oids      []uint32
+		// planEach: the statement is planned for every batch, never
+		// prepared. The facts look records up by index; a plan kept from
+		// while the table was small scans it instead, and Postgres keeps
+		// such a plan until the table is analyzed again, which autovacuum
+		// does at its own pace while intake fills the table. A plan made
+		// for each batch sees the table's size as it is.
+		planEach bool
 	}
 	records, events *arrayInsert
 }
@@ -466,6 +478,7 @@ func buildBatchStatements(db *bun.DB) (*batchStatements, error) {
 		EXISTS (SELECT 1 FROM `+records.table+` r WHERE `+waitingWhere("d.ecc_key")+`)
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(sf_id, ecc_key, n) ORDER BY d.n`,
 		pgtype.TextArrayOID, pgtype.TextArrayOID)
+	st.steps[stepFacts].planEach = true
 	set(stepInsert, "insert", `WITH staged AS (
 		INSERT INTO `+records.table+` (`+records.names()+`) `+records.rows(1)+`
 		ON CONFLICT (sf_id) DO NOTHING RETURNING id)
