@@ -135,7 +135,7 @@ func (ins *arrayInsert) oids() []uint32 {
 }
 
 // values returns the parameters of the rows (pointers to T), as pgtype's
-// encoders take them, and scratch grown by the bytea columns' joined
+// encoders take them (flat arrays, which they read without reflection), and scratch grown by the bytea columns' joined
 // values, which it holds. A nullzero field's zero value is NULL, as Bun
 // writes it.
 func (ins *arrayInsert) values(rows []reflect.Value, scratch []byte) ([]any, []byte) {
@@ -179,30 +179,33 @@ func (c arrayColumn) values(rows []reflect.Value) any {
 	f := c.field
 	null := func(v reflect.Value) bool { return f.NullZero && v.IsZero() }
 	field := func(row reflect.Value) reflect.Value { return f.Value(row.Elem()) }
+	if len(f.Index) == 1 { // a field of the struct itself, not of an embedded one
+		field = func(row reflect.Value) reflect.Value { return row.Elem().Field(f.Index[0]) }
+	}
 	switch c.kind {
 	case arrayInt8:
-		out := make([]pgtype.Int8, len(rows))
+		out := make(pgtype.FlatArray[pgtype.Int8], len(rows))
 		for i, row := range rows {
 			v := field(row)
 			out[i] = pgtype.Int8{Int64: v.Int(), Valid: !null(v)}
 		}
 		return out
 	case arrayText:
-		out := make([]pgtype.Text, len(rows))
+		out := make(pgtype.FlatArray[pgtype.Text], len(rows))
 		for i, row := range rows {
 			v := field(row)
 			out[i] = pgtype.Text{String: v.String(), Valid: !null(v)}
 		}
 		return out
 	case arrayTimestamptz:
-		out := make([]pgtype.Timestamptz, len(rows))
+		out := make(pgtype.FlatArray[pgtype.Timestamptz], len(rows))
 		for i, row := range rows {
 			t := field(row).Addr().Interface().(*time.Time) // a pointer: no copy on the heap
 			out[i] = pgtype.Timestamptz{Time: *t, Valid: !f.NullZero || !t.IsZero()}
 		}
 		return out
 	default: // arrayBool
-		out := make([]pgtype.Bool, len(rows))
+		out := make(pgtype.FlatArray[pgtype.Bool], len(rows))
 		for i, row := range rows {
 			v := field(row)
 			out[i] = pgtype.Bool{Bool: v.Bool(), Valid: !null(v)}
