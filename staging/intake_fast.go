@@ -132,6 +132,17 @@ func (b *intakeBatcher) next() []*fastDeal {
 	}
 }
 
+// more takes the next batch for a writer that is busy with one, or
+// returns nil when nothing is queued; b.mu is held.
+func (b *intakeBatcher) more() []*fastDeal {
+	if len(b.queue) == 0 {
+		return nil
+	}
+	batch := b.take()
+	b.last = len(batch)
+	return batch
+}
+
 // answered marks a writer's batch done; b.mu is held.
 func (b *intakeBatcher) answered() {
 	b.busy--
@@ -385,24 +396,7 @@ func (w *batchWriter) run(c *pgx.Conn) error {
 			w.prep[i] = sd
 		}
 	}
-	b := &s.batcher
-	broken := false
-	for !broken {
-		b.mu.Lock()
-		batch := b.next()
-		if batch == nil {
-			w.idle = true
-		}
-		b.mu.Unlock()
-		if batch == nil {
-			break
-		}
-		broken = w.write(batch)
-		w.batches++
-		b.mu.Lock()
-		b.answered()
-		b.mu.Unlock()
-	}
+	broken := w.flights()
 	if broken {
 		return driver.ErrBadConn // database/sql closes the connection
 	}
@@ -568,144 +562,52 @@ type batchFacts struct {
 	waiting []bool          // by deal: PH emails wait for its ECC key
 }
 
-// write writes one batch and answers each of its deals. It reports
-// whether the connection broke.
-func (w *batchWriter) write(batch []*fastDeal) (broken bool) {
-	s, b := w.s, &w.s.batcher
-	answers := make([]fastAnswer, len(batch)) // the zero answer: the general path
-	defer func() {
-		if p := recover(); p != nil {
-			// A panic would leave every caller waiting: the batch takes
-			// the general path and the writer ends.
-			s.log.Error("staging: writing a batch of new deals panicked; each takes the general path", "deals", len(batch), "panic", p)
-			clear(answers)
-			broken = true
-		}
-		for i, d := range batch {
-			d.done <- answers[i]
-		}
-	}()
-	w.bufs = batchPool.Get().(*batchBufs)
-	defer func() {
-		if cap(w.bufs.joined) <= 2*fastBatchMaxBytes && cap(w.bufs.params) <= 3*fastBatchMaxBytes {
-			batchPool.Put(w.bufs)
-		}
-		w.bufs = nil
-	}()
-	b.mu.Lock()
-	spare, drawn := b.takeSpare(len(batch))
-	b.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
-	defer cancel()
-	p := w.pc.StartPipeline(ctx)
-	facts, err := w.learn(p, batch, len(batch)-len(spare))
-	if err != nil {
-		b.putSpare(spare, drawn)
-		return w.fail(p, batch, err, false)
-	}
-	ids := append(spare, facts.ids...)
-	now := s.clock()
-	var staged []*fastDeal
-	var used int
-	for i, d := range batch {
-		if !w.stages(batch, i, facts) {
-			continue
-		}
-		r := d.rec
-		r.ID, r.Number = ids[used], FormatNumber(ids[used])
-		used++
-		stampNew(r, now)
-		d.row.ID, d.row.Number, d.row.SearchText = r.ID, r.Number, numberedSearchText(d.row.SearchText, r.Number)
-		d.row.StateSince, d.row.CreatedAt, d.row.UpdatedAt, d.row.PayloadReceivedAt = now, now, now, now
-		d.ev.RecordID, d.ev.At = r.ID, now
-		staged = append(staged, d)
-	}
-	if len(staged) == 0 {
-		b.putSpare(ids, drawn)
-		if err := p.Sync(); err != nil {
-			return w.fail(p, batch, err, false)
-		}
-		return w.close(p)
-	}
-	if err := w.sendInsert(p, staged); err != nil {
-		b.putSpare(ids, drawn)
-		return w.fail(p, batch, err, false)
-	}
-	if err := p.Sync(); err != nil {
-		return w.unknown(p, batch, staged, answers, facts.txid, err)
-	}
-	var got []int64
-	if err := w.read(p, func(row int) []any { got = append(got, 0); return []any{&got[row]} }); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) { // the transaction is rolled back
-			b.putSpare(ids, drawn)
-			return w.fail(p, batch, err, true)
-		}
-		return w.unknown(p, batch, staged, answers, facts.txid, err)
-	}
-	if res, err := p.GetResults(); err != nil {
-		return w.unknown(p, batch, staged, answers, facts.txid, err)
-	} else if _, ok := res.(*pgconn.PipelineSync); !ok {
-		return w.unknown(p, batch, staged, answers, facts.txid, fmt.Errorf("staging: a batch read %T where it expected its commit", res))
-	}
-	// Committed. A deal whose row is not there lost a race on its
-	// Salesforce id (ON CONFLICT) and takes the general path; its id is
-	// kept for the next batch.
-	var unused []int64
-	for _, d := range staged {
-		if slices.Contains(got, d.rec.ID) {
-			answers[slices.Index(batch, d)] = fastAnswer{ok: true}
-		} else {
-			unused = append(unused, d.rec.ID)
-		}
-	}
-	b.putSpare(append(unused, ids[used:]...), drawn)
-	return w.close(p)
-}
-
-// learn sends the first round trip of a batch and reads its answer: the
-// batch's transaction id, which ECC locks it holds, need fresh record ids,
-// and for each deal whether it is staged and whether emails wait for it.
-func (w *batchWriter) learn(p *pgconn.Pipeline, batch []*fastDeal, need int) (*batchFacts, error) {
-	var keys []string
-	sfIDs, eccKeys := make([]string, len(batch)), make([]string, len(batch))
-	for i, d := range batch {
+// sendLearn queues the first round trip of f: the batch's transaction
+// id, its deals' ECC locks, the record ids it needs beyond spare ones, and
+// for each deal whether it is staged and whether emails wait for it.
+func (w *batchWriter) sendLearn(p *pgconn.Pipeline, f *flight) error {
+	f.keys = nil
+	sfIDs, eccKeys := make([]string, len(f.batch)), make([]string, len(f.batch))
+	for i, d := range f.batch {
 		sfIDs[i], eccKeys[i] = d.row.SalesforceID, d.row.ECCKey
-		if k := d.row.ECCKey; k != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
+		if k := d.row.ECCKey; k != "" && !slices.Contains(f.keys, k) {
+			f.keys = append(f.keys, k)
 		}
 	}
-	if err := w.send(p, stepLock, keys, int32(need)); err != nil {
-		return nil, err
+	if err := w.send(p, stepLock, f.keys, int32(f.need)); err != nil {
+		return err
 	}
 	if err := w.send(p, stepFacts, sfIDs, eccKeys); err != nil {
-		return nil, err
+		return err
 	}
 	p.SendFlushRequest()
-	if err := p.Flush(); err != nil {
-		return nil, err
-	}
-	f := &batchFacts{locked: make(map[string]bool, len(keys))}
+	return nil
+}
+
+// readLearn reads the answer of f's first round trip.
+func (w *batchWriter) readLearn(p *pgconn.Pipeline, f *flight) error {
+	facts := &batchFacts{locked: make(map[string]bool, len(f.keys))}
 	var locked []bool
-	if err := w.read(p, func(int) []any { return []any{&f.txid, &locked, &f.ids} }); err != nil {
-		return nil, err
+	if err := w.read(p, func(int) []any { return []any{&facts.txid, &locked, &facts.ids} }); err != nil {
+		return err
 	}
-	if len(locked) != len(keys) || len(f.ids) != need {
-		return nil, fmt.Errorf("staging: a batch got %d locks and %d ids, asked %d and %d", len(locked), len(f.ids), len(keys), need)
+	if len(locked) != len(f.keys) || len(facts.ids) != f.need {
+		return fmt.Errorf("staging: a batch got %d locks and %d ids, asked %d and %d", len(locked), len(facts.ids), len(f.keys), f.need)
 	}
-	for i, k := range keys {
-		f.locked[k] = locked[i]
+	for i, k := range f.keys {
+		facts.locked[k] = locked[i]
 	}
-	f.staged, f.waiting = make([]bool, len(batch)), make([]bool, len(batch))
+	facts.staged, facts.waiting = make([]bool, len(f.batch)), make([]bool, len(f.batch))
 	if err := w.read(p, func(row int) []any {
-		if row >= len(batch) {
+		if row >= len(f.batch) {
 			return nil
 		}
-		return []any{&f.staged[row], &f.waiting[row]}
+		return []any{&facts.staged[row], &facts.waiting[row]}
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	return f, nil
+	f.facts = facts
+	return nil
 }
 
 // stages reports whether the batch stages deal i itself: it is the first
@@ -752,54 +654,277 @@ type batchBufs struct {
 // batch's buffers are dropped rather than kept.
 var batchPool = sync.Pool{New: func() any { return new(batchBufs) }}
 
-// fail ends a batch that failed before its commit, which is then rolled
-// back: each deal takes the general path. synced says whether the Sync
-// that ends the transaction was sent. It reports whether the connection
-// broke.
-func (w *batchWriter) fail(p *pgconn.Pipeline, batch []*fastDeal, err error, synced bool) (broken bool) {
-	w.s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+// A flight is a batch on its way through a writer.
+type flight struct {
+	batch   []*fastDeal
+	answers []fastAnswer // the zero answer: the general path
+	spare   []int64      // spare ids it took
+	drawn   time.Time    // when they were drawn
+	need    int          // fresh ids it asks for
+	keys    []string     // the ECC keys it tries to lock
+	facts   *batchFacts
+	ids     []int64      // spare then fresh
+	staged  []*fastDeal  // the deals its insert writes
+	used    int          // ids given to staged deals
+}
+
+func (w *batchWriter) newFlight(batch []*fastDeal) *flight {
+	b := &w.s.batcher
+	b.mu.Lock()
+	spare, drawn := b.takeSpare(len(batch))
+	b.mu.Unlock()
+	return &flight{batch: batch, answers: make([]fastAnswer, len(batch)), spare: spare, drawn: drawn, need: len(batch) - len(spare)}
+}
+
+// decide picks, numbers and stamps the deals f stages itself.
+func (w *batchWriter) decide(f *flight) {
+	f.ids = append(f.spare, f.facts.ids...)
+	now := w.s.clock()
+	for i, d := range f.batch {
+		if !w.stages(f.batch, i, f.facts) {
+			continue
+		}
+		r := d.rec
+		r.ID, r.Number = f.ids[f.used], FormatNumber(f.ids[f.used])
+		f.used++
+		stampNew(r, now)
+		d.row.ID, d.row.Number, d.row.SearchText = r.ID, r.Number, numberedSearchText(d.row.SearchText, r.Number)
+		d.row.StateSince, d.row.CreatedAt, d.row.UpdatedAt, d.row.PayloadReceivedAt = now, now, now, now
+		d.ev.RecordID, d.ev.At = r.ID, now
+		f.staged = append(f.staged, d)
+	}
+}
+
+// land answers f's deals and gives its batch back to the batcher.
+func (w *batchWriter) land(f *flight) {
+	for i, d := range f.batch {
+		d.done <- f.answers[i]
+	}
+	w.batches++
+}
+
+// flights writes batches on the writer's connection in one pipeline until
+// nothing is queued, and reports whether the connection broke. Each batch
+// is one transaction of two round trips; while the commit of one goes to
+// Postgres, the first round trip of the next goes with it when deals are
+// queued, so that Postgres starts on the next batch the moment it commits
+// the one before.
+func (w *batchWriter) flights() (broken bool) {
+	s, b := w.s, &w.s.batcher
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A batch that takes longer than the store's transaction timeout
+	// ends the pipeline: pgx then closes the connection.
+	watchdog := time.AfterFunc(time.Hour, cancel)
+	defer watchdog.Stop()
+	w.bufs = batchPool.Get().(*batchBufs)
+	defer func() {
+		if cap(w.bufs.joined) <= 2*fastBatchMaxBytes && cap(w.bufs.params) <= 3*fastBatchMaxBytes {
+			batchPool.Put(w.bufs)
+		}
+		w.bufs = nil
+	}()
+	p := w.pc.StartPipeline(ctx)
+	var cur *flight
+	defer func() {
+		if r := recover(); r != nil {
+			// A panic would leave callers waiting: their batch takes the
+			// general path and the writer ends.
+			s.log.Error("staging: writing a batch of new deals panicked; each takes the general path", "panic", r)
+			if cur != nil {
+				clear(cur.answers)
+				w.land(cur)
+				b.mu.Lock()
+				b.answered()
+				b.mu.Unlock()
+			}
+			broken = true
+		}
+		if broken {
+			_ = p.Close()
+		} else if err := p.Close(); err != nil {
+			broken = true
+		}
+	}()
+	// start takes the next batch, waiting for one, and sends its first
+	// round trip; nil: nothing is queued.
+	start := func() *flight {
+		watchdog.Stop() // waiting for deals is not a batch taking long
+		b.mu.Lock()
+		batch := b.next()
+		if batch == nil {
+			w.idle = true
+		}
+		b.mu.Unlock()
+		if batch == nil {
+			return nil
+		}
+		f := w.newFlight(batch)
+		if err := w.sendLearn(p, f); err == nil {
+			err = p.Flush()
+			if err == nil {
+				return f
+			}
+		} else {
+			s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(batch), "err", err)
+		}
+		broken = true
+		return f // its answers say: the general path
+	}
+	done := func(f *flight) {
+		w.land(f)
+		b.mu.Lock()
+		b.answered()
+		b.mu.Unlock()
+	}
+	cur = start()
+	for cur != nil && !broken {
+		watchdog.Reset(s.txTimeout)
+		if s.batchStmt.Load() == batchStmtUnnamed {
+			w.prep = [batchSteps]*pgconn.StatementDescription{} // see unnameBatchesAfter
+		}
+		var next *flight
+		next, broken = w.fly(p, cur)
+		if next == nil {
+			done(cur)
+			cur = nil
+			if !broken {
+				cur = start()
+			}
+			continue
+		}
+		// The next batch was taken while this one was on its way: its
+		// writer stays busy.
+		w.land(cur)
+		b.mu.Lock()
+		b.wake.Broadcast()
+		b.mu.Unlock()
+		cur = next
+	}
+	if cur != nil { // the connection broke with a batch taken
+		done(cur)
+	}
+	return broken
+}
+
+// fly takes f, whose first round trip was sent, to its commit: it reads
+// what the first round trip learnt, sends the insert and the commit (with
+// the first round trip of the next batch when deals are queued), and
+// reads the outcome into f's answers. It returns the next batch, if it
+// sent one, and whether the connection broke.
+func (w *batchWriter) fly(p *pgconn.Pipeline, f *flight) (next *flight, broken bool) {
+	s, b := w.s, &w.s.batcher
+	if err := w.readLearn(p, f); err != nil {
+		b.putSpare(f.spare, f.drawn)
+		return nil, w.failed0(p, f, err)
+	}
+	w.decide(f)
+	if len(f.staged) > 0 {
+		if err := w.sendInsert(p, f.staged); err != nil {
+			s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(f.batch), "err", err)
+			return nil, true // part of it may be queued: the connection is dropped, which rolls it back
+		}
+	}
+	p.SendPipelineSync()
+	b.mu.Lock()
+	more := b.more()
+	b.mu.Unlock()
+	if more != nil {
+		next = w.newFlight(more)
+		if err := w.sendLearn(p, next); err != nil {
+			s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(more), "err", err)
+			return next, w.unknown(f, err)
+		}
+	}
+	if err := p.Flush(); err != nil {
+		return next, w.unknown(f, err)
+	}
+	if len(f.staged) == 0 {
+		b.putSpare(f.ids, f.drawn)
+		if err := w.readSync(p); err != nil {
+			var pgErr *pgconn.PgError
+			return next, !errors.As(err, &pgErr)
+		}
+		return next, false
+	}
+	var got []int64
+	if err := w.read(p, func(row int) []any { got = append(got, 0); return []any{&got[row]} }); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			return next, w.unknown(f, err)
+		}
+		// Postgres rolled the batch back: its deals take the general path.
+		w.failed = true
+		s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(f.batch), "err", err)
+		b.putSpare(f.ids, f.drawn)
+		if err := w.readSync(p); err != nil && !errors.As(err, &pgErr) {
+			return next, true
+		}
+		return next, false
+	}
+	if err := w.readSync(p); err != nil {
+		return next, w.unknown(f, err)
+	}
+	// Committed. A deal whose row is not there lost a race on its
+	// Salesforce id (ON CONFLICT) and takes the general path; its id is
+	// kept for the next batch.
+	var unused []int64
+	for _, d := range f.staged {
+		if slices.Contains(got, d.rec.ID) {
+			f.answers[slices.Index(f.batch, d)] = fastAnswer{ok: true}
+		} else {
+			unused = append(unused, d.rec.ID)
+		}
+	}
+	b.putSpare(append(unused, f.ids[f.used:]...), f.drawn)
+	return next, false
+}
+
+// readSync reads the end of a batch's transaction.
+func (w *batchWriter) readSync(p *pgconn.Pipeline) error {
+	res, err := p.GetResults()
+	if err != nil {
+		return err
+	}
+	if _, ok := res.(*pgconn.PipelineSync); !ok {
+		return fmt.Errorf("staging: a batch read %T where it expected its commit", res)
+	}
+	return nil
+}
+
+// failed0 ends f when its first round trip failed: nothing of it is
+// committed, and each deal takes the general path. It reports whether the
+// connection broke.
+func (w *batchWriter) failed0(p *pgconn.Pipeline, f *flight, err error) (broken bool) {
+	w.s.log.Warn("staging: a batch of new deals failed; each takes the general path", "deals", len(f.batch), "err", err)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
-		// The connection failed, or the batch could not be encoded with
-		// part of it queued: closing the pipeline closes the connection,
-		// which rolls the transaction back.
-		_ = p.Close()
 		return true
 	}
 	w.failed = true
 	w.s.unnameBatchesAfter(err)
-	// Postgres skips the rest of the batch up to its Sync: send it unless
-	// it went with the insert, then read up to it.
-	if !synced {
-		if err := p.Sync(); err != nil {
-			return true
-		}
+	// Postgres skips the rest of the batch up to its Sync: send it and
+	// read up to it.
+	if err := p.Sync(); err != nil {
+		return true
 	}
-	return w.close(p)
+	if err := w.readSync(p); err != nil && !errors.As(err, &pgErr) {
+		return true
+	}
+	return false
 }
 
-// unknown answers the staged deals of a batch whose commit was sent but
-// whose answer was lost (the connection broke): each caller learns its
-// deal's fate from the transaction's status (settle). The other deals of
-// the batch were not staged by it and take the general path.
-func (w *batchWriter) unknown(p *pgconn.Pipeline, batch, staged []*fastDeal, answers []fastAnswer, txid int64, err error) (broken bool) {
+// unknown answers the staged deals of f, whose commit was sent but whose
+// answer was lost (the connection broke): each caller learns its deal's
+// fate from the transaction's status (settle). The other deals of the
+// batch were not staged by it and take the general path.
+func (w *batchWriter) unknown(f *flight, err error) (broken bool) {
 	w.s.log.Warn("staging: the connection broke while a batch of new deals committed; each deal learns from Postgres whether it was staged",
-		"deals", len(staged), "transaction", txid, "err", err)
-	for _, d := range staged {
-		answers[slices.Index(batch, d)] = fastAnswer{unknown: true, txid: txid}
+		"deals", len(f.staged), "transaction", f.facts.txid, "err", err)
+	for _, d := range f.staged {
+		f.answers[slices.Index(f.batch, d)] = fastAnswer{unknown: true, txid: f.facts.txid}
 	}
-	_ = p.Close()
 	return true // database/sql drops the connection
-}
-
-// close ends the pipeline of a batch that was synced; it reports whether
-// the connection broke.
-func (w *batchWriter) close(p *pgconn.Pipeline) (broken bool) {
-	if err := p.Close(); err != nil {
-		var pgErr *pgconn.PgError
-		return !errors.As(err, &pgErr) || w.pc.IsClosed()
-	}
-	return w.pc.IsClosed()
 }
 
 // How batches are sent (Store.batchStmt): not decided yet, as statements
