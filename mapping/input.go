@@ -129,16 +129,47 @@ type strictDecoder struct {
 	buf   bytes.Buffer
 	dec   jsontext.Decoder
 	names map[string]string // payloadNames
+	// texts holds the short texts of the payload being read, each as one
+	// value to share: a payload repeats its dates, currency and record
+	// types on every line item.
+	texts map[string]any
+}
+
+// maxSharedText is the longest text that texts holds.
+const maxSharedText = 32
+
+// text returns the text of raw, a JSON string: the one value already made
+// for the same short text of this payload, if any.
+func (sd *strictDecoder) text(raw jsontext.Value) (any, bool) {
+	b := raw[1 : len(raw)-1]
+	if bytes.IndexByte(b, '\\') >= 0 {
+		u, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return nil, false
+		}
+		return string(u), true
+	}
+	if len(b) > maxSharedText {
+		return string(b), true
+	}
+	if v, ok := sd.texts[string(b)]; ok {
+		return v, true
+	}
+	s := string(b)
+	v := any(s)
+	sd.texts[s] = v
+	return v, true
 }
 
 var strictDecoders = sync.Pool{New: func() any {
-	return &strictDecoder{dec: *jsontext.NewDecoder(bytes.NewBuffer(nil)), names: payloadNames()}
+	return &strictDecoder{dec: *jsontext.NewDecoder(bytes.NewBuffer(nil)), names: payloadNames(), texts: map[string]any{}}
 }}
 
 // release lets go of the payload read and gives sd back to the pool.
 func (sd *strictDecoder) release() {
 	sd.buf = bytes.Buffer{}
 	sd.dec.Reset(&sd.buf)
+	clear(sd.texts)
 	strictDecoders.Put(sd)
 }
 
@@ -203,11 +234,11 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 		}
 		return list, true
 	case '"':
-		tok, err := dec.ReadToken()
+		raw, err := dec.ReadValue()
 		if err != nil {
 			return nil, false
 		}
-		return tok.String(), true
+		return sd.text(raw)
 	case '0':
 		tok, err := dec.ReadToken()
 		if err != nil {
