@@ -261,8 +261,9 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 }
 
 // nameOf returns the member name raw (a JSON string) stands for; the
-// field names of the payload type (names, see payloadNames) are shared strings, so that the same
-// names of every record and line item are not allocated again.
+// field names of the payload type (names, see payloadNames) are shared
+// strings, so that the same names of every record and line item are not
+// allocated again.
 func nameOf(raw jsontext.Value, names map[string]string) (string, bool) {
 	if len(raw) < 2 {
 		return "", false
