@@ -315,9 +315,11 @@ func planErrorText(err error) string {
 type planRow struct {
 	step, table string
 	match       map[string]loader.Value
-	key         string
-	st          *loader.Step
-	exc         bool
+	// key names the row in its plan; base is the key before a "#2" that
+	// tells apart rows of the same key.
+	key, base string
+	st        *loader.Step
+	exc       bool
 }
 
 // The groups of a row's values and the prefixes of their names: fields,
@@ -359,7 +361,7 @@ func (r *planRow) attachments() (loader.Value, bool) {
 // field is named like an on_insert. or on_update. value or like the
 // attachments. Then each group can be compared on its own.
 func (r *planRow) plainNames() bool {
-	if r.exc {
+	if r.exc || len(r.st.Fields) == 0 {
 		return true
 	}
 	for k := range r.st.Fields {
@@ -460,10 +462,14 @@ func sortValues(vs []rowValue) []rowValue {
 // rowsOf lists the rows a plan writes: the record of each step that
 // passed its require checks, and the exception record a failed step
 // raises. A second row with the same key (two items matching the same
-// record) gets "#2", "#3" added.
-func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
+// record) gets "#2", "#3" added. prev are the rows of the other plan of
+// the record, if made: a row of the same step and table whose match
+// values are the very same map (plans made with one mapping.Memo share
+// it) has the same key, which is then not written again.
+func rowsOf(p *loader.Plan, prev []planRow) ([]planRow, map[string]int) {
 	out := make([]planRow, 0, len(p.Steps))
 	index := make(map[string]int, len(p.Steps))
+	next := 0 // prev's rows come in plan order too
 	for i := range p.Steps {
 		st := &p.Steps[i]
 		r := planRow{step: st.Name, table: st.Table, match: st.Match, st: st}
@@ -473,11 +479,15 @@ func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
 			}
 			r.table, r.match, r.exc = st.Exception.Table, st.Exception.Match, true
 		}
-		r.key = rowKey(st.Name, r.table, r.match)
+		if j := samePrevRow(prev[next:], &r); j >= 0 {
+			r.base, next = prev[next+j].base, next+j+1
+		} else {
+			r.base = rowKey(st.Name, r.table, r.match)
+		}
+		r.key = r.base
 		if _, dup := index[r.key]; dup {
-			base := r.key
 			for k := 2; ; k++ {
-				r.key = base + " #" + strconv.Itoa(k)
+				r.key = r.base + " #" + strconv.Itoa(k)
 				if _, dup := index[r.key]; !dup {
 					break
 				}
@@ -489,20 +499,47 @@ func rowsOf(p *loader.Plan) ([]planRow, map[string]int) {
 	return out, index
 }
 
+// samePrevRow returns the position in prev of the first row of r's step
+// and table with r's very match map, or -1.
+func samePrevRow(prev []planRow, r *planRow) int {
+	if len(r.match) == 0 {
+		return -1
+	}
+	for j := range prev {
+		if p := &prev[j]; p.step == r.step && p.table == r.table && p.exc == r.exc && sameMap(p.match, r.match) {
+			return j
+		}
+	}
+	return -1
+}
+
 // rowKey writes a row as step table[field=value, ...], fields sorted.
 func rowKey(step, table string, match map[string]loader.Value) string {
+	var kbuf, vbuf [8]string
+	keys, vals := kbuf[:0], vbuf[:0]
+	for k := range match {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	n := len(step) + len(table) + 3
+	for _, k := range keys {
+		v := match[k].String()
+		vals = append(vals, v)
+		n += len(k) + len(v) + 3
+	}
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString(step)
 	b.WriteByte(' ')
 	b.WriteString(table)
 	b.WriteByte('[')
-	for i, k := range slices.Sorted(maps.Keys(match)) {
+	for i, k := range keys {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(match[k].String())
+		b.WriteString(vals[i])
 	}
 	b.WriteByte(']')
 	return b.String()
@@ -510,8 +547,8 @@ func rowKey(step, table string, match map[string]loader.Value) string {
 
 // comparePlans fills imp with what differs between the two plans.
 func comparePlans(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
-	oldRows, oldIdx := rowsOf(oldPlan)
-	newRows, newIdx := rowsOf(newPlan)
+	oldRows, oldIdx := rowsOf(oldPlan, nil)
+	newRows, newIdx := rowsOf(newPlan, oldRows)
 	for i := range oldRows {
 		o := &oldRows[i]
 		j, ok := newIdx[o.key]

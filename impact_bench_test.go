@@ -38,8 +38,14 @@ func stageMany(b testing.TB, store *staging.Store, n int) {
 
 // BenchmarkImpact10k is the impact of the example rule change over 10,000
 // staged records: each read from the store and planned with both rules.
-func BenchmarkImpact10k(b *testing.B) {
-	const n = 10_000
+func BenchmarkImpact10k(b *testing.B) { benchmarkImpact(b, 10_000) }
+
+// BenchmarkImpact1k is BenchmarkImpact10k over 1,000 records, quicker to
+// stage and to profile.
+func BenchmarkImpact1k(b *testing.B) { benchmarkImpact(b, 1_000) }
+
+// benchmarkImpact stages n records and measures an Impact over them all.
+func benchmarkImpact(b *testing.B, n int) {
 	ctx := context.Background()
 	db := dbtest.SQLite(b)
 	flow := newFlow(b, db, memoryTarget(b).Target, nil)

@@ -101,7 +101,7 @@ func compareByMaps(imp *RecordImpact, oldPlan, newPlan *loader.Plan) {
 }
 
 func TestComparePlansMatchesMaps(t *testing.T) {
-	plan := func(rulesPath, payload string) *loader.Plan {
+	plan := func(rulesPath, payload string, memo ...*mapping.Memo) *loader.Plan {
 		t.Helper()
 		src, err := os.ReadFile(rulesPath)
 		if err != nil {
@@ -119,9 +119,13 @@ func TestComparePlansMatchesMaps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := rules.Plan(mapping.Input{SFDC: sf, Now: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC),
+		in := mapping.Input{SFDC: sf, Now: time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC),
 			PH:     map[string]string{"tenant_id": "T-1", "company_name": "Other"},
-			Record: mapping.RecordInfo{ID: "1", Number: "BB-1", Attachments: []mapping.AttachmentInfo{{ID: "7", FileName: "c.pdf", ContentType: "application/pdf", SHA256: "ab", Usable: true}}}})
+			Record: mapping.RecordInfo{ID: "1", Number: "BB-1", Attachments: []mapping.AttachmentInfo{{ID: "7", FileName: "c.pdf", ContentType: "application/pdf", SHA256: "ab", Usable: true}}}}
+		if len(memo) > 0 {
+			in.Memo = memo[0]
+		}
+		p, err := rules.Plan(in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,11 +161,35 @@ func TestComparePlansMatchesMaps(t *testing.T) {
 		}
 		return p
 	}
+	// Plans made with one Memo share maps, and so do plans made from the
+	// same steps: rows of such maps keep their keys, "#2" included.
+	memo := mapping.NewMemo()
+	memoCur, memoNext := plan(cur, full, memo), plan(next, full, memo)
+	sharing := func(p *loader.Plan, drop int) *loader.Plan {
+		out := *p
+		out.Steps = slices.Delete(slices.Clone(p.Steps), drop, drop+1)
+		for i := range out.Steps {
+			if st := &out.Steps[i]; st.Name == "s" {
+				st.OnUpdate = map[string]loader.Value{"x": loader.Lit("changed")}
+			}
+		}
+		return &out
+	}
+	dup := synthetic("1", false)
+	other := dup.Steps[0] // another step with the very same match map
+	other.Name = "o"
+	dup.Steps = append(dup.Steps, dup.Steps[0], other, dup.Steps[2])
 	cases := []struct {
 		name     string
 		old, new *loader.Plan
 	}{
 		{"rule change, full deal", plan(cur, full), plan(next, full)},
+		{"rule change, full deal, one memo", memoCur, memoNext},
+		{"rule change, full deal, one memo reversed", memoNext, memoCur},
+		{"shared maps, first row dropped", dup, sharing(dup, 0)},
+		{"shared maps, a failed step dropped", dup, sharing(dup, 2)},
+		{"shared maps, the row before another step's dropped", dup, sharing(dup, 4)},
+		{"shared maps, last row dropped, reversed", sharing(dup, len(dup.Steps)-1), dup},
 		{"rule change, basic deal", plan(cur, basic), plan(next, basic)},
 		{"other deal", plan(cur, full), plan(next, basic)},
 		{"same plan", plan(cur, full), plan(cur, full)},

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -326,23 +327,23 @@ func (c *compiler) patch() {
 
 func (c *compiler) patched(p *program) *vm.Program {
 	flat := !c.rawEnv && !p.lets && (strings.Contains(p.src, "vars") || strings.Contains(p.src, "ref"))
-	if !patchPrograms || (!flat && !strings.Contains(p.src, "+")) {
+	if !patchPrograms || (!flat && !strings.Contains(p.src, "+") && !strings.Contains(p.src, "string")) {
 		return p.prog
 	}
-	j, f := &joinPatcher{}, &flatPatcher{}
+	j, f, t := &joinPatcher{}, &flatPatcher{}, &textPatcher{}
 	env := c.env(p.sc)
 	opts := []expr.Option{expr.Env(env)}
 	if flat {
 		addFlatNames(env, p.sc)
 		opts = append(opts, expr.Patch(f))
 	}
-	opts = append(opts, expr.Patch(j))
+	opts = append(opts, expr.Patch(t), expr.Patch(j))
 	opts = append(opts, c.opts...)
 	if p.kind == kindBool {
 		opts = append(opts, expr.AsBool())
 	}
 	out, err := expr.Compile(p.src, opts...)
-	if err != nil || (!j.patched && !f.patched) {
+	if err != nil || (!j.patched && !f.patched && !t.patched) {
 		return p.prog
 	}
 	return out
@@ -455,6 +456,35 @@ func addEach(args []any) (out any, err error) {
 		out = exprruntime.Add(out, a)
 	}
 	return out, nil
+}
+
+// textFn names the function textOf is registered as: not a name an
+// expression can write, so rule files cannot call it.
+const textFn = "+text"
+
+// textPatcher turns the builtin string(x) into a textFn call, which gives
+// the same text without formatting a value that is text already.
+type textPatcher struct{ patched bool }
+
+func (t *textPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.BuiltinNode)
+	if !ok || n.Name != "string" || len(n.Arguments) != 1 {
+		return
+	}
+	exprast.Patch(node, &exprast.CallNode{Callee: &exprast.IdentifierNode{Value: textFn}, Arguments: n.Arguments})
+	t.patched = true
+}
+
+// textOf is expr's string(x), which formats x with fmt's %v: text (and a
+// json.Number, whose %v is its text) is returned as it is.
+func textOf(args ...any) (any, error) {
+	switch v := args[0].(type) {
+	case string:
+		return args[0], nil
+	case json.Number:
+		return string(v), nil
+	}
+	return fmt.Sprintf("%v", args[0]), nil
 }
 
 // prepareCalls compiles the regular expressions and loads the time zones

@@ -59,7 +59,8 @@ func (h *helpers) options() []expr.Option {
 			new(func(string, map[string]any, string, string) *loader.Value),
 			new(func(string, map[string]any, string, string, string) *loader.Value)),
 	}
-	opts = append(opts, expr.Function(joinFn, joinTexts, new(func(...string) string)))
+	opts = append(opts, expr.Function(joinFn, joinTexts, new(func(...string) string)),
+		expr.Function(textFn, textOf, new(func(any) string)))
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}

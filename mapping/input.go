@@ -104,11 +104,15 @@ const strictMaxDepth = 1000
 // yields exactly what encoding/json does, in a single pass over the bytes;
 // ok is false for anything else, which sfdcFromJSON then reads.
 func sfdcFromStrictJSON(raw []byte) (m map[string]any, ok bool) {
-	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
+	sd := strictDecoders.Get().(*strictDecoder)
+	defer sd.release()
+	sd.buf = *bytes.NewBuffer(raw)
+	dec := &sd.dec
+	dec.Reset(&sd.buf, jsontext.AllowDuplicateNames(true))
 	if dec.PeekKind() != '{' {
 		return nil, false
 	}
-	v, ok := readStrict(dec, 0)
+	v, ok := sd.read(0)
 	if !ok {
 		return nil, false
 	}
@@ -118,9 +122,63 @@ func sfdcFromStrictJSON(raw []byte) (m map[string]any, ok bool) {
 	return v.(map[string]any), true
 }
 
-// readStrict reads one JSON value as encoding/json decodes it into an
-// interface with UseNumber.
-func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
+// strictDecoder is what sfdcFromStrictJSON reads one payload with; the
+// decoders are kept in strictDecoders, so that each payload does not
+// allocate a decoder of its own.
+type strictDecoder struct {
+	buf   bytes.Buffer
+	dec   jsontext.Decoder
+	names map[string]string // payloadNames
+	// texts holds the short texts of the payload being read, each as one
+	// value to share: a payload repeats its dates, currency and record
+	// types on every line item.
+	texts map[string]any
+}
+
+// maxSharedText is the longest text that texts holds.
+const maxSharedText = 32
+
+// text returns the text of raw, a JSON string: the one value already made
+// for the same short text of this payload, if any.
+func (sd *strictDecoder) text(raw jsontext.Value) (any, bool) {
+	b := raw[1 : len(raw)-1]
+	if bytes.IndexByte(b, '\\') >= 0 {
+		u, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return nil, false
+		}
+		return string(u), true
+	}
+	if len(b) > maxSharedText {
+		return string(b), true
+	}
+	if v, ok := sd.texts[string(b)]; ok {
+		return v, true
+	}
+	s := string(b)
+	v := any(s)
+	sd.texts[s] = v
+	return v, true
+}
+
+var strictDecoders = sync.Pool{New: func() any {
+	return &strictDecoder{dec: *jsontext.NewDecoder(bytes.NewBuffer(nil)), names: payloadNames(), texts: map[string]any{}}
+}}
+
+// release lets go of the payload read and gives sd back to the pool.
+func (sd *strictDecoder) release() {
+	sd.buf = bytes.Buffer{}
+	sd.dec.Reset(&sd.buf)
+	clear(sd.texts)
+	strictDecoders.Put(sd)
+}
+
+// read reads one JSON value as encoding/json decodes it into an interface
+// with UseNumber. The decoder lets a name repeat (checking names costs
+// the decoder a set of its own per object); read tells a repeated name by
+// the map not growing and then gives up.
+func (sd *strictDecoder) read(depth int) (any, bool) {
+	dec := &sd.dec
 	switch dec.PeekKind() {
 	case '{':
 		if depth >= strictMaxDepth {
@@ -136,15 +194,18 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 			if err != nil {
 				return nil, false
 			}
-			name, ok := nameOf(raw)
+			name, ok := nameOf(raw, sd.names)
 			if !ok {
 				return nil, false
 			}
-			v, ok := readStrict(dec, depth+1)
+			v, ok := sd.read(depth + 1)
 			if !ok {
 				return nil, false
 			}
-			m[name] = v
+			n := len(m)
+			if m[name] = v; len(m) == n {
+				return nil, false // a repeated name
+			}
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
@@ -162,7 +223,7 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 			if k == 0 {
 				return nil, false
 			}
-			v, ok := readStrict(dec, depth+1)
+			v, ok := sd.read(depth + 1)
 			if !ok {
 				return nil, false
 			}
@@ -173,11 +234,11 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 		}
 		return list, true
 	case '"':
-		tok, err := dec.ReadToken()
+		raw, err := dec.ReadValue()
 		if err != nil {
 			return nil, false
 		}
-		return tok.String(), true
+		return sd.text(raw)
 	case '0':
 		tok, err := dec.ReadToken()
 		if err != nil {
@@ -200,14 +261,15 @@ func readStrict(dec *jsontext.Decoder, depth int) (any, bool) {
 }
 
 // nameOf returns the member name raw (a JSON string) stands for; the
-// field names of the payload type are shared strings, so that the same
-// names of every record and line item are not allocated again.
-func nameOf(raw jsontext.Value) (string, bool) {
+// field names of the payload type (names, see payloadNames) are shared
+// strings, so that the same names of every record and line item are not
+// allocated again.
+func nameOf(raw jsontext.Value, names map[string]string) (string, bool) {
 	if len(raw) < 2 {
 		return "", false
 	}
 	if b := raw[1 : len(raw)-1]; bytes.IndexByte(b, '\\') < 0 {
-		if s, ok := payloadNames()[string(b)]; ok {
+		if s, ok := names[string(b)]; ok {
 			return s, true
 		}
 		return string(b), true

@@ -2,10 +2,15 @@ package mapping
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/expr-lang/expr/builtin"
 )
 
 // Chains of + between texts run as one call and give what + gives; other
@@ -164,5 +169,26 @@ func TestFlatNamesKeepResults(t *testing.T) {
 				t.Errorf("flat environment %v, want %v", r.flatEnv, tc.flat)
 			}
 		})
+	}
+}
+
+// textOf, which patched programs call for string(x), gives expr's
+// string(x) for every kind of value, and the patched call is there.
+func TestTextOfIsBuiltinString(t *testing.T) {
+	when := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	values := []any{"", "text", json.Number("12.50"), 7, int64(-3), 1.5, true, nil, when,
+		[]any{"a", 1}, map[string]any{"k": "v"}, &Money{Currency: "EUR", Amount: apd.New(12345, -2)}}
+	for _, v := range values {
+		got, err := textOf(v)
+		if want := builtin.String(v); err != nil || got != want {
+			t.Errorf("textOf(%#v) = %#v, %v; want %#v", v, got, err, want)
+		}
+	}
+	r, err := Compile("text.yaml", []byte("version: 1\nsteps:\n  - name: s\n    table: t\n    match: {k: 'string(sfdc.Name)'}\n    on_multiple: skip\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := r.steps[0].match[0].prog.run.Disassemble(); !strings.Contains(run, textFn) {
+		t.Errorf("string(sfdc.Name) runs as\n%s", run)
 	}
 }
