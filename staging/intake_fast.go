@@ -663,9 +663,9 @@ type flight struct {
 	need    int          // fresh ids it asks for
 	keys    []string     // the ECC keys it tries to lock
 	facts   *batchFacts
-	ids     []int64      // spare then fresh
-	staged  []*fastDeal  // the deals its insert writes
-	used    int          // ids given to staged deals
+	ids     []int64     // spare then fresh
+	staged  []*fastDeal // the deals its insert writes
+	used    int         // ids given to staged deals
 }
 
 func (w *batchWriter) newFlight(batch []*fastDeal) *flight {
