@@ -466,13 +466,14 @@ func buildBatchStatements(db *bun.DB) (*batchStatements, error) {
 	}
 	set(stepLock, "lock", `SELECT txid_current(),
 		ARRAY(SELECT pg_try_advisory_xact_lock(`+eccLock("k.key")+`) FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) ORDER BY k.n),
-		ARRAY(SELECT nextval((SELECT pg_get_serial_sequence('`+records.table+`', 'id'))::regclass) FROM generate_series(1, $2::integer))`,
+		ARRAY(SELECT nextval((SELECT pg_get_serial_sequence('`+records.table+`', 'id'))::regclass) FROM generate_series(1, $2::integer)),
+		set_config('enable_seqscan', 'off', true)`,
 		pgtype.TextArrayOID, pgtype.Int4OID)
-	set(stepFacts, "facts", `SELECT EXISTS (SELECT 1 FROM `+records.table+` r WHERE r.sf_id = d.sf_id),
-		EXISTS (SELECT 1 FROM `+records.table+` r WHERE `+waitingWhere("d.ecc_key")+`)
+	set(stepFacts, "facts", `SELECT (SELECT 1 FROM `+records.table+` r WHERE r.sf_id = d.sf_id LIMIT 1) IS NOT NULL,
+		(SELECT 1 FROM `+records.table+` r WHERE `+waitingWhere("d.ecc_key")+` LIMIT 1) IS NOT NULL
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(sf_id, ecc_key, n) ORDER BY d.n`,
 		pgtype.TextArrayOID, pgtype.TextArrayOID)
-	st.steps[stepFacts].planEach = true
+	st.steps[stepFacts].planEach = false
 	set(stepInsert, "insert", `WITH staged AS (
 		INSERT INTO `+records.table+` (`+records.names()+`) `+records.rows(1)+`
 		ON CONFLICT (sf_id) DO NOTHING RETURNING id)
