@@ -14,7 +14,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/bookbridge/bookbridge/staging"
-	"github.com/bookbridge/bookbridge/staging/bundb"
 	"github.com/bookbridge/bookbridge/staging/dbtest"
 )
 
@@ -109,24 +108,8 @@ func storeThrough(t *testing.T, dsn string, params map[string]string) (*staging.
 		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
-	db, err := bundb.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, _ := newStore(t, db)
+	s, _ := newStore(t, dbtest.Open(t, u.String()))
 	return s, p
-}
-
-// sameSchema opens the schema of dsn directly, for the test's own checks.
-func sameSchema(t *testing.T, dsn string) *bun.DB {
-	t.Helper()
-	db, err := bundb.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // blockSalesforceIDs inserts, in a transaction left open, rows with the
@@ -206,7 +189,7 @@ func TestBatchFaults(t *testing.T) {
 	t.Run("backend terminated mid-batch", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
 		s, _ := storeThrough(t, dsn, nil)
-		direct := sameSchema(t, dsn)
+		direct := dbtest.Open(t, dsn) // the same schema, directly
 		deals := faultDeals(100, 4)
 		holder, pid := blockSalesforceIDs(t, direct, deals...)
 		answers := intakeAll(s, deals)
@@ -219,11 +202,8 @@ func TestBatchFaults(t *testing.T) {
 		if err := holder.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		for i, a := range receive(t, answers, "the answers") {
-			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-				t.Fatalf("deal %d: %v %v, want created (its batch was rolled back, the general path staged it)", i, a.res.Outcome, a.err)
-			}
-		}
+		// Its batch was rolled back; the general path staged each deal.
+		wantCreated(t, answers, "the deals of the terminated batch")
 		checkOnce(t, direct, deals)
 		checkNextDeals(t, s, direct, 200)
 	})
@@ -231,7 +211,7 @@ func TestBatchFaults(t *testing.T) {
 	t.Run("Postgres refuses connections", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
 		s, proxy := storeThrough(t, dsn, nil)
-		direct := sameSchema(t, dsn)
+		direct := dbtest.Open(t, dsn) // the same schema, directly
 		proxy.refuse(true)
 		proxy.cut()
 		deals := faultDeals(500, 3)
@@ -246,30 +226,22 @@ func TestBatchFaults(t *testing.T) {
 			}
 		}
 		proxy.refuse(false)
-		for i, a := range receive(t, intakeAll(s, deals), "the answers to the redeliveries") {
-			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-				t.Fatalf("redelivered deal %d: %v %v", i, a.res.Outcome, a.err)
-			}
-		}
+		wantCreated(t, intakeAll(s, deals), "the redelivered deals")
 		checkOnce(t, direct, deals)
 		checkNextDeals(t, s, direct, 600)
 	})
 
 	t.Run("statement timeout", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
-		direct := sameSchema(t, dsn)
-		newStore(t, direct) // migrated without the timeout
+		direct := dbtest.Open(t, dsn) // the same schema, directly
+		newStore(t, direct)           // migrated without the timeout
 		s, _ := storeThrough(t, dsn, map[string]string{"statement_timeout": "300"})
 		stuck := faultDeals(700, 1)
 		holder, pid := blockSalesforceIDs(t, direct, stuck...)
 		answers := intakeAll(s, stuck)
 		waitBlockedBy(t, direct, pid, 1)
 		others := faultDeals(710, 6)
-		for i, a := range receive(t, intakeAll(s, others), "the other deals' answers") {
-			if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-				t.Fatalf("other deal %d: %v %v", i, a.res.Outcome, a.err)
-			}
-		}
+		wantCreated(t, intakeAll(s, others), "the other deals")
 		a := receive(t, answers, "the stuck deal's answer")[0]
 		if a.err == nil {
 			t.Fatalf("the deal whose insert timed out was answered %s", a.res.Outcome)
@@ -291,12 +263,19 @@ func TestBatchFaults(t *testing.T) {
 func checkNextDeals(t *testing.T, s *staging.Store, db *bun.DB, base int) {
 	t.Helper()
 	next := faultDeals(base, 5)
-	for i, a := range receive(t, intakeAll(s, next), "the next deals' answers") {
+	wantCreated(t, intakeAll(s, next), "the next deals")
+	checkOnce(t, db, next)
+}
+
+// wantCreated waits (bounded) for the answers and fails unless every deal
+// was answered created.
+func wantCreated(t *testing.T, answers <-chan []intakeAnswer, what string) {
+	t.Helper()
+	for i, a := range receive(t, answers, what) {
 		if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-			t.Fatalf("next deal %d: %v %v", i, a.res.Outcome, a.err)
+			t.Fatalf("%s: deal %d was answered %v %v, want created", what, i, a.res.Outcome, a.err)
 		}
 	}
-	checkOnce(t, db, next)
 }
 
 // holdLock runs hold in a transaction of its own on a connection of its

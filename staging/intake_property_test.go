@@ -52,7 +52,7 @@ func TestIntakePathsAgree(t *testing.T) {
 	t.Logf("seed %d (replay with -intake.seed=%d or %s=%d)", seed, seed, propSeedEnv, seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	clock := &propClock{t: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	clock := newClock() // both stores' clock: it moves only between steps, so they write the same timestamps
 	batched := &propSide{name: "batched", s: propStore(t, clock)}
 	general := &propSide{name: "general", s: propStore(t, clock)}
 	staging.GeneralPathOnly(general.s)
@@ -109,27 +109,8 @@ func propSeed(t *testing.T) int64 {
 	return rand.Int64N(1<<53) + 1
 }
 
-// propClock is the clock of both stores: it moves only between steps, so
-// the two stores write the same timestamps.
-type propClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *propClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *propClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // propStore is a migrated store on a Postgres schema of its own.
-func propStore(t *testing.T, clock *propClock) *staging.Store {
+func propStore(t *testing.T, clock *testClock) *staging.Store {
 	t.Helper()
 	s := staging.New(dbtest.Postgres(t), staging.WithClock(clock.Now), staging.WithLogger(slog.New(slog.DiscardHandler)))
 	if err := s.Migrate(context.Background()); err != nil {

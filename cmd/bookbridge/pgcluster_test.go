@@ -33,17 +33,6 @@ type pgCluster struct {
 	cred          *syscall.Credential // the postgres OS user's, when the test runs as root
 }
 
-// missingPostgres skips t with the project's loud message, or fails it
-// under BOOKBRIDGE_REQUIRE_POSTGRES=1.
-func missingPostgres(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv(dbtest.EnvRequirePostgres) == "1" {
-		t.Fatalf("%s; %s=1 forbids skipping", msg, dbtest.EnvRequirePostgres)
-	}
-	fmt.Fprintln(os.Stderr, "!!! SKIPPING:", msg)
-	t.Skip("SKIPPED: " + msg)
-}
-
 // pgProgram finds a Postgres program on PATH or in pgBinDir.
 func pgProgram(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
@@ -92,15 +81,15 @@ func startPGCluster(t *testing.T) *pgCluster {
 	t.Helper()
 	initdb, err := pgProgram("initdb")
 	if err != nil {
-		missingPostgres(t, "POSTGRES SERVER PROGRAMS NOT INSTALLED ("+err.Error()+"): install initdb, pg_ctl and postgres")
+		dbtest.SkipOrFail(t, "POSTGRES SERVER PROGRAMS NOT INSTALLED ("+err.Error()+"): install initdb, pg_ctl and postgres")
 	}
 	pgctl, err := pgProgram("pg_ctl")
 	if err != nil {
-		missingPostgres(t, "POSTGRES SERVER PROGRAMS NOT INSTALLED ("+err.Error()+"): install initdb, pg_ctl and postgres")
+		dbtest.SkipOrFail(t, "POSTGRES SERVER PROGRAMS NOT INSTALLED ("+err.Error()+"): install initdb, pg_ctl and postgres")
 	}
 	cred, err := postgresCredential()
 	if err != nil {
-		missingPostgres(t, "CANNOT RUN A PRIVATE POSTGRES: "+err.Error())
+		dbtest.SkipOrFail(t, "CANNOT RUN A PRIVATE POSTGRES: "+err.Error())
 	}
 	c := &pgCluster{initdb: initdb, pgctl: pgctl, cred: cred, port: freeLoopbackPort(t)}
 	c.makeDir(t)

@@ -72,13 +72,20 @@ func reachable() error {
 func RequirePostgres(t testing.TB) {
 	t.Helper()
 	if err := reachable(); err != nil {
-		msg := fmt.Sprintf("POSTGRES NOT REACHABLE at %s (%v): set %s to a reachable server", bundb.Redact(BaseURL()), err, EnvURL)
-		if os.Getenv(EnvRequirePostgres) == "1" {
-			t.Fatalf("%s; %s=1 forbids skipping", msg, EnvRequirePostgres)
-		}
-		fmt.Fprintln(os.Stderr, "!!! SKIPPING:", msg)
-		t.Skip("SKIPPED: " + msg)
+		SkipOrFail(t, fmt.Sprintf("POSTGRES NOT REACHABLE at %s (%v): set %s to a reachable server", bundb.Redact(BaseURL()), err, EnvURL))
 	}
+}
+
+// SkipOrFail skips t for want of something Postgres-related that msg
+// names, saying so loudly on stderr, or fails it when
+// BOOKBRIDGE_REQUIRE_POSTGRES=1, so that CI never skips it unseen.
+func SkipOrFail(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv(EnvRequirePostgres) == "1" {
+		t.Fatalf("%s; %s=1 forbids skipping", msg, EnvRequirePostgres)
+	}
+	fmt.Fprintln(os.Stderr, "!!! SKIPPING:", msg)
+	t.Skip("SKIPPED: " + msg)
 }
 
 // PostgresURL creates a schema of its own for t, drops it when t ends, and
@@ -115,7 +122,7 @@ func PostgresURL(t testing.TB) string {
 // Postgres returns a Bun database on a schema of t's own.
 func Postgres(t testing.TB) *bun.DB {
 	t.Helper()
-	return open(t, PostgresURL(t))
+	return Open(t, PostgresURL(t))
 }
 
 // SQLiteURL returns the path of a fresh SQLite file for t.
@@ -126,10 +133,12 @@ func SQLiteURL(t testing.TB) string {
 // SQLite returns a Bun database on a fresh SQLite file of t's own.
 func SQLite(t testing.TB) *bun.DB {
 	t.Helper()
-	return open(t, SQLiteURL(t))
+	return Open(t, SQLiteURL(t))
 }
 
-func open(t testing.TB, u string) *bun.DB {
+// Open opens the database at u through bundb, as serve does, and closes it
+// when t ends.
+func Open(t testing.TB, u string) *bun.DB {
 	t.Helper()
 	db, err := bundb.Open(context.Background(), u)
 	if err != nil {
@@ -143,7 +152,7 @@ func open(t testing.TB, u string) *bun.DB {
 // database of its own.
 func Each(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 	t.Helper()
-	EachURL(t, func(t *testing.T, u string) { fn(t, open(t, u)) })
+	EachURL(t, func(t *testing.T, u string) { fn(t, Open(t, u)) })
 }
 
 // EachURL is Each for code that opens its own connections: fn gets the URL.
