@@ -327,10 +327,10 @@ func (c *compiler) patch() {
 
 func (c *compiler) patched(p *program) *vm.Program {
 	flat := !c.rawEnv && !p.lets && (strings.Contains(p.src, "vars") || strings.Contains(p.src, "ref"))
-	if !patchPrograms || (!flat && !strings.Contains(p.src, "+") && !strings.Contains(p.src, "string")) {
+	if c.asChecked || (!flat && !strings.ContainsAny(p.src, "+.[") && !strings.Contains(p.src, "string")) {
 		return p.prog
 	}
-	j, f, t := &joinPatcher{}, &flatPatcher{}, &textPatcher{}
+	j, f, t, m := &joinPatcher{}, &flatPatcher{}, &textPatcher{}, &memberPatcher{}
 	env := c.env(p.sc)
 	opts := []expr.Option{expr.Env(env)}
 	if flat {
@@ -338,12 +338,18 @@ func (c *compiler) patched(p *program) *vm.Program {
 		opts = append(opts, expr.Patch(f))
 	}
 	opts = append(opts, expr.Patch(t), expr.Patch(j))
+	if !c.rawEnv {
+		// Last: the join patcher reads the types the checker gives
+		// members, which a member call would hide.
+		env[memberFn] = types.TypeOf(memberOf)
+		opts = append(opts, expr.Patch(m))
+	}
 	opts = append(opts, c.opts...)
 	if p.kind == kindBool {
 		opts = append(opts, expr.AsBool())
 	}
 	out, err := expr.Compile(p.src, opts...)
-	if err != nil || (!j.patched && !f.patched && !t.patched) {
+	if err != nil || (!j.patched && !f.patched && !t.patched && !m.patched) {
 		return p.prog
 	}
 	return out
@@ -387,9 +393,6 @@ func (f *flatPatcher) Visit(node *exprast.Node) {
 	exprast.Patch(node, &exprast.IdentifierNode{Value: flatName(id.Value, name.Value)})
 	f.patched = true
 }
-
-// patchPrograms turns the patchers on; tests turn them off to compare.
-var patchPrograms = true
 
 // joinFn names the function joinTexts is registered as: not a name an
 // expression can write, so rule files cannot call it.
@@ -485,6 +488,80 @@ func textOf(args ...any) (any, error) {
 		return string(v), nil
 	}
 	return fmt.Sprintf("%v", args[0]), nil
+}
+
+// memberFn is the name under which a plan's environment holds memberOf
+// (see Rules.flatEnv): not a name an expression can write.
+const memberFn = "+member"
+
+// memberPatcher turns a read of a member (a.b, a["b"], a[i]) of a value
+// whose type the checker does not know, or of a map[string]any (the
+// payload, its records, a foreach item), into a call of memberOf. expr
+// reads such members by reflection, which allocates for every read; a
+// call of a func(any, any) any held in the environment is made without
+// reflection or allocation. An optional read (a?.b) is left to expr,
+// which skips the rest of its chain when a is nil; the reads after it in
+// the chain stay right, as the skip jumps past their calls too.
+type memberPatcher struct{ patched bool }
+
+var (
+	anyType      = reflect.TypeOf((*any)(nil)).Elem()
+	memberOfType = reflect.TypeOf(memberOf)
+)
+
+func (m *memberPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.MemberNode)
+	if !ok || n.Optional || n.Method {
+		return
+	}
+	switch t := n.Node.Type(); {
+	case t == nil || t == anyType:
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem() == anyType:
+	case t.Kind() == reflect.Slice && t.Elem() == anyType:
+	default:
+		return // a struct's field or a typed map: expr reads those without reflection
+	}
+	// The callee is typed here too: the checker leaves a call's callee
+	// untyped in some places (an argument of a function given by an
+	// option), and an untyped call is made by reflection.
+	callee := &exprast.IdentifierNode{Value: memberFn}
+	callee.SetType(memberOfType)
+	exprast.Patch(node, &exprast.CallNode{Callee: callee, Arguments: []exprast.Node{n.Node, n.Property}})
+	m.patched = true
+}
+
+// memberOf is expr's a.b and a[i]: an object's member and a list's
+// element in range are read directly, anything else as expr reads it,
+// with expr's panic for a read that fails, which the VM reports at the
+// member's position.
+func memberOf(from, key any) any {
+	switch v := from.(type) {
+	case map[string]any:
+		if k, ok := key.(string); ok {
+			return v[k]
+		}
+	case []any:
+		if i, ok := key.(int); ok && i >= 0 && i < len(v) {
+			return v[i]
+		}
+	}
+	return exprruntime.Fetch(from, derefKey(key))
+}
+
+// derefKey is the key expr's a[k] fetches with: a pointer followed to
+// its value, nil for a nil one.
+func derefKey(key any) any {
+	v := reflect.ValueOf(key)
+	if v.Kind() != reflect.Pointer {
+		return key
+	}
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	return v.Interface()
 }
 
 // prepareCalls compiles the regular expressions and loads the time zones

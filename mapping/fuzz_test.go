@@ -12,7 +12,8 @@ import (
 // FuzzCompile feeds arbitrary text to the rule compiler: it must return
 // rules or a *CompileError, never panic; rules that compile must plan the
 // example deal without panicking, and the same with a Memo that the
-// reference rules filled first.
+// reference rules filled first, and the same with programs run as first
+// compiled, without the patches.
 func FuzzCompile(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/broken/*.yaml")
 	seeds = append(seeds, referenceRules, "../examples/mappings/servicenow-ootb.yaml")
@@ -62,6 +63,20 @@ func FuzzCompile(f *testing.F) {
 		}
 		if wantErr == nil && !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
 			t.Fatalf("plan with a memo:\n%s\nwithout:\n%s", planJSON(t, got), planJSON(t, want))
+		}
+		// The programs as first compiled, without the patches that speed
+		// plans up, plan the same.
+		checked, err := Compile("fuzz.yaml", data, WithMemoryBudget(20000), asChecked())
+		if err != nil {
+			t.Fatalf("compiles patched but not as checked: %v", err)
+		}
+		in.Memo = nil
+		got, gotErr = checked.Plan(in)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("as checked: error %v, patched: %v", gotErr, wantErr)
+		}
+		if wantErr == nil && !bytes.Equal(planJSON(t, got), planJSON(t, want)) {
+			t.Fatalf("plan as checked:\n%s\npatched:\n%s", planJSON(t, got), planJSON(t, want))
 		}
 	})
 }

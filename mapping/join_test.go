@@ -3,6 +3,7 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/expr-lang/expr/builtin"
+	exprruntime "github.com/expr-lang/expr/vm/runtime"
 )
 
 // Chains of + between texts run as one call and give what + gives; other
@@ -72,13 +74,11 @@ func TestPatchedProgramsPlanAsChecked(t *testing.T) {
 	if len(files) < 3 || len(payloads) < 3 {
 		t.Fatalf("found %d rule files and %d payloads", len(files), len(payloads))
 	}
-	compileAll := func(patch bool) []*Rules {
+	compileAll := func(opts ...Option) []*Rules {
 		t.Helper()
-		defer func(old bool) { patchPrograms = old }(patchPrograms)
-		patchPrograms = patch
 		var out []*Rules
 		for _, f := range files {
-			r, err := LoadFile(f)
+			r, err := LoadFile(f, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestPatchedProgramsPlanAsChecked(t *testing.T) {
 		}
 		return out
 	}
-	patched, checked := compileAll(true), compileAll(false)
+	patched, checked := compileAll(), compileAll(asChecked())
 	joins := 0
 	for i := range files {
 		for _, payload := range payloads {
@@ -147,10 +147,8 @@ func TestFlatNamesKeepResults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "version: 1\nvars:\n" + tc.vars + tail
-			plan := func(patch bool) (*Rules, []byte) {
-				defer func(old bool) { patchPrograms = old }(patchPrograms)
-				patchPrograms = patch
-				r, err := Compile("flat.yaml", []byte(src))
+			plan := func(opts ...Option) (*Rules, []byte) {
+				r, err := Compile("flat.yaml", []byte(src), opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -160,8 +158,8 @@ func TestFlatNamesKeepResults(t *testing.T) {
 				}
 				return r, planJSON(t, p)
 			}
-			r, got := plan(true)
-			_, want := plan(false)
+			r, got := plan()
+			_, want := plan(asChecked())
 			if !bytes.Equal(got, want) {
 				t.Errorf("patched plan:\n%s\nwant\n%s", got, want)
 			}
@@ -191,4 +189,100 @@ func TestTextOfIsBuiltinString(t *testing.T) {
 	if run := r.steps[0].match[0].prog.run.Disassemble(); !strings.Contains(run, textFn) {
 		t.Errorf("string(sfdc.Name) runs as\n%s", run)
 	}
+}
+
+// Members read through memberOf give what expr's own reads give, errors
+// and their positions included, and the reads are patched where they can
+// be: a read by reflection allocates on every plan.
+func TestMemberReadsAsChecked(t *testing.T) {
+	// The vars are of types the checker does not know, as a foreach item
+	// or a helper's result can be.
+	const head = "version: 1\nvars:\n  acct: 'coalesce(sfdc.Account)'\n  items: 'coalesce(sfdc.OpportunityLineItems.records)'\n  none: 'coalesce(nil)'\n" +
+		"steps:\n  - name: s\n    table: t\n    match: {k: '\"k\"'}\n    on_multiple: skip\n    fields:\n      f: "
+	cases := []struct {
+		expr    string
+		patched bool // a read is a memberOf call
+		fails   bool
+	}{
+		{`sfdc.Name`, true, false},
+		{`vars.acct.Name`, true, false},
+		{`vars.acct.No_Such__c == nil`, true, false},
+		{`vars.acct["Name"]`, true, false},
+		{`vars.acct?.Name`, false, false},      // an optional read stays expr's
+		{`sfdc.Account?.Name`, true, false},    // the first read is patched
+		{`vars.none?.Name.Other`, true, false}, // the chain skips the patched read: nil
+		{`vars.acct.Name.Other`, true, true},   // a member of a text
+		{`vars.none.Name`, true, true},         // a member of nil
+		{`vars.items[0].Name__c`, true, false},
+		{`vars.items[-1].Name__c`, true, false}, // from the end, as expr reads it
+		{`vars.items[99].Name__c`, true, true},  // out of range
+		{`vars.items["x"]`, true, true},         // a list read by name
+		{`map(sfdc.OpportunityLineItems.records, .Name__c)`, true, false},
+		{`map(sfdc.OpportunityLineItems.records, string(.Quantity ?? ""))`, true, false},
+		{`filter(vars.items, {let n = string(.Name__c ?? ""); n contains "AEM"})[0].Name__c`, true, false},
+		{`ph.company_name`, true, false}, // the email's fields, a map[string]any too
+		{`record.number`, false, false},  // a struct's field: expr reads it directly
+	}
+	for _, tc := range cases {
+		src := head + "'string(" + strings.ReplaceAll(tc.expr, "'", "''") + ")'\n"
+		plan := func(opts ...Option) (*Rules, string, error) {
+			r, err := Compile("member.yaml", []byte(src), opts...)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.expr, err)
+			}
+			p, err := r.Plan(Input{SFDC: fullDeal(t), PH: testPH(), Record: testRecord(), Now: testNow})
+			if err != nil {
+				return r, "", err
+			}
+			return r, p.Steps[0].Fields["f"].Literal, nil
+		}
+		r, got, gotErr := plan()
+		_, want, wantErr := plan(asChecked())
+		if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("%s: patched %q, %v; as checked %q, %v", tc.expr, got, gotErr, want, wantErr)
+		}
+		if (wantErr != nil) != tc.fails {
+			t.Errorf("%s: error %v, want one: %v", tc.expr, wantErr, tc.fails)
+		}
+		run := r.steps[0].fields[0].prog.run.Disassemble()
+		if strings.Contains(run, memberFn) != tc.patched {
+			t.Errorf("%s: patched %v, want %v:\n%s", tc.expr, !tc.patched, tc.patched, run)
+		}
+		if strings.Contains(run, "OpCall ") {
+			t.Errorf("%s: a call by reflection:\n%s", tc.expr, run)
+		}
+	}
+}
+
+// memberOf reads what expr's Fetch reads for every kind of value.
+func TestMemberOfIsFetch(t *testing.T) {
+	n := 2
+	cases := []struct{ from, key any }{
+		{map[string]any{"a": 1}, "a"},
+		{map[string]any{"a": 1}, "b"},
+		{map[string]any{"a": 1}, &[]string{"a"}[0]}, // a pointer key is followed
+		{[]any{"x", "y", "z"}, 1},
+		{[]any{"x", "y", "z"}, -1},
+		{[]any{"x", "y", "z"}, &n},
+		{map[string]string{"a": "b"}, "a"},
+		{&RecordInfo{Number: "BB1"}, "Number"},
+		{"abc", 0},
+	}
+	for _, tc := range cases {
+		if got, want := memberOf(tc.from, tc.key), exprruntime.Fetch(tc.from, derefKey(tc.key)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("memberOf(%#v, %#v) = %#v, want %#v", tc.from, tc.key, got, want)
+		}
+	}
+	for _, tc := range []struct{ from, key any }{{nil, "a"}, {[]any{1}, 5}, {[]any{1}, "a"}, {"abc", "a"}} {
+		got, want := panicOf(func() { memberOf(tc.from, tc.key) }), panicOf(func() { exprruntime.Fetch(tc.from, tc.key) })
+		if got == "" || got != want {
+			t.Errorf("memberOf(%#v, %#v) panics %q, want %q", tc.from, tc.key, got, want)
+		}
+	}
+}
+
+func panicOf(f func()) (msg string) {
+	defer func() { msg = fmt.Sprint(recover()) }()
+	f()
+	return ""
 }

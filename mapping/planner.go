@@ -86,6 +86,9 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	fillPH(pm.ph, in.PH)
 	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, pm.ph, &rec, in.Now
 	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
+	if r.flatEnv {
+		x.env[memberFn] = memberOfFn
+	}
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
 		Params: maps.Clone(r.values), Steps: make([]loader.Step, 0, len(r.steps)+8),
@@ -130,6 +133,9 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 type planMaps struct {
 	env, vars, refs, ph map[string]any
 }
+
+// memberOfFn is memberOf as the environment holds it: boxed once.
+var memberOfFn any = memberOf
 
 var planMapsPool = sync.Pool{New: func() any {
 	return &planMaps{env: map[string]any{}, vars: map[string]any{}, refs: map[string]any{}, ph: make(map[string]any, len(PHFields))}

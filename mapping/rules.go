@@ -124,6 +124,9 @@ type Option func(*options)
 type options struct {
 	params map[string]string
 	budget uint
+	// asChecked runs every program as first compiled, without the
+	// patches that speed plans up; tests compare plans both ways.
+	asChecked bool
 }
 
 // WithParams overrides the defaults of params the rule file declares.
@@ -165,6 +168,7 @@ func Compile(name string, data []byte, opts ...Option) (*Rules, error) {
 		src:       newSource(data),
 		h:         newHelpers(),
 		overrides: o.params,
+		asChecked: o.asChecked,
 	}
 	c.opts = c.h.options()
 	r := c.compile(data)
@@ -228,6 +232,7 @@ type compiler struct {
 	opts      []expr.Option
 	overrides map[string]string
 	problems  []Problem
+	asChecked bool // options.asChecked
 
 	paramNames  []string
 	paramValues map[string]string

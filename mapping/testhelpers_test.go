@@ -148,3 +148,7 @@ func stepByID(t testing.TB, p *loader.Plan, id string) loader.Step {
 	t.Fatalf("plan has no step %s", id)
 	return loader.Step{}
 }
+
+// asChecked compiles rules whose programs run as first compiled, for
+// tests that compare plans with and without the patches.
+func asChecked() Option { return func(o *options) { o.asChecked = true } }
