@@ -342,7 +342,10 @@ func (c *compiler) patched(p *program) *vm.Program {
 		// Last: the join patcher reads the types the checker gives
 		// members, which a member call would hide.
 		env[memberFn] = types.TypeOf(memberOf)
-		opts = append(opts, expr.Patch(m))
+		for _, tc := range typedCalls {
+			env[tc.name] = types.TypeOf(tc.fn)
+		}
+		opts = append(opts, expr.Patch(m), expr.Patch(&callPatcher{m}))
 	}
 	opts = append(opts, c.opts...)
 	if p.kind == kindBool {
@@ -528,6 +531,65 @@ func (m *memberPatcher) Visit(node *exprast.Node) {
 	callee.SetType(memberOfType)
 	exprast.Patch(node, &exprast.CallNode{Callee: callee, Arguments: []exprast.Node{n.Node, n.Property}})
 	m.patched = true
+}
+
+// typedCall is a helper as a plan's environment also holds it (under
+// name, see Rules.flatEnv): a func(any) any or func(any, any) any, which
+// expr calls directly, without the argument slice that a function given
+// as an option needs for every call. It returns the helper's result as
+// the helper boxed it, and panics with the helper's error, which the VM
+// reports as it reports an error returned.
+type typedCall struct {
+	name string
+	fn   any
+}
+
+// typedCalls are the helpers callPatcher calls typed, by their names in
+// rule files.
+var typedCalls = map[string]typedCall{
+	textFn:      {"+text.typed", func(v any) any { return must(textOf(v)) }},
+	"omitEmpty": {"+omitEmpty", func(v any) any { return must(omitEmptyFn(v)) }},
+	"weekday":   {"+weekday", func(v any) any { return must(weekdayFn(v)) }},
+	"moneyText": {"+moneyText", func(cur, amount any) any { return must(moneyTextFn(cur, amount)) }},
+}
+
+// must is a helper's result, or its error as a panic.
+func must(out any, err error) any {
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// callPatcher makes a call of a helper in typedCalls a call of its typed
+// form. A call with an argument of a pointer type stays as it is: expr
+// follows such a pointer for a helper that takes text or a date, and the
+// typed forms take any value.
+type callPatcher struct{ m *memberPatcher }
+
+func (c *callPatcher) Visit(node *exprast.Node) {
+	n, ok := (*node).(*exprast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := n.Callee.(*exprast.IdentifierNode)
+	if !ok {
+		return
+	}
+	tc, ok := typedCalls[id.Value]
+	if !ok || reflect.TypeOf(tc.fn).NumIn() != len(n.Arguments) {
+		return
+	}
+	for _, a := range n.Arguments {
+		if a.Type().Kind() == reflect.Pointer {
+			return
+		}
+	}
+	callee := &exprast.IdentifierNode{Value: tc.name}
+	callee.SetType(reflect.TypeOf(tc.fn)) // see memberPatcher
+	callee.SetLocation(n.Callee.Location())
+	n.Callee = callee
+	c.m.patched = true
 }
 
 // memberOf is expr's a.b and a[i]: an object's member and a list's

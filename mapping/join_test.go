@@ -191,9 +191,10 @@ func TestTextOfIsBuiltinString(t *testing.T) {
 	}
 }
 
-// Members read through memberOf give what expr's own reads give, errors
-// and their positions included, and the reads are patched where they can
-// be: a read by reflection allocates on every plan.
+// Members read through memberOf and helpers called typed give what expr's
+// own reads and calls give, errors and their positions included, and are
+// patched where they can be: a read by reflection, or a call through an
+// argument slice, allocates on every plan.
 func TestMemberReadsAsChecked(t *testing.T) {
 	// The vars are of types the checker does not know, as a foreach item
 	// or a helper's result can be.
@@ -201,7 +202,7 @@ func TestMemberReadsAsChecked(t *testing.T) {
 		"steps:\n  - name: s\n    table: t\n    match: {k: '\"k\"'}\n    on_multiple: skip\n    fields:\n      f: "
 	cases := []struct {
 		expr    string
-		patched bool // a read is a memberOf call
+		patched bool // a read is a memberOf call, or a call is typed
 		fails   bool
 	}{
 		{`sfdc.Name`, true, false},
@@ -222,6 +223,14 @@ func TestMemberReadsAsChecked(t *testing.T) {
 		{`filter(vars.items, {let n = string(.Name__c ?? ""); n contains "AEM"})[0].Name__c`, true, false},
 		{`ph.company_name`, true, false}, // the email's fields, a map[string]any too
 		{`record.number`, false, false},  // a struct's field: expr reads it directly
+		// Helpers called typed, their errors included.
+		{`omitEmpty(vars.none)`, true, false},
+		{`omitEmpty(record.number)`, true, false},
+		{`weekday(now)`, true, false},
+		{`weekday(vars.acct)`, true, true},
+		{`moneyText("EUR", 1234.5)`, true, false},
+		{`moneyText(" ", 1)`, true, true},
+		{`moneyText("EUR", "12,5")`, true, true},
 	}
 	for _, tc := range cases {
 		src := head + "'string(" + strings.ReplaceAll(tc.expr, "'", "''") + ")'\n"
@@ -245,7 +254,11 @@ func TestMemberReadsAsChecked(t *testing.T) {
 			t.Errorf("%s: error %v, want one: %v", tc.expr, wantErr, tc.fails)
 		}
 		run := r.steps[0].fields[0].prog.run.Disassemble()
-		if strings.Contains(run, memberFn) != tc.patched {
+		typed := strings.Contains(run, memberFn) // string(...) around each case is typed anyway
+		for name, c := range typedCalls {
+			typed = typed || (name != textFn && strings.Contains(run, c.name))
+		}
+		if typed != tc.patched {
 			t.Errorf("%s: patched %v, want %v:\n%s", tc.expr, !tc.patched, tc.patched, run)
 		}
 		if strings.Contains(run, "OpCall ") {

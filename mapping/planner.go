@@ -87,7 +87,7 @@ func (r *Rules) Plan(in Input) (*loader.Plan, error) {
 	x.env["sfdc"], x.env["ph"], x.env["record"], x.env["now"] = sf, pm.ph, &rec, in.Now
 	x.env["params"], x.env["vars"], x.env["ref"] = params, x.vars, x.refs
 	if r.flatEnv {
-		x.env[memberFn] = memberOfFn
+		addEnvFuncs(x.env)
 	}
 	x.plan = &loader.Plan{
 		Rules: r.name, RulesHash: r.hash, Record: in.Record.Number, Now: in.Now,
@@ -136,6 +136,15 @@ type planMaps struct {
 
 // memberOfFn is memberOf as the environment holds it: boxed once.
 var memberOfFn any = memberOf
+
+// addEnvFuncs puts in env the functions that patched programs call by
+// name (memberOf and the typedCalls).
+func addEnvFuncs(env map[string]any) {
+	env[memberFn] = memberOfFn
+	for _, tc := range typedCalls {
+		env[tc.name] = tc.fn
+	}
+}
 
 var planMapsPool = sync.Pool{New: func() any {
 	return &planMaps{env: map[string]any{}, vars: map[string]any{}, refs: map[string]any{}, ph: make(map[string]any, len(PHFields))}

@@ -132,7 +132,8 @@ steps:
 	ph := map[string]any{}
 	fillPH(ph, nil)
 	x.env = map[string]any{"sfdc": map[string]any{}, "ph": ph, "record": &RecordInfo{}, "now": now,
-		"params": map[string]any{"tz": "Pacific/Auckland"}, "vars": x.vars, "ref": x.refs, memberFn: memberOfFn}
+		"params": map[string]any{"tz": "Pacific/Auckland"}, "vars": x.vars, "ref": x.refs}
+	addEnvFuncs(x.env)
 	for _, v := range r.vars {
 		out, err := x.eval(v.prog)
 		if err != nil {
