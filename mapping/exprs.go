@@ -309,14 +309,17 @@ func (c *compiler) compileExpr(p *parsed, sc *scope, kind exprKind) *program {
 }
 
 // patch compiles every program of the file once more, for plans to run,
-// with two changes that keep every result: chains of + between texts are
-// one call (joinPatcher), and vars.NAME and ref.NAME are read as names of
-// their own (flatPatcher), which a plan also puts in the environment
-// (Rules.flatEnv), so that no map is searched by reflection for them.
-// Names are not flattened in a file that reads $env, whose keys would
-// show it, nor in an expression that declares variables with let, which
-// could be named vars or ref. The first compile keeps deciding errors and
-// types; a program whose second compile fails runs as first compiled.
+// with changes that keep every result: chains of + between texts are one
+// call (joinPatcher); string(x) does not format a text (textPatcher);
+// vars.NAME and ref.NAME are read as names of their own (flatPatcher);
+// members of objects are read without reflection (memberPatcher) and
+// some helpers are called without an argument slice (callPatcher), both
+// through functions a plan puts in the environment with the flat names
+// (Rules.flatEnv). Nothing is added to the environment of a file that
+// reads $env, whose keys would show it, and names are not flattened in an
+// expression that declares variables with let, which could be named vars
+// or ref. The first compile keeps deciding errors and types; a program
+// whose second compile fails runs as first compiled.
 func (c *compiler) patch() {
 	for _, p := range c.programs {
 		p.run = c.patched(p)
@@ -330,7 +333,7 @@ func (c *compiler) patched(p *program) *vm.Program {
 	if c.asChecked || (!flat && !strings.ContainsAny(p.src, "+.[") && !strings.Contains(p.src, "string")) {
 		return p.prog
 	}
-	j, f, t, m := &joinPatcher{}, &flatPatcher{}, &textPatcher{}, &memberPatcher{}
+	j, f, t, m, cp := &joinPatcher{}, &flatPatcher{}, &textPatcher{}, &memberPatcher{}, &callPatcher{}
 	env := c.env(p.sc)
 	opts := []expr.Option{expr.Env(env)}
 	if flat {
@@ -345,14 +348,14 @@ func (c *compiler) patched(p *program) *vm.Program {
 		for _, tc := range typedCalls {
 			env[tc.name] = types.TypeOf(tc.fn)
 		}
-		opts = append(opts, expr.Patch(m), expr.Patch(&callPatcher{m}))
+		opts = append(opts, expr.Patch(m), expr.Patch(cp))
 	}
 	opts = append(opts, c.opts...)
 	if p.kind == kindBool {
 		opts = append(opts, expr.AsBool())
 	}
 	out, err := expr.Compile(p.src, opts...)
-	if err != nil || (!j.patched && !f.patched && !t.patched && !m.patched) {
+	if err != nil || (!j.patched && !f.patched && !t.patched && !m.patched && !cp.patched) {
 		return p.prog
 	}
 	return out
@@ -565,7 +568,7 @@ func must(out any, err error) any {
 // form. A call with an argument of a pointer type stays as it is: expr
 // follows such a pointer for a helper that takes text or a date, and the
 // typed forms take any value.
-type callPatcher struct{ m *memberPatcher }
+type callPatcher struct{ patched bool }
 
 func (c *callPatcher) Visit(node *exprast.Node) {
 	n, ok := (*node).(*exprast.CallNode)
@@ -589,7 +592,7 @@ func (c *callPatcher) Visit(node *exprast.Node) {
 	callee.SetType(reflect.TypeOf(tc.fn)) // see memberPatcher
 	callee.SetLocation(n.Callee.Location())
 	n.Callee = callee
-	c.m.patched = true
+	c.patched = true
 }
 
 // memberOf is expr's a.b and a[i]: an object's member and a list's
