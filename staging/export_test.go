@@ -94,3 +94,19 @@ func SpareIDs(ids []int64, age time.Duration, n int) []int64 {
 	got, _ := b.takeSpare(n)
 	return got
 }
+
+// PreparedBatchStatements returns how many statements a batch writer
+// prepares by name on its connection.
+func PreparedBatchStatements(s *Store) int {
+	st, err := s.batchStatements()
+	if err != nil {
+		panic(err)
+	}
+	n := 0
+	for _, step := range st.steps {
+		if !step.planEach {
+			n++
+		}
+	}
+	return n
+}

@@ -239,7 +239,7 @@ func TestBatchFaults(t *testing.T) {
 	t.Run("answer lost after the commit", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
 		s, proxy := storeThrough(t, dsn, nil)
-		direct := sameSchema(t, dsn)
+		direct := dbtest.Open(t, dsn) // the same schema, directly
 		deals := faultDeals(300, 1)
 		holder, pid := blockSalesforceIDs(t, direct, deals...)
 		answers := intakeAll(s, deals)
