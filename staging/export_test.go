@@ -95,18 +95,20 @@ func SpareIDs(ids []int64, age time.Duration, n int) []int64 {
 	return got
 }
 
-// PreparedBatchStatements returns how many statements a batch writer
-// prepares by name on its connection.
-func PreparedBatchStatements(s *Store) int {
-	st, err := s.batchStatements()
-	if err != nil {
-		panic(err)
+// BatchStatements is how many statements a batch writer prepares by name
+// on its connection.
+const BatchStatements = batchSteps
+
+// BatchWriters is how many batch writers may run at once.
+const BatchWriters = batchWriters
+
+// MoreWithCommit returns how many of queued deals a busy writer sends with
+// the commit of its batch of last deals (0: none, the next batch waits
+// for the commit's answer).
+func MoreWithCommit(queued, last int) int {
+	b := &intakeBatcher{writers: 1, busy: 1, last: last}
+	for range queued {
+		b.queue = append(b.queue, testDeal())
 	}
-	n := 0
-	for _, step := range st.steps {
-		if !step.planEach {
-			n++
-		}
-	}
-	return n
+	return len(b.more())
 }

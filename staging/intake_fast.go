@@ -28,8 +28,9 @@ import (
 // A batch is one transaction of two round trips on a pooled connection,
 // through pgx's pipeline mode:
 //
-//  1. It tries the ECC lock of each deal (pg_try_advisory_xact_lock: a
-//     lock someone holds is never waited for), draws record ids from the
+//  1. It sets the transaction's planner settings (see stepSettings),
+//     tries the ECC lock of each deal (pg_try_advisory_xact_lock: a lock
+//     someone holds is never waited for), draws record ids from the
 //     sequence, and then reads, for each deal, whether its Salesforce id is
 //     staged and whether PH emails wait for its ECC id.
 //  2. Go decides from those facts (intakeNewFast's rules), numbers the
@@ -39,8 +40,8 @@ import (
 // A deal the batch does not stage takes the general path (intakeTx), which
 // waits for locks on its own connection and decides everything the batch
 // stood back from: so one customer's held lock never stalls another's
-// deals. Up to batchWriters batches are written at once, each on its own
-// connection.
+// deals. Up to batchWriters writers write batches at once, each on its
+// own connection.
 const (
 	// fastBatchMax caps the deals of one batch.
 	fastBatchMax = 64
@@ -48,11 +49,13 @@ const (
 	// burst of large deals (up to 6 MiB each) is not sent as one message;
 	// a batch always takes at least one deal.
 	fastBatchMaxBytes = 8 << 20
-	// batchWriters is how many batches are written at once. The second
-	// starts while the first is on its way once as many deals wait as the
-	// first took, so that Postgres works on one batch while this process
-	// reads the other's answer.
-	batchWriters = 2
+	// batchWriters is how many writers write batches at once, each on a
+	// connection of its own. A further one starts while every writer is
+	// busy once as many deals wait as the last batch took. One writer
+	// keeps batches larger, each deal costing Postgres and this process
+	// less, and its next batch goes to Postgres with its commit (see
+	// flights).
+	batchWriters = 1
 	// spareIDsMax caps the record ids kept drawn for later batches.
 	spareIDsMax = fastBatchMax
 	// spareIDsMaxAge is how long a drawn record id is kept for a later
@@ -132,10 +135,12 @@ func (b *intakeBatcher) next() []*fastDeal {
 	}
 }
 
-// more takes the next batch for a writer that is busy with one, or
-// returns nil when nothing is queued; b.mu is held.
+// more takes the next batch for a writer that is busy with one once as
+// many deals wait as that batch took, or returns nil: the writer then
+// takes the next batch once the one on its way is answered, with the deals
+// that arrive meanwhile. b.mu is held.
 func (b *intakeBatcher) more() []*fastDeal {
-	if len(b.queue) == 0 {
+	if len(b.queue) == 0 || len(b.queue) < b.last {
 		return nil
 	}
 	batch := b.take()
@@ -385,9 +390,6 @@ func (w *batchWriter) run(c *pgx.Conn) error {
 		ctx, cancel := context.WithTimeout(context.Background(), s.txTimeout)
 		defer cancel()
 		for i, st := range stmts.steps {
-			if st.planEach {
-				continue
-			}
 			sd, err := c.Prepare(ctx, st.name, st.sql)
 			if err != nil {
 				s.unnameBatchesAfter(err)
@@ -416,9 +418,10 @@ func (w *batchWriter) run(c *pgx.Conn) error {
 
 // The steps of a batch, in the order they are sent.
 const (
-	stepLock   = iota // try the ECC locks, draw record ids
-	stepFacts         // what is staged already
-	stepInsert        // the records and their events
+	stepSettings = iota // the planner settings of the batch's transaction
+	stepLock            // try the ECC locks, draw record ids
+	stepFacts           // what is staged already
+	stepInsert          // the records and their events
 	batchSteps
 )
 
@@ -428,13 +431,6 @@ type batchStatements struct {
 	steps [batchSteps]struct {
 		name, sql string
 		oids      []uint32
-		// planEach: the statement is planned for every batch, never
-		// prepared. The facts look records up by index; a plan kept from
-		// while the table was small scans it instead, and Postgres keeps
-		// such a plan until the table is analyzed again, which autovacuum
-		// does at its own pace while intake fills the table. A plan made
-		// for each batch sees the table's size as it is.
-		planEach bool
 	}
 	records, events *arrayInsert
 }
@@ -464,16 +460,22 @@ func buildBatchStatements(db *bun.DB) (*batchStatements, error) {
 	set := func(step int, name, sql string, oids ...uint32) {
 		st.steps[step].name, st.steps[step].sql, st.steps[step].oids = "bookbridge_staging_intake_"+name, sql, oids
 	}
+	// For the batch's transaction only, and before its other statements
+	// are bound: a prepared statement runs with the plan Postgres made for
+	// it once (generic), not one planned again for each batch's arrays
+	// (custom), which Postgres otherwise picks whenever the arrays' sizes
+	// make it look cheaper; and with no sequential scan, so that the facts
+	// stay index lookups under a plan made while the table was small.
+	set(stepSettings, "settings", `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+		set_config('enable_seqscan', 'off', true)`)
 	set(stepLock, "lock", `SELECT txid_current(),
 		ARRAY(SELECT pg_try_advisory_xact_lock(`+eccLock("k.key")+`) FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) ORDER BY k.n),
-		ARRAY(SELECT nextval((SELECT pg_get_serial_sequence('`+records.table+`', 'id'))::regclass) FROM generate_series(1, $2::integer)),
-		set_config('enable_seqscan', 'off', true)`,
+		ARRAY(SELECT nextval((SELECT pg_get_serial_sequence('`+records.table+`', 'id'))::regclass) FROM generate_series(1, $2::integer))`,
 		pgtype.TextArrayOID, pgtype.Int4OID)
 	set(stepFacts, "facts", `SELECT (SELECT 1 FROM `+records.table+` r WHERE r.sf_id = d.sf_id LIMIT 1) IS NOT NULL,
 		(SELECT 1 FROM `+records.table+` r WHERE `+waitingWhere("d.ecc_key")+` LIMIT 1) IS NOT NULL
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(sf_id, ecc_key, n) ORDER BY d.n`,
 		pgtype.TextArrayOID, pgtype.TextArrayOID)
-	st.steps[stepFacts].planEach = false
 	set(stepInsert, "insert", `WITH staged AS (
 		INSERT INTO `+records.table+` (`+records.names()+`) `+records.rows(1)+`
 		ON CONFLICT (sf_id) DO NOTHING RETURNING id)
@@ -575,6 +577,9 @@ func (w *batchWriter) sendLearn(p *pgconn.Pipeline, f *flight) error {
 			f.keys = append(f.keys, k)
 		}
 	}
+	if err := w.send(p, stepSettings); err != nil {
+		return err
+	}
 	if err := w.send(p, stepLock, f.keys, int32(f.need)); err != nil {
 		return err
 	}
@@ -588,6 +593,9 @@ func (w *batchWriter) sendLearn(p *pgconn.Pipeline, f *flight) error {
 // readLearn reads the answer of f's first round trip.
 func (w *batchWriter) readLearn(p *pgconn.Pipeline, f *flight) error {
 	facts := &batchFacts{locked: make(map[string]bool, len(f.keys))}
+	if err := w.read(p, func(int) []any { return nil }); err != nil { // the settings
+		return err
+	}
 	var locked []bool
 	if err := w.read(p, func(int) []any { return []any{&facts.txid, &locked, &facts.ids} }); err != nil {
 		return err
@@ -707,9 +715,9 @@ func (w *batchWriter) land(f *flight) {
 // flights writes batches on the writer's connection in one pipeline until
 // nothing is queued, and reports whether the connection broke. Each batch
 // is one transaction of two round trips; while the commit of one goes to
-// Postgres, the first round trip of the next goes with it when deals are
-// queued, so that Postgres starts on the next batch the moment it commits
-// the one before.
+// Postgres, the first round trip of the next goes with it once as many
+// deals wait as the one committing took (see more), so that Postgres
+// starts on the next batch the moment it commits the one before.
 func (w *batchWriter) flights() (broken bool) {
 	s, b := w.s, &w.s.batcher
 	ctx, cancel := context.WithCancel(context.Background())

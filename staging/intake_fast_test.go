@@ -237,8 +237,30 @@ func TestBatchesFollowEachOther(t *testing.T) {
 	}
 }
 
-// A deal starts a writer when none runs, and a second one when the first
-// is busy and as many deals wait as its batch took; never a third.
+// A writer sends its next batch with the commit of the one on its way
+// once as many deals wait as that one took; fewer wait for the commit's
+// answer, and for the deals that arrive meanwhile.
+func TestNextBatchWithCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		queued, last, taken int
+	}{
+		{"nothing queued", 0, 3, 0},
+		{"fewer waiting than the batch took", 2, 3, 0},
+		{"as many waiting as the batch took", 3, 3, 3},
+		{"more waiting than the batch took", 70, 3, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := staging.MoreWithCommit(tc.queued, tc.last); got != tc.taken {
+				t.Errorf("sent %d deals with the commit, want %d", got, tc.taken)
+			}
+		})
+	}
+}
+
+// A deal starts a writer when none runs, and another one, up to
+// staging.BatchWriters, when every writer is busy and as many deals wait
+// as the last batch took.
 func TestWritersStart(t *testing.T) {
 	for _, tc := range []struct {
 		name                        string
@@ -247,9 +269,9 @@ func TestWritersStart(t *testing.T) {
 	}{
 		{"the first deal", 0, 0, 0, 0, true},
 		{"one writer busy, fewer deals waiting than it took", 1, 1, 1, 5, false},
-		{"one writer busy, as many waiting as it took", 4, 1, 1, 5, true},
+		{"one writer busy, as many waiting as it took", 4, 1, 1, 5, staging.BatchWriters > 1},
 		{"one writer idle takes it", 4, 1, 0, 5, false},
-		{"two writers busy", 40, 2, 2, 5, false},
+		{"as many writers as may run, all busy", 40, staging.BatchWriters, staging.BatchWriters, 5, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := staging.WriterStarts(tc.queued, tc.writers, tc.busy, tc.last); got != tc.want {
@@ -393,7 +415,7 @@ func TestBatchStatementsOutliveASchemaChange(t *testing.T) {
 			t.Fatalf("deal after %q: %s", change, res.Outcome)
 		}
 	}
-	if got, want := namedBatchStatements(t, db), staging.PreparedBatchStatements(s); got != want {
+	if got, want := namedBatchStatements(t, db), staging.BatchStatements; got != want {
 		t.Fatalf("%d named batch statements, want %d", got, want)
 	}
 	mu.Lock()
@@ -497,7 +519,7 @@ func TestBatchesGoUnnamedWhenStatementsVanish(t *testing.T) {
 	ctx := context.Background()
 	for i := range 3 {
 		if i == 1 {
-			if got, want := namedBatchStatements(t, db), staging.PreparedBatchStatements(s); got != want {
+			if got, want := namedBatchStatements(t, db), staging.BatchStatements; got != want {
 				t.Fatalf("after the first batch, %d named batch statements, want %d", got, want)
 			}
 			if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {

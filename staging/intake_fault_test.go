@@ -342,18 +342,19 @@ func mustGetIn(t *testing.T, db *bun.DB, id int64) string {
 }
 
 // A deal that waited for its batch is stamped with the batch's time, when
-// it is written and committed, not with the time it was queued: here both
-// writers wait for another session while the deal is queued, and the
+// it is written and committed, not with the time it was queued: here every
+// writer waits for another session while the deal is queued, and the
 // clock moves on by a minute before they are free.
 func TestQueuedDealIsStampedWhenWritten(t *testing.T) {
 	db := dbtest.Postgres(t)
 	s, clock := newStore(t, db)
-	stuck := faultDeals(900, 2)
+	stuck := faultDeals(900, staging.BatchWriters)
 	holder, pid := blockSalesforceIDs(t, db, stuck...)
-	first := intakeAll(s, stuck[:1])
-	waitBlockedBy(t, db, pid, 1)
-	second := intakeAll(s, stuck[1:])
-	waitBlockedBy(t, db, pid, 2) // both writers wait
+	var stuckAnswers []<-chan []intakeAnswer
+	for i := range stuck {
+		stuckAnswers = append(stuckAnswers, intakeAll(s, stuck[i:i+1]))
+		waitBlockedBy(t, db, pid, i+1) // one more writer waits
+	}
 	queuedAt := clock.Now()
 	queued := intakeAll(s, faultDeals(910, 1))
 	for deadline := time.Now().Add(waitBound); staging.QueuedDeals(s) == 0; time.Sleep(time.Millisecond) {
@@ -365,7 +366,7 @@ func TestQueuedDealIsStampedWhenWritten(t *testing.T) {
 	if err := holder.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	for _, ch := range []<-chan []intakeAnswer{first, second} {
+	for _, ch := range stuckAnswers {
 		if a := receive(t, ch, "a stuck deal's answer")[0]; a.err != nil || a.res.Outcome != staging.IntakeCreated {
 			t.Fatalf("stuck deal: %v %v", a.res.Outcome, a.err)
 		}
