@@ -39,11 +39,11 @@ func (s *Store) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		b := &s.batcher
 		b.mu.Lock()
-		queued, writers := len(b.queue), b.writers
+		queued, running := len(b.queue), b.running
 		b.mu.Unlock()
-		still := "the Postgres batch writers of new deals are returning their connections"
-		if writers > 0 {
-			still = fmt.Sprintf("%d Postgres batch writers of new deals are writing (%d deals queued, besides those on their way)", writers, queued)
+		still := "the Postgres batch writer of new deals is returning its connection"
+		if running {
+			still = fmt.Sprintf("the Postgres batch writer of new deals is writing (%d deals queued for its next batch, besides those on their way)", queued)
 		}
 		return fmt.Errorf("staging: closing the store: %w; still running: %s; call Close again to wait for it", ctx.Err(), still)
 	}

@@ -28,16 +28,17 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// On Postgres, Close waits for the deal a batch writer is writing: the
-// batch's insert waits for another session that inserted a row with the
-// deal's Salesforce id and has not committed, and Close returns only after
-// that session rolled back and the deal is committed.
+// On Postgres, Close waits for the deal the batch writer is writing: the
+// batch is held on the deal's ECC lock by another session, and Close
+// returns only after the lock is released and the deal committed.
 func TestCloseWaitsForTheBatchInFlight(t *testing.T) {
 	db := dbtest.Postgres(t)
 	s, _ := newStore(t, db)
 	ctx := context.Background()
 	p := dealFor(t, 1, "4713001", "DR47130001", "")
 
+	// Another session holds the lock the batch function takes for the
+	// deal's ECC id.
 	holder, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +48,8 @@ func TestCloseWaitsForTheBatchInFlight(t *testing.T) {
 	if err := holder.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&holderPID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := holder.ExecContext(ctx, `INSERT INTO staging_records (state, state_since, version, sf_id, created_at, updated_at)
-		VALUES ('received', now(), 1, ?, now(), now())`, p.SalesforceID); err != nil {
+	if _, err := holder.ExecContext(ctx,
+		"SELECT pg_advisory_xact_lock(hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || ?, 0))", p.Keys.ECCID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -61,7 +62,7 @@ func TestCloseWaitsForTheBatchInFlight(t *testing.T) {
 		res, err := s.Intake(ctx, p)
 		intakeDone <- answer{res, err}
 	}()
-	// Wait (bounded) until the batch waits for the holder.
+	// Wait (bounded) until the batch waits for the holder's lock.
 	for deadline := time.Now().Add(waitBound); ; {
 		var blocked int
 		err := db.NewSelect().TableExpr("pg_stat_activity").ColumnExpr("count(*)").
@@ -73,7 +74,7 @@ func TestCloseWaitsForTheBatchInFlight(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the batch did not wait for the holder within %s", waitBound)
+			t.Fatalf("the batch did not wait for the ECC lock within %s", waitBound)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -94,21 +95,21 @@ func TestCloseWaitsForTheBatchInFlight(t *testing.T) {
 	defer cancelClose()
 	closeDone := make(chan error, 1)
 	go func() { closeDone <- s.Close(closeCtx) }()
-	// The deal is not committed and Close has not returned while the
-	// holder's row is there.
+	// The deal is not committed and Close has not returned while the lock
+	// is held.
 	if _, err := s.GetBySalesforceID(ctx, p.SalesforceID); !errors.Is(err, staging.ErrNotFound) {
-		t.Fatalf("the deal in flight is visible before the holder ended: %v", err)
+		t.Fatalf("the deal in flight is visible before the lock is released: %v", err)
 	}
 	select {
 	case err := <-closeDone:
-		t.Fatalf("Close returned (%v) while the batch waited for the holder", err)
+		t.Fatalf("Close returned (%v) while the batch waited for the lock", err)
 	default:
 	}
 
-	if err := holder.Rollback(); err != nil {
+	if err := holder.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := receive(t, closeDone, "Close after the holder rolled back"); err != nil {
+	if err := receive(t, closeDone, "Close after the lock was released"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	// Close returned after the batch was answered: the deal is committed

@@ -82,35 +82,24 @@
 // constraint on the Salesforce id makes concurrent identical posts give one
 // record. A new deal joins the waiting_for_payload record of its PH email,
 // which becomes ready; its exception is resolved and the history says so.
-// On Postgres a deal seen for the first time is staged in a batch with the
-// other new deals arriving at the same moment: one transaction on a pooled
-// connection, through pgx's pipeline mode, in two round trips. The first
-// tries each deal's per-ECC lock without waiting, draws record ids and
-// reads whether each deal is staged already and whether PH emails wait for
-// it; Go decides from that, as the general path would, numbers the deals
-// it stages, and the second round trip inserts them with their history
-// events and commits. Each caller returns once its own deal is committed;
-// a lone deal is never delayed. A deal the batch does not stage (it exists,
-// an email waits for it, another session holds its ECC lock, the batch
-// failed) goes the general way, which waits for locks on a connection of
-// its own: one customer's held lock never stalls other customers' deals.
-// Two batches are written at once, the second once as many deals wait as
-// the first took. When the connection breaks after the commit was sent,
-// each caller asks Postgres for the transaction's status (txid_status)
-// until it knows whether its deal was staged, or its context ends.
-// Store.Close waits for the batches under way and makes Intake refuse new
-// deals (ErrClosed); it leaves the *bun.DB open, for its owner to close
-// afterwards.
+// On Postgres a deal seen for the first time with no email waiting for it
+// (the common case) is staged by a stored function, which takes the same
+// per-ECC lock and writes the same record and event as the general path;
+// new deals arriving while one such call runs are staged together by the
+// next, in one round trip and one commit, and each caller returns once its
+// own deal is committed. The next batch is sent while the one before still
+// runs, once as many deals wait as that one took, so that Postgres goes on
+// to it at once; each batch commits (or fails) on its own. Every other
+// case goes the general way. Store.Close waits for the batches under way
+// and makes Intake refuse new deals (ErrClosed); it leaves the *bun.DB
+// open, for its owner to close afterwards.
 //
-// The batch's statements are prepared once on each connection. Behind a
+// That call is a statement prepared once on each connection. Behind a
 // connection pooler in transaction mode, which cannot keep prepared
 // statements, put default_query_exec_mode=cache_describe (or exec) in the
-// database URL: they then go unnamed. Without it, the first batch that
-// finds a statement gone takes the general way and the store sends every
-// later batch unnamed, saying so once in its log. A record id drawn for a
-// deal the batch did not stage is kept for the next batch for up to two
-// seconds, so record numbers follow arrival to within that; an id not
-// used by then, or kept when the process ends, leaves a gap.
+// database URL: the call then goes unnamed. Without it, the first batch
+// that finds its statement gone takes the general way and the store sends
+// every later batch unnamed, saying so once in its log.
 //
 // # PH emails
 //
@@ -152,8 +141,8 @@
 // and opportunity name, ignoring case and accents: "muller", "MULLER" and
 // "Müller" find "Müller & Søn Größe GmbH", as do "mueller", "grosse",
 // "groesse", "son" and "soen". Each record keeps a folded search text,
-// computed in Go (search.go) by both intake paths; every query word is
-// folded by the same function.
+// computed in Go (search.go) and handed to the Postgres batch function as
+// it is; every query word is folded by the same function.
 //
 // # Schema
 //

@@ -1,7 +1,5 @@
 package staging
 
-import "time"
-
 // SchemaSteps is the number of schema migration steps, for the tests.
 var SchemaSteps = len(schemaMigrations)
 
@@ -19,53 +17,37 @@ func TakeBatchSizes(payloadSizes []int) []int {
 	return out
 }
 
-// PipeNext sets up a batcher with busy writers writing batches, the last
-// of which took last deals, one more writer (the caller) looking for work,
-// and queued deals waiting. It starts arrive in a goroutine of its own
-// (queue adds a deal as a caller would, answer ends a busy writer's batch)
-// and returns how many deals the caller's next batch takes (0: the writer
-// ends) and how many writers are then busy.
-func PipeNext(queued, busy, last int, arrive func(queue, answer func())) (taken, busyAfter int) {
-	b := &intakeBatcher{writers: busy + 1, busy: busy, last: last}
-	b.wake.L = &b.mu
+// PipeNext sets up a run with inPipe batches on their way, the last of
+// which took last deals, and queued deals waiting, on a connection that
+// keeps depth batches on their way. It starts arrive in a goroutine of its
+// own (queue adds a deal as a caller would, answer answers the oldest
+// batch as the receiver would) and returns how many deals the next batch
+// takes (0: the run is over) and how many batches are then on their way.
+func PipeNext(queued, inPipe, last, depth int, arrive func(queue, answer func())) (taken, onTheirWay int) {
+	s := &Store{}
+	b := &s.batcher
+	r := &batchRun{s: s, depth: depth, inPipe: inPipe, last: last}
+	deal := func() *fastDeal { return &fastDeal{row: &recordRow{PayloadRaw: []byte("{}")}} }
+	b.mu.Lock()
 	for range queued {
-		b.queue = append(b.queue, testDeal())
+		b.add(deal())
 	}
+	b.running = true
+	b.mu.Unlock()
 	go arrive(func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		b.add(testDeal())
+		b.add(deal())
 	}, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		b.answered()
+		r.inPipe--
+		b.wake.Signal()
 	})
+	batch := r.next()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.next()), b.busy
-}
-
-// WriterStarts reports whether a deal queued behind queued others, while
-// writers run of which busy write a batch that took last deals, starts
-// another writer.
-func WriterStarts(queued, writers, busy, last int) bool {
-	b := &intakeBatcher{writers: writers, busy: busy, last: last}
-	for range queued {
-		b.queue = append(b.queue, testDeal())
-	}
-	return b.add(testDeal())
-}
-
-func testDeal() *fastDeal { return &fastDeal{row: &recordRow{PayloadRaw: []byte("{}")}} }
-
-// NumberedSearchText says whether numbering a record after its search text
-// was made gives the search text of the numbered record.
-func NumberedSearchText(r *Record, number string) (numbered, whole string) {
-	unnumbered := *r
-	unnumbered.Number = ""
-	numberedRec := *r
-	numberedRec.Number = number
-	return numberedSearchText(searchText(&unnumbered), number), searchText(&numberedRec)
+	return len(batch), r.inPipe
 }
 
 // FoldSearch and FoldSpelled are the search folding, for the tests.
@@ -77,38 +59,4 @@ func SetSearchTextBatch(t interface{ Cleanup(func()) }, n int) {
 	old := searchTextBatch
 	searchTextBatch = n
 	t.Cleanup(func() { searchTextBatch = old })
-}
-
-// QueuedDeals returns how many new deals wait for a batch writer.
-func QueuedDeals(s *Store) int {
-	s.batcher.mu.Lock()
-	defer s.batcher.mu.Unlock()
-	return len(s.batcher.queue)
-}
-
-// SpareIDs keeps ids as drawn age ago and returns what a batch of n deals
-// then takes of them.
-func SpareIDs(ids []int64, age time.Duration, n int) []int64 {
-	var b intakeBatcher
-	b.putSpare(ids, time.Now().Add(-age))
-	got, _ := b.takeSpare(n)
-	return got
-}
-
-// BatchStatements is how many statements a batch writer prepares by name
-// on its connection.
-const BatchStatements = batchSteps
-
-// BatchWriters is how many batch writers may run at once.
-const BatchWriters = batchWriters
-
-// MoreWithCommit returns how many of queued deals a busy writer sends with
-// the commit of its batch of last deals (0: none, the next batch waits
-// for the commit's answer).
-func MoreWithCommit(queued, last int) int {
-	b := &intakeBatcher{writers: 1, busy: 1, last: last}
-	for range queued {
-		b.queue = append(b.queue, testDeal())
-	}
-	return len(b.more())
 }

@@ -58,21 +58,15 @@ type event struct {
 }
 
 func (s *Store) addEvent(ctx context.Context, tx bun.IDB, o *callOptions, recordID int64, e event) error {
-	row := eventRowOf(o, recordID, e, s.clock())
-	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
-		return fmt.Errorf("staging: writing history of record %d: %w", recordID, err)
-	}
-	return nil
-}
-
-// eventRowOf is the row of event e of record recordID at time at.
-func eventRowOf(o *callOptions, recordID int64, e event, at time.Time) *eventRow {
-	row := &eventRow{RecordID: recordID, At: at, Kind: string(e.kind), From: string(e.from),
+	row := &eventRow{RecordID: recordID, At: s.clock(), Kind: string(e.kind), From: string(e.from),
 		To: string(e.to), Channel: o.channel, Actor: o.user, Message: e.message}
 	if len(e.data) > 0 {
 		row.Data = mustJSON(e.data)
 	}
-	return row
+	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+		return fmt.Errorf("staging: writing history of record %d: %w", recordID, err)
+	}
+	return nil
 }
 
 // History returns the events of record id, oldest first.

@@ -250,19 +250,12 @@ func (s *Store) waitingFor(ctx context.Context, tx bun.IDB, norm normKeys, exclu
 		return nil, nil
 	}
 	rs, err := s.selectRecords(ctx, tx, true, func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Where(waitingWhere("?")+" AND r.id <> ?", norm.ECC, exclude)
+		return q.Where("r.ecc_key = ? AND r.state = ? AND r.sf_id IS NULL AND r.id <> ?", norm.ECC, StateWaitingForPayload, exclude)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return filter(rs, func(r *Record) bool { return agree(norm, normalize(r.Keys)) }), nil
-}
-
-// waitingWhere selects, as r, the records created from a PH email alone
-// that wait for a payload of the ECC key that expr names. Both intake
-// paths look for them with it.
-func waitingWhere(expr string) string {
-	return "r.ecc_key = " + expr + " AND r.state = '" + string(StateWaitingForPayload) + "' AND r.sf_id IS NULL"
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

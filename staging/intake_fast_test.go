@@ -147,64 +147,33 @@ func TestConcurrentNewDealsShareBatches(t *testing.T) {
 	}
 }
 
-// A batch that fails hands each of its deals to the general path: a
-// deal that breaks a constraint fails alone there, and the other deals of
-// its batch are staged, each once.
+// A batch that fails hands each of its deals to the general path, which
+// stages them: nothing is lost when the batch function is missing or fails.
 func TestFailedBatchFallsBackToGeneralPath(t *testing.T) {
 	db := dbtest.Postgres(t)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	s, _ := newStore(t, db, staging.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	s, _ := newStore(t, db)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, `ALTER TABLE staging_records ADD CONSTRAINT test_refuses CHECK (company_name <> 'Refused Ltd')`); err != nil {
+	if _, err := db.ExecContext(ctx, "DROP FUNCTION staging_intake_new_batch"); err != nil {
 		t.Fatal(err)
 	}
-	const deals = 12
-	payloads := make([]staging.Payload, deals)
-	for i := range payloads {
-		payloads[i] = dealFor(t, 300+i, fmt.Sprintf("00033%05d", i), fmt.Sprintf("DR%08d", 300+i), "")
+	res := intake(t, s, dealFor(t, 1, "0003330001", "DR00000001", ""), staging.Via("api"))
+	if res.Outcome != staging.IntakeCreated {
+		t.Fatalf("outcome %s", res.Outcome)
 	}
-	bad := smallDeal(9999, "0003339999", "DR09999999")
-	bad.CompanyName = "Refused Ltd"
-	payloads = append(payloads, bad)
-	results := make([]staging.IntakeResult, len(payloads))
-	errs := make([]error, len(payloads))
-	var wg sync.WaitGroup
-	for i, p := range payloads {
-		wg.Go(func() { results[i], errs[i] = s.Intake(ctx, p, staging.Via("api")) })
+	h, err := s.History(ctx, res.Record.ID)
+	if err != nil || len(h) != 1 || h[0].Kind != staging.EventCreated {
+		t.Fatalf("history: %v %+v", err, h)
 	}
-	wg.Wait()
-	if errs[deals] == nil {
-		t.Fatalf("the deal that breaks the constraint was staged: %+v", results[deals].Outcome)
-	}
-	for i := range deals {
-		if errs[i] != nil || results[i].Outcome != staging.IntakeCreated {
-			t.Fatalf("deal %d: %v %v", i, results[i].Outcome, errs[i])
-		}
-		h, err := s.History(ctx, results[i].Record.ID)
-		if err != nil || len(h) != 1 || h[0].Kind != staging.EventCreated {
-			t.Fatalf("history of deal %d: %v %+v", i, err, h)
-		}
-		if again := intake(t, s, payloads[i]); again.Outcome != staging.IntakeDuplicate || again.Record.ID != results[i].Record.ID {
-			t.Fatalf("deal %d again: %s %d", i, again.Outcome, again.Record.ID)
-		}
-	}
-	page, err := s.List(ctx, staging.Filter{Limit: 100})
-	if err != nil || len(page.Records) != deals {
-		t.Fatalf("records: %v %d, want %d", err, len(page.Records), deals)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(logs.String(), "a batch of new deals failed") {
-		t.Fatalf("no batch failed:\n%s", logs.String())
+	if again := intake(t, s, dealFor(t, 1, "0003330001", "DR00000001", "")); again.Outcome != staging.IntakeDuplicate {
+		t.Fatalf("again: %s", again.Outcome)
 	}
 }
 
-// A writer takes the first batch at once; a second writer takes the next
-// batch while the first is on its way once as many deals wait as the
-// first took, or once the first is answered. The arrivals come 20 ms after
-// next starts waiting, so that a batch taken too early would be smaller
-// than the case wants.
+// A run sends the first batch at once and keeps at most two on their way
+// (one behind a pooler): the second goes once as many deals wait as the
+// one on its way took, or once that one is answered. The arrivals come
+// 20 ms after next starts waiting, so that a batch sent too early would
+// be smaller, or more batches on their way, than the case wants.
 func TestBatchesFollowEachOther(t *testing.T) {
 	later := func(f func(queue, answer func())) func(queue, answer func()) {
 		return func(queue, answer func()) {
@@ -214,68 +183,29 @@ func TestBatchesFollowEachOther(t *testing.T) {
 	}
 	nothing := func(queue, answer func()) {}
 	cases := []struct {
-		name               string
-		queued, busy, last int
-		arrive             func(queue, answer func())
-		taken, busyAfter   int
+		name                 string
+		queued, inPipe, last int
+		depth                int
+		arrive               func(queue, answer func())
+		taken, onTheirWay    int
 	}{
-		{"the first batch goes at once", 1, 0, 0, nothing, 1, 1},
-		{"nothing to do ends the writer", 0, 0, 5, nothing, 0, 0},
-		{"a second batch goes as soon as it is as large as the first", 3, 1, 3, nothing, 3, 2},
-		{"a second batch waits to be as large as the first", 2, 1, 3,
+		{"the first batch goes at once", 1, 0, 0, 2, nothing, 1, 1},
+		{"nothing to do ends the run", 0, 0, 5, 2, nothing, 0, 0},
+		{"a second batch goes as soon as it is as large as the first", 3, 1, 3, 2, nothing, 3, 2},
+		{"a second batch waits to be as large as the first", 2, 1, 3, 2,
 			later(func(queue, answer func()) { queue() }), 3, 2},
-		{"a second batch goes once the first is answered", 1, 1, 3,
+		{"a second batch goes once the first is answered", 1, 1, 3, 2,
 			later(func(queue, answer func()) { answer() }), 1, 1},
+		{"no third batch while two are on their way", 5, 2, 3, 2,
+			later(func(queue, answer func()) { answer() }), 5, 2},
+		{"one at a time behind a pooler", 5, 1, 3, 1,
+			later(func(queue, answer func()) { answer() }), 5, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			taken, busy := staging.PipeNext(tc.queued, tc.busy, tc.last, tc.arrive)
-			if taken != tc.taken || busy != tc.busyAfter {
-				t.Errorf("took %d deals with %d writers then busy, want %d and %d", taken, busy, tc.taken, tc.busyAfter)
-			}
-		})
-	}
-}
-
-// A writer sends its next batch with the commit of the one on its way
-// once as many deals wait as that one took; fewer wait for the commit's
-// answer, and for the deals that arrive meanwhile.
-func TestNextBatchWithCommit(t *testing.T) {
-	for _, tc := range []struct {
-		name                string
-		queued, last, taken int
-	}{
-		{"nothing queued", 0, 3, 0},
-		{"fewer waiting than the batch took", 2, 3, 0},
-		{"as many waiting as the batch took", 3, 3, 3},
-		{"more waiting than the batch took", 70, 3, 64},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := staging.MoreWithCommit(tc.queued, tc.last); got != tc.taken {
-				t.Errorf("sent %d deals with the commit, want %d", got, tc.taken)
-			}
-		})
-	}
-}
-
-// A deal starts a writer when none runs, and another one, up to
-// staging.BatchWriters, when every writer is busy and as many deals wait
-// as the last batch took.
-func TestWritersStart(t *testing.T) {
-	for _, tc := range []struct {
-		name                        string
-		queued, writers, busy, last int
-		want                        bool
-	}{
-		{"the first deal", 0, 0, 0, 0, true},
-		{"one writer busy, fewer deals waiting than it took", 1, 1, 1, 5, false},
-		{"one writer busy, as many waiting as it took", 4, 1, 1, 5, staging.BatchWriters > 1},
-		{"one writer idle takes it", 4, 1, 0, 5, false},
-		{"as many writers as may run, all busy", 40, staging.BatchWriters, staging.BatchWriters, 5, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := staging.WriterStarts(tc.queued, tc.writers, tc.busy, tc.last); got != tc.want {
-				t.Errorf("started a writer: %v, want %v", got, tc.want)
+			taken, onTheirWay := staging.PipeNext(tc.queued, tc.inPipe, tc.last, tc.depth, tc.arrive)
+			if taken != tc.taken || onTheirWay != tc.onTheirWay {
+				t.Errorf("took %d deals with %d batches then on their way, want %d and %d", taken, onTheirWay, tc.taken, tc.onTheirWay)
 			}
 		})
 	}
@@ -391,9 +321,10 @@ func TestPayloadStaysInRow(t *testing.T) {
 	}
 }
 
-// The batch statements are prepared once per connection. A change of the
-// table under them makes Postgres plan them again: no batch fails.
-func TestBatchStatementsOutliveASchemaChange(t *testing.T) {
+// The batch statement is prepared once per connection. When the batch
+// function is dropped under it, a batch fails and its deal takes the
+// general path; once the function is back, batches work again.
+func TestBatchStatementOutlivesFunctionChange(t *testing.T) {
 	db := dbtest.Postgres(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
@@ -403,25 +334,26 @@ func TestBatchStatementsOutliveASchemaChange(t *testing.T) {
 	if res := intake(t, s, dealFor(t, 1, "0005550001", "DR00000001", "")); res.Outcome != staging.IntakeCreated {
 		t.Fatalf("first deal: %s", res.Outcome)
 	}
-	for i, change := range []string{
-		`ALTER TABLE staging_records ADD COLUMN test_note TEXT`,
-		`ALTER TABLE staging_records ALTER COLUMN company_name TYPE VARCHAR(500)`,
-		`CREATE INDEX test_company ON staging_records (company_name)`,
-	} {
-		if _, err := db.ExecContext(ctx, change); err != nil {
-			t.Fatal(err)
-		}
-		if res := intake(t, s, dealFor(t, 2+i, fmt.Sprintf("000555%04d", 2+i), fmt.Sprintf("DR%08d", 2+i), "")); res.Outcome != staging.IntakeCreated {
-			t.Fatalf("deal after %q: %s", change, res.Outcome)
-		}
+	var def string
+	if err := db.QueryRowContext(ctx, `SELECT pg_get_functiondef('staging_intake_new_batch'::regproc)`).Scan(&def); err != nil {
+		t.Fatal(err)
 	}
-	if got, want := namedBatchStatements(t, db), staging.BatchStatements; got != want {
-		t.Fatalf("%d named batch statements, want %d", got, want)
+	if _, err := db.ExecContext(ctx, "DROP FUNCTION staging_intake_new_batch"); err != nil {
+		t.Fatal(err)
+	}
+	if res := intake(t, s, dealFor(t, 2, "0005550002", "DR00000002", "")); res.Outcome != staging.IntakeCreated {
+		t.Fatalf("deal while the function is missing: %s", res.Outcome)
+	}
+	if _, err := db.ExecContext(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	if res := intake(t, s, dealFor(t, 3, "0005550003", "DR00000003", "")); res.Outcome != staging.IntakeCreated {
+		t.Fatalf("deal after the function is back: %s", res.Outcome)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if strings.Contains(logs.String(), "failed") {
-		t.Fatalf("a batch failed:\n%s", logs.String())
+	if n := strings.Count(logs.String(), "a batch of new deals failed"); n != 1 {
+		t.Fatalf("%d failed batches, want 1 (the deal while the function was missing):\n%s", n, logs.String())
 	}
 }
 
@@ -519,8 +451,8 @@ func TestBatchesGoUnnamedWhenStatementsVanish(t *testing.T) {
 	ctx := context.Background()
 	for i := range 3 {
 		if i == 1 {
-			if got, want := namedBatchStatements(t, db), staging.BatchStatements; got != want {
-				t.Fatalf("after the first batch, %d named batch statements, want %d", got, want)
+			if got := namedBatchStatements(t, db); got != 1 {
+				t.Fatalf("after the first batch, %d named batch statements, want 1", got)
 			}
 			if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
 				t.Fatal(err)
@@ -570,30 +502,8 @@ func namedBatchStatements(t *testing.T, db *bun.DB) int {
 	t.Helper()
 	var n int
 	if err := db.QueryRowContext(context.Background(),
-		"SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'bookbridge\\_staging\\_intake\\_%'").Scan(&n); err != nil {
+		"SELECT count(*) FROM pg_prepared_statements WHERE name = 'bookbridge_staging_intake_new_batch'").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// Record ids a batch drew and did not use go to the next batches, lowest
-// first, while they are fresh; older ones are given up.
-func TestSpareIDs(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ids  []int64
-		age  time.Duration
-		n    int
-		want []int64
-	}{
-		{"fresh ids, lowest first", []int64{9, 7, 8}, 0, 2, []int64{7, 8}},
-		{"more wanted than kept", []int64{5}, time.Second, 3, []int64{5}},
-		{"too old", []int64{5, 6}, 3 * time.Second, 2, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := staging.SpareIDs(tc.ids, tc.age, tc.n); !slices.Equal(got, tc.want) {
-				t.Fatalf("took %v, want %v", got, tc.want)
-			}
-		})
-	}
 }

@@ -3,7 +3,6 @@ package staging_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,9 +18,8 @@ import (
 )
 
 // pgProxy forwards loopback connections to Postgres and can misbehave:
-// freeze drops what Postgres answers on the connections open now (their
-// requests still go through), cut closes them, and refuse makes new
-// connections fail at once.
+// cut closes the connections open now, and refuse makes new connections
+// fail at once.
 type pgProxy struct {
 	ln       net.Listener
 	target   string
@@ -32,8 +30,6 @@ type pgProxy struct {
 
 type proxyConn struct {
 	client, server net.Conn
-	mu             sync.Mutex
-	frozen         bool
 }
 
 func startProxy(t *testing.T, target string) *pgProxy {
@@ -75,34 +71,10 @@ func (p *pgProxy) accept() {
 	}
 }
 
-// answer copies what Postgres sends to the client, unless frozen.
+// answer copies what Postgres sends to the client.
 func (pc *proxyConn) answer() {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := pc.server.Read(buf)
-		pc.mu.Lock()
-		frozen := pc.frozen
-		pc.mu.Unlock()
-		if n > 0 && !frozen {
-			if _, werr := pc.client.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			pc.client.Close()
-			return
-		}
-	}
-}
-
-func (p *pgProxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.mu.Lock()
-		c.frozen = true
-		c.mu.Unlock()
-	}
+	_, _ = io.Copy(pc.client, pc.server)
+	pc.client.Close()
 }
 
 func (p *pgProxy) cut() {
@@ -236,31 +208,6 @@ func TestBatchFaults(t *testing.T) {
 		checkNextDeals(t, s, direct, 200)
 	})
 
-	t.Run("answer lost after the commit", func(t *testing.T) {
-		dsn := dbtest.PostgresURL(t)
-		s, proxy := storeThrough(t, dsn, nil)
-		direct := dbtest.Open(t, dsn) // the same schema, directly
-		deals := faultDeals(300, 1)
-		holder, pid := blockSalesforceIDs(t, direct, deals...)
-		answers := intakeAll(s, deals)
-		waitBlockedBy(t, direct, pid, 1)
-		proxy.freeze() // the batch's answer will not arrive
-		if err := holder.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, direct, 1, "SELECT count(*) FROM staging_records WHERE sf_id = $1", deals[0].SalesforceID) // committed
-		proxy.cut()
-		a := receive(t, answers, "the answer")[0]
-		if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-			t.Fatalf("the deal whose commit was not answered: %v %v, want created", a.res.Outcome, a.err)
-		}
-		if stored := mustGetIn(t, direct, a.res.Record.ID); stored != deals[0].SalesforceID {
-			t.Fatalf("answered record %d holds %q", a.res.Record.ID, stored)
-		}
-		checkOnce(t, direct, deals)
-		checkNextDeals(t, s, direct, 400)
-	})
-
 	t.Run("Postgres refuses connections", func(t *testing.T) {
 		dsn := dbtest.PostgresURL(t)
 		s, proxy := storeThrough(t, dsn, nil)
@@ -331,60 +278,47 @@ func wantCreated(t *testing.T, answers <-chan []intakeAnswer, what string) {
 	}
 }
 
-// mustGetIn returns the Salesforce id of record id.
-func mustGetIn(t *testing.T, db *bun.DB, id int64) string {
+// holdLock runs hold in a transaction of its own on a connection of its
+// own and returns the transaction, still open, and its backend's pid.
+func holdLock(t *testing.T, db *bun.DB, hold func(*sql.Tx) error) (*sql.Tx, int) {
 	t.Helper()
-	var sfID string
-	if err := db.QueryRowContext(context.Background(), "SELECT sf_id FROM staging_records WHERE id = ?", id).Scan(&sfID); err != nil {
-		t.Fatal(errors.Join(fmt.Errorf("record %d", id), err))
-	}
-	return sfID
-}
-
-// A deal that waited for its batch is stamped with the batch's time, when
-// it is written and committed, not with the time it was queued: here every
-// writer waits for another session while the deal is queued, and the
-// clock moves on by a minute before they are free.
-func TestQueuedDealIsStampedWhenWritten(t *testing.T) {
-	db := dbtest.Postgres(t)
-	s, clock := newStore(t, db)
-	stuck := faultDeals(900, staging.BatchWriters)
-	holder, pid := blockSalesforceIDs(t, db, stuck...)
-	var stuckAnswers []<-chan []intakeAnswer
-	for i := range stuck {
-		stuckAnswers = append(stuckAnswers, intakeAll(s, stuck[i:i+1]))
-		waitBlockedBy(t, db, pid, i+1) // one more writer waits
-	}
-	queuedAt := clock.Now()
-	queued := intakeAll(s, faultDeals(910, 1))
-	for deadline := time.Now().Add(waitBound); staging.QueuedDeals(s) == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the deal was not queued within %s", waitBound)
-		}
-	}
-	clock.Advance(time.Minute)
-	if err := holder.Rollback(); err != nil {
+	ctx := context.Background()
+	tx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ch := range stuckAnswers {
-		if a := receive(t, ch, "a stuck deal's answer")[0]; a.err != nil || a.res.Outcome != staging.IntakeCreated {
-			t.Fatalf("stuck deal: %v %v", a.res.Outcome, a.err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	var pid int
+	if err := tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := hold(tx); err != nil {
+		t.Fatal(err)
+	}
+	return tx, pid
+}
+
+// waitBlockedBy waits (bounded) until n sessions wait for the session
+// pid, or for a session that waits for it.
+func waitBlockedBy(t *testing.T, db *bun.DB, pid, n int) {
+	t.Helper()
+	waitFor(t, db, n, `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))
+		SELECT count(*) FROM pg_stat_activity WHERE pg_blocking_pids(pid) && (ARRAY[$1::integer] || ARRAY(SELECT pid FROM direct))`, pid)
+}
+
+func waitFor(t *testing.T, db *bun.DB, n int, query string, args ...any) {
+	t.Helper()
+	for deadline := time.Now().Add(waitBound); ; {
+		var got int
+		if err := db.DB.QueryRowContext(context.Background(), query, args...).Scan(&got); err != nil {
+			t.Fatal(err)
 		}
-	}
-	a := receive(t, queued, "the queued deal's answer")[0]
-	if a.err != nil || a.res.Outcome != staging.IntakeCreated {
-		t.Fatalf("queued deal: %v %v", a.res.Outcome, a.err)
-	}
-	stored := mustGet(t, s, a.res.Record.ID)
-	want := queuedAt.Add(time.Minute)
-	for what, got := range map[string]time.Time{"created_at": stored.CreatedAt, "updated_at": stored.UpdatedAt,
-		"state_since": stored.StateSince, "payload received": stored.Payload.ReceivedAt, "answered created_at": a.res.Record.CreatedAt} {
-		if !got.Equal(want) {
-			t.Errorf("%s is %s, want the batch's time %s (queued at %s)", what, got, want, queuedAt)
+		if got >= n {
+			return
 		}
-	}
-	h, err := s.History(context.Background(), stored.ID)
-	if err != nil || len(h) != 1 || !h[0].At.Equal(want) {
-		t.Fatalf("history: %v %+v, want one event at %s", err, h, want)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions waiting, want %d, within %s", got, n, waitBound)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -533,21 +533,4 @@ var schemaMigrations = []schemaMigration{
 			return err
 		},
 	},
-	{
-		// New deals are batched by statements Go sends (intake_fast.go),
-		// which write what intake.go decides: the two SQL functions that
-		// repeated those decisions are no longer called. A process of the
-		// release before this one falls back to the general path when its
-		// batch function is gone, so an upgrade in place loses no deal.
-		name:    "20261207000001",
-		comment: "intake_functions_dropped",
-		postgres: []string{
-			`DROP FUNCTION IF EXISTS staging_intake_new(TEXT, TEXT, BIGINT, TEXT, TIMESTAMPTZ, TEXT, BYTEA, TEXT, BIGINT,
-				TIMESTAMPTZ, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT)`,
-			`DROP FUNCTION IF EXISTS staging_intake_new_batch(TEXT, BIGINT, TEXT[], TEXT[], TIMESTAMPTZ[], TEXT[], INTEGER[],
-				TEXT[], BIGINT[], TIMESTAMPTZ[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[],
-				TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BYTEA)`,
-		},
-		sqlite: nil,
-	},
 }

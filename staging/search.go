@@ -28,10 +28,10 @@ import (
 // (ü -> ue), å is aa and ø is oe. A query word is folded once and matches
 // either spelling.
 //
-// numberedSearchText returns the search text of a record numbered after
-// its search text was made without a number: searchText puts the number
-// first, and a number (NumberPrefix and digits) has one spelling.
-func numberedSearchText(text, number string) string { return foldSearch(number) + text }
+// The Postgres batch function is handed the folded text without the record
+// number, which it knows only once it numbered the record, and puts the
+// number in front lower-cased: a number is NumberPrefix and digits, all
+// ASCII, where lower-casing is the whole fold.
 
 // searchSep separates the fields of the stored search text, so that a
 // query word never matches across two fields.

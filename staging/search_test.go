@@ -191,17 +191,3 @@ func reversed(rs []*staging.Record) []string {
 	}
 	return out
 }
-
-// A record numbered by the batch of new deals gets the search text it
-// would have had with its number from the start.
-func TestNumberedSearchText(t *testing.T) {
-	r := &staging.Record{}
-	r.CompanyName, r.SalesforceID = "Müller & Søn Größe GmbH", "006Dn00000AbCdEIAV"
-	r.Keys = staging.Keys{ECCID: "0001234567", DRNumber: "DR00000001"}
-	for _, id := range []int64{1, 4711, 123456789} {
-		numbered, whole := staging.NumberedSearchText(r, staging.FormatNumber(id))
-		if numbered != whole {
-			t.Errorf("record %d: numbered afterwards %q, numbered from the start %q", id, numbered, whole)
-		}
-	}
-}

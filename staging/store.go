@@ -162,19 +162,12 @@ func (s *Store) lockECC(ctx context.Context, tx bun.IDB, eccKey string) error {
 	if s.kind != bundb.Postgres || eccKey == "" {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock("+eccLock("?")+")", eccKey)
+	_, err := tx.ExecContext(ctx,
+		"SELECT pg_advisory_xact_lock(hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || ?, 0))", eccKey)
 	if err != nil {
 		return fmt.Errorf("staging: locking ECC id %s: %w", eccKey, err)
 	}
 	return nil
-}
-
-// eccLock is the key of the advisory lock on Postgres that serialises the
-// intake of one ECC id's deals and emails, for the ECC key that expr
-// names. Every path that takes it (here, and the try-lock of a batch of
-// new deals) builds it here.
-func eccLock(expr string) string {
-	return "hashtextextended('bookbridge.staging.ecc:' || current_schema() || ':' || " + expr + ", 0)"
 }
 
 // selectRecords reads full records (with attachments) matching where; with
