@@ -133,17 +133,6 @@ type strictDecoder struct {
 	// value to share: a payload repeats its dates, currency and record
 	// types on every line item.
 	texts map[string]any
-	// members and items hold the members and elements read so far of the
-	// objects and lists being read, innermost last, so that each map and
-	// list is made at its final size, once.
-	members []member
-	items   []any
-}
-
-// member is a name and value of an object being read.
-type member struct {
-	name  string
-	value any
 }
 
 // maxSharedText is the longest text that texts holds.
@@ -181,9 +170,6 @@ func (sd *strictDecoder) release() {
 	sd.buf = bytes.Buffer{}
 	sd.dec.Reset(&sd.buf)
 	clear(sd.texts)
-	clear(sd.members[:cap(sd.members)])
-	clear(sd.items[:cap(sd.items)])
-	sd.members, sd.items = sd.members[:0], sd.items[:0]
 	strictDecoders.Put(sd)
 }
 
@@ -201,8 +187,7 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
 		}
-		first := len(sd.members)
-		defer func() { sd.members = sd.members[:first] }()
+		m := map[string]any{}
 		for dec.PeekKind() == '"' {
 			// A raw value is valid only until the next read.
 			raw, err := dec.ReadValue()
@@ -217,18 +202,13 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			sd.members = append(sd.members, member{name, v})
+			n := len(m)
+			if m[name] = v; len(m) == n {
+				return nil, false // a repeated name
+			}
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
-		}
-		members := sd.members[first:]
-		m := make(map[string]any, len(members))
-		for _, mb := range members {
-			m[mb.name] = mb.value
-		}
-		if len(m) < len(members) {
-			return nil, false // a repeated name
 		}
 		return m, true
 	case '[':
@@ -238,8 +218,7 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
 		}
-		first := len(sd.items)
-		defer func() { sd.items = sd.items[:first] }()
+		list := []any{}
 		for k := dec.PeekKind(); k != ']'; k = dec.PeekKind() {
 			if k == 0 {
 				return nil, false
@@ -248,12 +227,12 @@ func (sd *strictDecoder) read(depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			sd.items = append(sd.items, v)
+			list = append(list, v)
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return nil, false
 		}
-		return append(make([]any, 0, len(sd.items)-first), sd.items[first:]...), true
+		return list, true
 	case '"':
 		raw, err := dec.ReadValue()
 		if err != nil {
