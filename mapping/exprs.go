@@ -344,9 +344,8 @@ func (c *compiler) patched(p *program) *vm.Program {
 	if !c.rawEnv {
 		// Last: the join patcher reads the types the checker gives
 		// members, which a member call would hide.
-		env[memberFn] = types.TypeOf(memberOf)
-		for _, tc := range typedCalls {
-			env[tc.name] = types.TypeOf(tc.fn)
+		for _, f := range envFuncs {
+			env[f.name] = types.TypeOf(f.fn)
 		}
 		opts = append(opts, expr.Patch(m), expr.Patch(cp))
 	}
@@ -496,24 +495,63 @@ func textOf(args ...any) (any, error) {
 	return fmt.Sprintf("%v", args[0]), nil
 }
 
-// memberFn is the name under which a plan's environment holds memberOf
-// (see Rules.flatEnv): not a name an expression can write.
+// memberFn is the name under which a plan's environment holds memberOf.
 const memberFn = "+member"
+
+// memberCall is memberOf as a function of the environment.
+var memberCall = envFunc{memberFn, "", memberOf}
+
+// envFunc is a function a plan's environment holds (see Rules.flatEnv)
+// for patched programs to call: a func(any) any or func(any, any) any,
+// which expr calls directly, without reflection or the argument slice
+// that a function given as an option needs for every call.
+type envFunc struct {
+	name   string // its name in the environment: not one an expression can write
+	helper string // the helper it is called for, or "" (memberOf)
+	fn     any
+}
+
+// envFuncs are memberOf and the helpers callPatcher calls typed. A typed
+// helper returns the helper's result as the helper boxed it, and panics
+// with the helper's error, which the VM reports as it reports an error
+// returned.
+var envFuncs = []envFunc{
+	memberCall,
+	{"+text.typed", textFn, func(v any) any { return must(textOf(v)) }},
+	{"+omitEmpty", "omitEmpty", func(v any) any { return must(omitEmptyFn(v)) }},
+	{"+weekday", "weekday", func(v any) any { return must(weekdayFn(v)) }},
+	{"+moneyText", "moneyText", func(cur, amount any) any { return must(moneyTextFn(cur, amount)) }},
+}
+
+// must is a helper's result, or its error as a panic.
+func must(out any, err error) any {
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// callee is f as the callee of a patched call. It is typed here, not
+// only by the checker: the checker leaves a callee untyped in some places
+// (an argument of a function given by an option), and expr makes an
+// untyped call by reflection.
+func (f envFunc) callee(at file.Location) *exprast.IdentifierNode {
+	id := &exprast.IdentifierNode{Value: f.name}
+	id.SetType(reflect.TypeOf(f.fn))
+	id.SetLocation(at)
+	return id
+}
 
 // memberPatcher turns a read of a member (a.b, a["b"], a[i]) of a value
 // whose type the checker does not know, or of a map[string]any (the
 // payload, its records, a foreach item), into a call of memberOf. expr
-// reads such members by reflection, which allocates for every read; a
-// call of a func(any, any) any held in the environment is made without
-// reflection or allocation. An optional read (a?.b) is left to expr,
-// which skips the rest of its chain when a is nil; the reads after it in
-// the chain stay right, as the skip jumps past their calls too.
+// reads such members by reflection, which allocates for every read. An
+// optional read (a?.b) is left to expr, which skips the rest of its chain
+// when a is nil; the reads after it in the chain stay right, as the skip
+// jumps past their calls too.
 type memberPatcher struct{ patched bool }
 
-var (
-	anyType      = reflect.TypeOf((*any)(nil)).Elem()
-	memberOfType = reflect.TypeOf(memberOf)
-)
+var anyType = reflect.TypeOf((*any)(nil)).Elem()
 
 func (m *memberPatcher) Visit(node *exprast.Node) {
 	n, ok := (*node).(*exprast.MemberNode)
@@ -527,44 +565,11 @@ func (m *memberPatcher) Visit(node *exprast.Node) {
 	default:
 		return // a struct's field or a typed map: expr reads those without reflection
 	}
-	// The callee is typed here too: the checker leaves a call's callee
-	// untyped in some places (an argument of a function given by an
-	// option), and an untyped call is made by reflection.
-	callee := &exprast.IdentifierNode{Value: memberFn}
-	callee.SetType(memberOfType)
-	exprast.Patch(node, &exprast.CallNode{Callee: callee, Arguments: []exprast.Node{n.Node, n.Property}})
+	exprast.Patch(node, &exprast.CallNode{Callee: memberCall.callee(n.Location()), Arguments: []exprast.Node{n.Node, n.Property}})
 	m.patched = true
 }
 
-// typedCall is a helper as a plan's environment also holds it (under
-// name, see Rules.flatEnv): a func(any) any or func(any, any) any, which
-// expr calls directly, without the argument slice that a function given
-// as an option needs for every call. It returns the helper's result as
-// the helper boxed it, and panics with the helper's error, which the VM
-// reports as it reports an error returned.
-type typedCall struct {
-	name string
-	fn   any
-}
-
-// typedCalls are the helpers callPatcher calls typed, by their names in
-// rule files.
-var typedCalls = map[string]typedCall{
-	textFn:      {"+text.typed", func(v any) any { return must(textOf(v)) }},
-	"omitEmpty": {"+omitEmpty", func(v any) any { return must(omitEmptyFn(v)) }},
-	"weekday":   {"+weekday", func(v any) any { return must(weekdayFn(v)) }},
-	"moneyText": {"+moneyText", func(cur, amount any) any { return must(moneyTextFn(cur, amount)) }},
-}
-
-// must is a helper's result, or its error as a panic.
-func must(out any, err error) any {
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-// callPatcher makes a call of a helper in typedCalls a call of its typed
+// callPatcher makes a call of a helper in envFuncs a call of its typed
 // form. A call with an argument of a pointer type stays as it is: expr
 // follows such a pointer for a helper that takes text or a date, and the
 // typed forms take any value.
@@ -579,8 +584,8 @@ func (c *callPatcher) Visit(node *exprast.Node) {
 	if !ok {
 		return
 	}
-	tc, ok := typedCalls[id.Value]
-	if !ok || reflect.TypeOf(tc.fn).NumIn() != len(n.Arguments) {
+	i := slices.IndexFunc(envFuncs, func(f envFunc) bool { return f.helper != "" && f.helper == id.Value })
+	if i < 0 || reflect.TypeOf(envFuncs[i].fn).NumIn() != len(n.Arguments) {
 		return
 	}
 	for _, a := range n.Arguments {
@@ -588,10 +593,7 @@ func (c *callPatcher) Visit(node *exprast.Node) {
 			return
 		}
 	}
-	callee := &exprast.IdentifierNode{Value: tc.name}
-	callee.SetType(reflect.TypeOf(tc.fn)) // see memberPatcher
-	callee.SetLocation(n.Callee.Location())
-	n.Callee = callee
+	n.Callee = envFuncs[i].callee(n.Callee.Location())
 	c.patched = true
 }
 

@@ -134,15 +134,11 @@ type planMaps struct {
 	env, vars, refs, ph map[string]any
 }
 
-// memberOfFn is memberOf as the environment holds it: boxed once.
-var memberOfFn any = memberOf
-
 // addEnvFuncs puts in env the functions that patched programs call by
-// name (memberOf and the typedCalls).
+// name (envFuncs).
 func addEnvFuncs(env map[string]any) {
-	env[memberFn] = memberOfFn
-	for _, tc := range typedCalls {
-		env[tc.name] = tc.fn
+	for _, f := range envFuncs {
+		env[f.name] = f.fn
 	}
 }
 
